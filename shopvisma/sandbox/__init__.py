@@ -1,0 +1,1 @@
+"""Loopback emulators of the Shopify Admin GraphQL API and Visma eAccounting v2."""
