@@ -1,0 +1,306 @@
+"""The command line: parse, call, print, exit. No business rules live here.
+
+Only this module turns errors into exit codes (errors.ExitCode). Human output and
+progress go to stderr; stdout carries only `--json` documents, so cron mail stays
+short and scripts can pipe `--json` safely. Heavy modules (rich, the sandbox,
+keyring) are imported inside the commands that need them: an idle cron pass
+should cost little more than importing typer and requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from shopvisma import __version__
+from shopvisma.errors import ExitCode, ShopvismaError
+
+app = typer.Typer(
+    name="shopvisma",
+    help="Move Shopify orders into Visma eAccounting, exactly once. Run `sync` from cron.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # never show locals (secrets) in a traceback
+    add_completion=True,
+    rich_markup_mode=None,
+)
+login_app = typer.Typer(help="Store credentials in the secret store.", no_args_is_help=True)
+app.add_typer(login_app, name="login")
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file (default: $SHOPVISMA_CONFIG or the user config dir).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout, nothing else on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="More detail on stderr.")]
+LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=1, help="At most N orders this pass.", show_default=False)]
+
+
+class Options:
+    """Common options, given before or after the command name (both work)."""
+
+    def __init__(self) -> None:
+        self.config: Path | None = None
+        self.json = False
+        self.quiet = False
+        self.verbose = False
+
+    def merge(self, config: Path | None, json_: bool, quiet: bool, verbose: bool) -> "Options":
+        self.config = config or self.config
+        self.json = self.json or json_
+        self.quiet = self.quiet or quiet
+        self.verbose = self.verbose or verbose
+        return self
+
+
+OPTS = Options()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"shopvisma {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    config: ConfigOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    OPTS.__init__()
+    OPTS.merge(config, json_, quiet, verbose)
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def err(message: str = "") -> None:
+    """Human output: stderr, never stdout."""
+    if not OPTS.quiet:
+        print(message, file=sys.stderr)
+
+
+def emit_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
+
+
+def fail(exc: ShopvismaError) -> None:
+    from shopvisma.redact import redact
+
+    text = redact(str(exc))
+    if OPTS.json:
+        emit_json({"error": redact(exc.message), "hint": redact(exc.hint) or None, "exit_code": int(exc.exit_code)})
+    print(f"shopvisma: error: {text}", file=sys.stderr)
+    raise typer.Exit(int(exc.exit_code))
+
+
+def guarded(fn):  # type: ignore[no-untyped-def]
+    """Run a command body; a ShopvismaError becomes its exit code, anything else is a
+    bug: a short message on stderr, the traceback only in the log file (exit 70)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except ShopvismaError as exc:
+            logging.getLogger("shopvisma").info("error: %s", exc)
+            fail(exc)
+        except KeyboardInterrupt:
+            print("shopvisma: interrupted", file=sys.stderr)
+            raise typer.Exit(130)
+        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes exit 70
+            from shopvisma.redact import redact
+
+            logging.getLogger("shopvisma").exception("internal error")
+            where = _log_path_hint()
+            print(f"shopvisma: internal error ({type(exc).__name__}): {redact(str(exc))[:200]}", file=sys.stderr)
+            print(f"  the traceback is in {where}; please report it", file=sys.stderr)
+            if OPTS.json:
+                emit_json({"error": f"internal error ({type(exc).__name__})", "exit_code": int(ExitCode.SOFTWARE)})
+            raise typer.Exit(int(ExitCode.SOFTWARE))
+
+    return wrapper
+
+
+def _log_path_hint() -> str:
+    for h in logging.getLogger("shopvisma").handlers:
+        if isinstance(h, logging.FileHandler):
+            return h.baseFilename
+    return "the log file"
+
+
+def setup_logging(state_dir: Path | None) -> None:
+    from shopvisma.redact import RedactingFilter
+
+    logger = logging.getLogger("shopvisma")
+    logger.setLevel(logging.DEBUG)
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+        h.close()
+    if state_dir is not None:
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            fh = logging.FileHandler(state_dir / "shopvisma.log", encoding="utf-8")
+            fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            fh.addFilter(RedactingFilter())
+            logger.addHandler(fh)
+        except OSError:
+            pass
+    if OPTS.verbose:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setLevel(logging.INFO)
+        sh.addFilter(RedactingFilter())
+        logger.addHandler(sh)
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from shopvisma.config import load_settings
+
+    settings = load_settings(OPTS.config)
+    setup_logging(settings.state_dir)
+    return settings
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app.command()
+@guarded
+def sync(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False,
+         limit: LimitOpt = None) -> None:
+    """One pass: transfer new matching Shopify orders to Visma, then exit (cron calls it again)."""
+    OPTS.merge(config, json_, quiet, verbose)
+    from shopvisma.runner import run_command
+
+    result = run_command(_settings(), dry_run=False, limit=limit)
+    _report(result)
+
+
+@app.command("dry-run")
+@guarded
+def dry_run(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False,
+            limit: LimitOpt = None) -> None:
+    """Show exactly what `sync` would send to Visma, writing nothing anywhere."""
+    OPTS.merge(config, json_, quiet, verbose)
+    from shopvisma.runner import run_command
+
+    result = run_command(_settings(), dry_run=True, limit=limit)
+    _report(result)
+
+
+def _report(result: Any) -> None:
+    from shopvisma import report
+
+    if OPTS.json:
+        emit_json(result.as_dict())
+    elif not OPTS.quiet:
+        report.print_pass(result, verbose=OPTS.verbose)
+    elif result.exit_code:
+        report.print_failures(result)
+    raise typer.Exit(int(result.exit_code))
+
+
+@app.command()
+@guarded
+def status(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False) -> None:
+    """Last run, checkpoint, pending and failed orders, Visma grant and lock state (no network)."""
+    OPTS.merge(config, json_, quiet, verbose)
+    from shopvisma import report
+    from shopvisma.runner import collect_status
+
+    doc = collect_status(_settings())
+    if OPTS.json:
+        emit_json(doc)
+    else:
+        report.print_status(doc)
+
+
+@login_app.command("shopify")
+@guarded
+def login_shopify(
+    token: Annotated[Optional[str], typer.Option("--token", help="Static Admin API token (shpat_…) of an app created in the store admin.", show_default=False)] = None,
+    client_id: Annotated[Optional[str], typer.Option("--client-id", help="Client id of a Dev Dashboard app (client-credentials grant).", show_default=False)] = None,
+    client_secret: Annotated[Optional[str], typer.Option("--client-secret", help="Client secret of that app (prompted when omitted).", show_default=False)] = None,
+    config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Store Shopify credentials: a static token, or a client id + secret."""
+    OPTS.merge(config, json_, quiet, verbose)
+    from shopvisma.login import login_shopify as do_login
+
+    where = do_login(_settings(), token=token, client_id=client_id, client_secret=client_secret, say=err)
+    if OPTS.json:
+        emit_json({"stored": where})
+
+
+@login_app.command("visma")
+@guarded
+def login_visma(
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the URL and read the pasted redirect URL from stdin.")] = False,
+    client_id: Annotated[Optional[str], typer.Option("--client-id", help="Visma developer app client id.", show_default=False)] = None,
+    client_secret: Annotated[Optional[str], typer.Option("--client-secret", help="Client secret (prompted when omitted).", show_default=False)] = None,
+    config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Run the Visma OAuth2 authorization-code flow and store the grant in tokens.json."""
+    OPTS.merge(config, json_, quiet, verbose)
+    from shopvisma.login import login_visma as do_login
+
+    info = do_login(_settings(), no_browser=no_browser, client_id=client_id, client_secret=client_secret, say=err)
+    if OPTS.json:
+        emit_json(info)
+
+
+@app.command()
+@guarded
+def demo(json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False,
+         orders: Annotated[int, typer.Option("--orders", min=1, help="Extra generated orders on top of the hand-picked ones.")] = 0) -> None:
+    """Run the whole job against the built-in sandbox of both APIs, in a temporary directory."""
+    OPTS.merge(None, json_, quiet, verbose)
+    from shopvisma.demo import run_demo
+
+    doc = run_demo(extra_orders=orders, say=err, verbose=OPTS.verbose)
+    if OPTS.json:
+        emit_json(doc)
+    raise typer.Exit(int(doc.get("exit_code", 0)))
+
+
+@app.command()
+@guarded
+def init(config: ConfigOpt = None, quiet: QuietOpt = False) -> None:
+    """Write a commented starter config file (never overwrites one)."""
+    OPTS.merge(config, False, quiet, False)
+    from shopvisma.config import config_path, write_starter_config
+
+    path = config_path(OPTS.config)
+    write_starter_config(path)
+    err(f"wrote {path}; fill in [shopify] shop, then run `shopvisma login shopify` and `shopvisma login visma`")
+
+
+@app.command()
+@guarded
+def sandbox(
+    shopify_port: Annotated[int, typer.Option("--shopify-port", help="Port of the Shopify emulator.")] = 8001,
+    visma_port: Annotated[int, typer.Option("--visma-port", help="Port of the Visma emulator.")] = 8002,
+    orders: Annotated[int, typer.Option("--orders", help="Generated orders to seed.")] = 50,
+) -> None:
+    """Run both API emulators in the foreground on loopback (Ctrl-C stops them)."""
+    from shopvisma.demo import serve_sandbox
+
+    serve_sandbox(shopify_port=shopify_port, visma_port=visma_port, orders=orders, say=err)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,459 @@
+"""config.toml → a typed, validated, frozen `Settings` tree.
+
+Every problem is a `ConfigError` (exit 78) naming the file, the dotted key and what
+is wrong, because the reader is a shop owner looking at a cron mail, not a traceback.
+Unknown keys are errors: a misspelt `financial_statuses` silently ignored would
+transfer the wrong orders. The `[mapping]` table is validated from the annotations
+of `MappingSettings`, so the mapping module can grow keys without touching this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from shopvisma.errors import ConfigError
+from shopvisma.mapping import MappingSettings
+
+APP = "shopvisma"
+FINANCIAL_STATUSES = (
+    "pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded", "voided", "expired",
+)
+FULFILLMENT_STATUSES = (
+    "unfulfilled", "partially_fulfilled", "fulfilled", "restocked", "pending_fulfillment", "open",
+    "in_progress", "on_hold", "scheduled", "request_declined",
+)
+VISMA_URLS = {
+    "production": ("https://eaccountingapi.vismaonline.com/v2", "https://identity.vismaonline.com"),
+    "sandbox": ("https://eaccountingapi-sandbox.test.vismaonline.com/v2", "https://identity-sandbox.test.vismaonline.com"),
+}
+DEFAULT_API_VERSION = "2025-07"
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+
+@dataclass(frozen=True)
+class ShopifySettings:
+    shop: str
+    api_version: str = DEFAULT_API_VERSION
+    api_url: str = ""
+    origin: str = ""
+
+    @property
+    def token_url(self) -> str:
+        """Client-credentials grant endpoint; follows an api_url override so the sandbox serves it."""
+        return f"{self.origin}/admin/oauth/access_token"
+
+
+@dataclass(frozen=True)
+class VismaSettings:
+    environment: Literal["production", "sandbox"] = "production"
+    workflow: Literal["invoice-draft", "order"] = "invoice-draft"
+    api_url: str = VISMA_URLS["production"][0]
+    identity_url: str = VISMA_URLS["production"][1]
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.identity_url}/connect/token"
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.identity_url}/connect/authorize"
+
+
+@dataclass(frozen=True)
+class Criteria:
+    financial_status: tuple[str, ...] = ("paid",)
+    fulfillment_status: tuple[str, ...] = ()
+    created_at_min: datetime | None = None
+    tags_include: tuple[str, ...] = ()
+    tags_exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    healthcheck_url: str = ""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    overlap_minutes: int = 10
+    max_wait_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    shopify: ShopifySettings
+    visma: VismaSettings = field(default_factory=VismaSettings)
+    criteria: Criteria = field(default_factory=Criteria)
+    mapping: MappingSettings = field(default_factory=MappingSettings)
+    state_dir: Path = field(default_factory=lambda: platformdirs.user_state_path(APP))
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
+
+
+# The schema of every table except [mapping]: key → annotation checked by _convert.
+# Docs and tests walk known_keys(), so a key added here must be documented.
+_URL = "url"  # marker: a str that must be an https (or loopback http) URL
+_SCHEMA: dict[str, dict[str, Any]] = {
+    "shopify": {"shop": str, "api_version": str, "api_url": _URL},
+    "visma": {
+        "environment": Literal["production", "sandbox"],
+        "workflow": Literal["invoice-draft", "order"],
+        "api_url": _URL,
+        "identity_url": _URL,
+        "redirect_uri": _URL,
+    },
+    "criteria": {
+        "financial_status": tuple[str, ...],
+        "fulfillment_status": tuple[str, ...],
+        "created_at_min": datetime,
+        "tags_include": tuple[str, ...],
+        "tags_exclude": tuple[str, ...],
+    },
+    "state": {"dir": str},
+    "notify": {"healthcheck_url": _URL},
+    "sync": {"overlap_minutes": int, "max_wait_seconds": int},
+}
+
+
+def _mapping_schema() -> dict[str, Any]:
+    hints = typing.get_type_hints(MappingSettings)
+    return {f.name: hints[f.name] for f in dataclasses.fields(MappingSettings)}
+
+
+def known_keys() -> list[str]:
+    """Every dotted key a config file may hold (docs and the unknown-key check use it)."""
+    schema = {**_SCHEMA, "mapping": _mapping_schema()}
+    return [f"{table}.{key}" for table, keys in schema.items() for key in keys]
+
+
+class _Problem(Exception):
+    """One invalid key; collected so a user sees every problem in one run."""
+
+    def __init__(self, key: str, what: str, hint: str = ""):
+        super().__init__(what)
+        self.key, self.what, self.hint = key, what, hint
+
+
+def config_path(explicit: Path | None = None) -> Path:
+    if explicit is not None:
+        return Path(explicit).expanduser()
+    env = os.environ.get("SHOPVISMA_CONFIG", "").strip()
+    if env:
+        return Path(env).expanduser()
+    return platformdirs.user_config_path(APP) / "config.toml"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = config_path(path).absolute()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} not found",
+            hint=f"run `shopvisma init` to write a starter config there (or pass --config PATH / set SHOPVISMA_CONFIG)",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}",
+                          hint="check the path and its permissions") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})",
+                          hint="save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}",
+                          hint="fix the syntax at that line (strings need quotes, lists need [ ])") from None
+    return parse_settings(data, path)
+
+
+def parse_settings(data: dict[str, Any], path: Path) -> Settings:
+    """Validate an already-parsed TOML document; the demo builds its config this way."""
+    problems: list[_Problem] = []
+    schema = {**_SCHEMA, "mapping": _mapping_schema()}
+    tables: dict[str, dict[str, Any]] = {name: {} for name in schema}
+    for name, value in data.items():
+        if name not in schema:
+            problems.append(_unknown(name, [f"{t}.{k}" for t, ks in schema.items() for k in ks] + list(schema)))
+        elif not isinstance(value, dict):
+            problems.append(_Problem(name, f"must be a table ([{name}]), not {_tname(value)}"))
+        else:
+            for key, item in value.items():
+                dotted = f"{name}.{key}"
+                if key not in schema[name]:
+                    problems.append(_unknown(dotted, [f"{name}.{k}" for k in schema[name]] + known_keys()))
+                    continue
+                try:
+                    tables[name][key] = _convert(item, schema[name][key], dotted)
+                except _Problem as problem:
+                    problems.append(problem)
+    settings = None
+    if not problems:
+        try:
+            settings = _build(tables, path)
+        except _Problem as problem:
+            problems.append(problem)
+    if problems:
+        raise _error(path, problems)
+    assert settings is not None
+    return settings
+
+
+def _error(path: Path, problems: list[_Problem]) -> ConfigError:
+    if len(problems) == 1:
+        p = problems[0]
+        err = ConfigError(f"config file {path}: key `{p.key}`: {p.what}", hint=p.hint)
+    else:
+        lines = "\n".join(f"  - `{p.key}`: {p.what}" + (f" ({p.hint})" if p.hint else "") for p in problems)
+        err = ConfigError(f"config file {path}: {len(problems)} problems:\n{lines}", hint=problems[0].hint)
+    err.path = path  # type: ignore[attr-defined]
+    err.keys = [p.key for p in problems]  # type: ignore[attr-defined]
+    return err
+
+
+def _unknown(dotted: str, candidates: list[str]) -> _Problem:
+    last = dotted.rsplit(".", 1)[-1]
+    same_leaf = [c for c in candidates if c.rsplit(".", 1)[-1] == last and c != dotted]
+    close = same_leaf or difflib.get_close_matches(dotted, candidates, n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`?" if close else "see docs/configuration.md for the known keys"
+    return _Problem(dotted, "unknown key (unknown keys are errors, not ignored)", hint)
+
+
+def _tname(value: Any) -> str:
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _convert(value: Any, ann: Any, key: str) -> Any:
+    """Check one TOML value against an annotation; the generic path for [mapping]."""
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if ann == _URL:
+        if not isinstance(value, str):
+            raise _Problem(key, f"must be a string URL, not {_tname(value)}")
+        return _check_url(value, key)
+    if origin in (typing.Union, types.UnionType):  # X | None: TOML has no null, so check X
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], key)
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(f'"{a}"' for a in args)
+            close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
+            raise _Problem(key, f"{value!r} is not one of {choices}", f'did you mean "{close[0]}"?' if close else "")
+        return value
+    if ann is bool:
+        if not isinstance(value, bool):
+            raise _Problem(key, f"must be true or false, not {_tname(value)}")
+        return value
+    if ann is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Problem(key, f"must be an integer, not {_tname(value)}")
+        return value
+    if ann is Decimal:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise _Problem(key, f"must be a decimal number (e.g. \"0.05\"), not {_tname(value)}")
+        try:
+            number = Decimal(str(value).strip())  # via str: never binary float arithmetic
+        except InvalidOperation:
+            raise _Problem(key, f"{value!r} is not a decimal number", 'write it like "0.05"') from None
+        if not number.is_finite():
+            raise _Problem(key, f"{value!r} is not a finite number")
+        return number
+    if ann is str:
+        if not isinstance(value, str):
+            raise _Problem(key, f"must be a string, not {_tname(value)}", "put the value in double quotes")
+        return value
+    if ann is datetime:
+        return _check_datetime(value, key)
+    if origin in (tuple, list, set, frozenset):
+        if not isinstance(value, list):
+            raise _Problem(key, f"must be a list, not {_tname(value)}", f'e.g. {key.rsplit(".", 1)[-1]} = ["…"]')
+        return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict or ann is dict:
+        if not isinstance(value, dict):
+            raise _Problem(key, f"must be a table (e.g. {{ \"25\" = \"…\" }}), not {_tname(value)}")
+        vtype = args[1] if len(args) == 2 else Any
+        return {str(k): (v if vtype is Any else _convert(v, vtype, f"{key}.{k}")) for k, v in value.items()}
+    if isinstance(ann, type) and isinstance(value, ann):
+        return value
+    raise _Problem(key, f"has a type this version cannot read ({ann!r})")
+
+
+def _check_datetime(value: Any, key: str) -> datetime:
+    hint = 'write it with a time zone, e.g. "2026-01-01T00:00:00Z"'
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, (date, time)):
+        raise _Problem(key, f"{value} has no time and time zone", hint)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise _Problem(key, f"{value!r} is not an ISO 8601 date-time", hint) from None
+    else:
+        raise _Problem(key, f"must be an ISO 8601 date-time string, not {_tname(value)}", hint)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise _Problem(key, f"{value!s} has no time zone", hint)
+    return parsed
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(value: str, key: str) -> str:
+    """Only https leaves the machine: a token sent over plain http to a non-loopback host is a leak."""
+    url = value.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise _Problem(key, f"{value!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Problem(key, f"{value!r} is not an http(s) URL with a host", "e.g. https://example.com/path")
+    if parts.scheme != "https" and not _is_loopback(parts.hostname):
+        raise _Problem(key, f"{value!r} is not https:// (plain http is refused except on a loopback address)",
+                       "use https://, or 127.0.0.1/localhost for a local emulator")
+    if parts.username or parts.password:
+        raise _Problem(key, "must not contain a user name or password", "credentials belong in the secret store")
+    return url
+
+
+_SHOP_RE = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*$")
+
+
+def normalize_shop(value: str, key: str = "shopify.shop") -> str:
+    """Accept "example", "example.myshopify.com", a URL of either, or an admin.shopify.com/store/x URL."""
+    text = value.strip().lower()
+    if "://" in text:
+        parts = urlsplit(text)
+        host, path = parts.hostname or "", parts.path
+    else:
+        host, _, path = text.partition("/")
+    if host == "admin.shopify.com":
+        match = re.match(r"/?store/([a-z0-9-]+)", path)
+        host = match.group(1) if match else ""
+    if not host:
+        raise _Problem(key, "is empty", 'set it to your store\'s domain, e.g. shop = "example.myshopify.com"')
+    if not _SHOP_RE.match(host):
+        raise _Problem(key, f"{value!r} is not a shop domain", 'e.g. shop = "example.myshopify.com"')
+    return host if "." in host else f"{host}.myshopify.com"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _statuses(values: tuple[str, ...], allowed: tuple[str, ...], key: str, kind: str) -> tuple[str, ...]:
+    for i, status in enumerate(values):
+        if status not in allowed:
+            close = difflib.get_close_matches(status.lower(), allowed, n=1)
+            raise _Problem(f"{key}[{i}]", f"{status!r} is not a Shopify {kind} status (lower case: {', '.join(allowed)})",
+                           f'did you mean "{close[0]}"?' if close else "")
+    return tuple(dict.fromkeys(values))
+
+
+def _tags(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t.strip() for t in values if t.strip()))
+
+
+def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
+    sh, vi, cr, st = t["shopify"], t["visma"], t["criteria"], t["state"]
+    api_version = sh.get("api_version", DEFAULT_API_VERSION).strip()
+    if not re.fullmatch(r"\d{4}-\d{2}|unstable", api_version):
+        raise _Problem("shopify.api_version", f"{api_version!r} is not a Shopify API version", 'e.g. "2025-07"')
+    if "shop" in sh:
+        shop = normalize_shop(sh["shop"])
+    elif "api_url" in sh:
+        shop = urlsplit(sh["api_url"]).hostname or ""
+    else:
+        raise _Problem("shopify.shop", "is missing (required)",
+                       'add it under [shopify], e.g. shop = "example.myshopify.com"')
+    shopify_url = sh.get("api_url") or f"https://{shop}/admin/api/{api_version}/graphql.json"
+    shopify = ShopifySettings(shop, api_version, shopify_url, _origin(shopify_url))
+
+    env = vi.get("environment", "production")
+    visma = VismaSettings(
+        environment=env,
+        workflow=vi.get("workflow", "invoice-draft"),
+        api_url=vi.get("api_url", VISMA_URLS[env][0]),
+        identity_url=vi.get("identity_url", VISMA_URLS[env][1]),
+        redirect_uri=vi.get("redirect_uri", DEFAULT_REDIRECT_URI),
+    )
+    criteria = Criteria(
+        financial_status=_statuses(cr.get("financial_status", ("paid",)), FINANCIAL_STATUSES,
+                                   "criteria.financial_status", "financial"),
+        fulfillment_status=_statuses(cr.get("fulfillment_status", ()), FULFILLMENT_STATUSES,
+                                     "criteria.fulfillment_status", "fulfillment"),
+        created_at_min=cr.get("created_at_min"),
+        tags_include=_tags(cr.get("tags_include", ())),
+        tags_exclude=_tags(cr.get("tags_exclude", ())),
+    )
+    sync = SyncSettings(**t["sync"])
+    for name in ("overlap_minutes", "max_wait_seconds"):
+        if getattr(sync, name) < 0:
+            raise _Problem(f"sync.{name}", "must not be negative")
+    return Settings(
+        path=path,
+        shopify=shopify,
+        visma=visma,
+        criteria=criteria,
+        mapping=_mapping(t["mapping"]),
+        state_dir=_state_dir(st.get("dir"), path),
+        notify=NotifySettings(**t["notify"]),
+        sync=sync,
+    )
+
+
+def _mapping(values: dict[str, Any]) -> MappingSettings:
+    try:
+        return MappingSettings(**values)
+    except (TypeError, ValueError) as exc:  # the mapping module's own __post_init__ checks
+        raise _Problem("mapping", str(exc)) from None
+
+
+def _state_dir(configured: str | None, config_file: Path) -> Path:
+    env = os.environ.get("SHOPVISMA_STATE_DIR", "").strip()
+    if env:
+        return Path(env).expanduser().absolute()
+    if configured is not None:
+        if not configured.strip():
+            raise _Problem("state.dir", "is empty", "remove the key to use the default state folder")
+        return (config_file.parent / Path(configured.strip()).expanduser()).absolute()
+    return platformdirs.user_state_path(APP)
+
+
+def write_starter_config(path: Path, shop: str = "") -> None:
+    """Write a commented config that loads once `shop` is set; never overwrite the owner's file."""
+    from shopvisma.config_starter import starter_text
+
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(starter_text(shop))
+    except FileExistsError:
+        raise ConfigError(f"config file {path} already exists; not overwriting it",
+                          hint="edit it, or move it aside and run `shopvisma init` again") from None
+    os.chmod(path, 0o644)

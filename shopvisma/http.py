@@ -1,0 +1,155 @@
+"""Transport pieces shared by the Shopify and Visma clients.
+
+Two layers of retry, on purpose:
+
+* urllib3 ``Retry`` on the session's adapters handles transport blips: a
+  connection that could not be opened (never sent, so safe for any method),
+  and read errors / 500-504 only for methods that are reads. Its backoff is
+  short (sub-second to a few seconds) and bounded by the retry count.
+* `WaitBudget` handles the waits a server *tells* us to make (Visma's 429 with
+  "Try again in N seconds", Shopify's THROTTLED cost status, ``Retry-After``).
+  Those can be a minute long, must be summed across a whole pass (one cron run
+  must not sit out an API storm forever) and must be testable with a fake
+  sleep. stamina/tenacity measure their timeout per call with the real clock
+  and cannot take an injected sleep, and there is no backoff policy to tune
+  (the server dictates the wait), so a library would only contribute the loop:
+  the clients keep that loop explicit and small.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+from urllib3.util.retry import Retry
+
+from .errors import UnavailableError
+
+log = logging.getLogger("shopvisma.http")
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TRANSIENT_STATUSES = (500, 502, 503, 504)
+
+
+def _retry(methods: Iterable[str], retries: int, backoff_factor: float) -> Retry:
+    return Retry(
+        total=retries,
+        connect=retries,  # connect failures: the request never left, safe for any method
+        read=retries,  # read errors: only for `allowed_methods`
+        status=retries,
+        other=0,
+        redirect=0,
+        allowed_methods=frozenset(m.upper() for m in methods),
+        status_forcelist=TRANSIENT_STATUSES,
+        backoff_factor=backoff_factor,
+        backoff_max=8.0,
+        # A long Retry-After would be a real, uncapped sleep here; those are
+        # left to the clients' WaitBudget instead (429 is not in the forcelist).
+        respect_retry_after_header=False,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+
+
+def make_session(
+    *,
+    backoff_factor: float = 0.5,
+    retries: int = 3,
+    post_is_read_for: Iterable[str] = (),
+) -> requests.Session:
+    """A session whose adapters retry transport errors and 5xx on reads only.
+
+    `post_is_read_for` lists URL prefixes where POST is a read and therefore
+    safe to repeat (Shopify GraphQL queries, OAuth token calls).
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=_retry(READ_METHODS, retries, backoff_factor))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    for prefix in post_is_read_for:
+        session.mount(prefix, HTTPAdapter(max_retries=_retry(READ_METHODS | {"POST"}, retries, backoff_factor)))
+    session.headers["User-Agent"] = "shopvisma"
+    return session
+
+
+def check_session(session: requests.Session) -> requests.Session:
+    """Refuse a session with TLS verification turned off: never a silent downgrade."""
+    if session.verify is False:
+        raise ValueError("TLS certificate verification must not be disabled")
+    return session
+
+
+def not_sent(exc: BaseException) -> bool:
+    """True when a requests error proves the request never reached the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        inner = exc.args[0]
+        if isinstance(inner, MaxRetryError) and isinstance(inner.reason, ConnectTimeoutError):
+            return True  # includes NewConnectionError (refused, DNS)
+    return False
+
+
+def retry_after_seconds(resp: requests.Response, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), if any."""
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - now())
+
+
+def describe(exc: BaseException) -> str:
+    """A short, secret-free description of a transport error (no URL, no headers)."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out"
+    if not_sent(exc):
+        return "could not connect"
+    return f"connection failed ({type(exc).__name__})"
+
+
+@dataclass
+class WaitBudget:
+    """The total time one pass may spend waiting on servers that asked us to wait.
+
+    Waits are summed as chosen, not measured, so a fake `sleep` in tests sees
+    exactly the waits the clients computed.
+    """
+
+    max_wait: float
+    sleep: Callable[[float], None] = time.sleep
+    spent: float = 0.0
+    waits: list[float] = field(default_factory=list)
+
+    def wait(self, seconds: float, what: str) -> None:
+        seconds = max(0.0, float(seconds))
+        if self.spent + seconds > self.max_wait:
+            raise UnavailableError(
+                f"{what}: still refused after waiting {self.spent:.0f} s in this run "
+                f"(next wait {seconds:.0f} s would exceed the {self.max_wait:.0f} s cap)",
+                hint="the next scheduled run continues where this one stopped",
+            )
+        self.spent += seconds
+        self.waits.append(seconds)
+        log.info("%s: waiting %.1f s", what, seconds)
+        self.sleep(seconds)
+
+
+def utc_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

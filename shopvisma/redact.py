@@ -1,0 +1,46 @@
+"""Secrets never reach output, logs or exceptions.
+
+Every secret the process loads is registered here the moment it is read, and
+every line bound for a log file or stderr passes through `redact`. Patterns
+catch token shapes we never registered (a token echoed back by a server).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_KNOWN: set[str] = set()
+_PATTERNS = [
+    re.compile(r"shp(at|ss|ca|pa)_[0-9A-Za-z]{8,}"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)((?:access|refresh)_token|client_secret|code)=([^&\s]+)"),
+]
+
+
+def register(*values: str | None) -> None:
+    """Remember secret values so they are masked wherever they would be printed."""
+    for v in values:
+        if v and len(v) >= 6:
+            _KNOWN.add(v)
+
+
+def redact(text: str) -> str:
+    for v in sorted(_KNOWN, key=len, reverse=True):
+        if v in text:
+            text = text.replace(v, "***")
+    text = _PATTERNS[0].sub("shp***", text)
+    text = _PATTERNS[1].sub(lambda m: m.group(1) + "***", text)
+    text = _PATTERNS[2].sub(lambda m: m.group(1) + "=***", text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg, record.args = redact(msg), None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True

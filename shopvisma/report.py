@@ -1,0 +1,74 @@
+"""Human output for `sync`, `dry-run` and `status`, always on stderr.
+
+Plain text, one line per order, so cron mail stays short and greppable; the
+JSON forms (`--json`) are the stable, machine-readable ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from shopvisma.sync import PassResult
+
+
+def _out(line: str = "") -> None:
+    print(line, file=sys.stderr)
+
+
+def print_pass(result: PassResult, *, verbose: bool = False) -> None:
+    dry = result.command == "dry-run"
+    for o in result.outcomes:
+        if o.status == "failed":
+            _out(f"FAILED  {o.name}: {o.reason}")
+            if o.hint:
+                _out(f"        what to do: {o.hint}")
+        elif o.status == "created":
+            _out(f"created {o.name} → Visma {o.kind} {o.document_id} (total {o.visma_total or o.expected_total} {o.currency};"
+                 f" customer {o.customer}; articles {', '.join(o.articles) or '-'})")
+        elif o.status == "would-create":
+            _out(f"would create {o.kind} for {o.name}: total {o.expected_total} {o.currency};"
+                 f" customer {o.customer}; articles {', '.join(o.articles) or '-'}")
+            if o.body is not None:
+                _out(json.dumps(o.body, indent=2, ensure_ascii=False, default=str))
+        elif verbose and o.status == "exists":
+            _out(f"exists  {o.name} → Visma {o.kind} {o.document_id}")
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items()) or "nothing to do"
+    verb = "dry-run" if dry else "sync"
+    if result.exit_code or verbose or dry or result.count("created"):
+        _out(f"{verb}: {counts} (requests: Shopify {result.shopify_requests}, Visma {result.visma_requests},"
+             f" writes {result.visma_writes})")
+
+
+def print_failures(result: PassResult) -> None:
+    """-q: one line per failed order, nothing else."""
+    for o in result.outcomes:
+        if o.status == "failed":
+            _out(f"FAILED  {o.name}: {o.reason}")
+
+
+def print_status(doc: dict[str, Any]) -> None:
+    last = doc.get("last_run") or {}
+    if last:
+        _out(f"last run:   {last.get('time')}  exit {last.get('exit_code')}  {last.get('counts') or last.get('error') or ''}"
+             f"  ({last.get('duration_s')} s)")
+    else:
+        _out("last run:   never")
+    _out(f"bookmark:   {doc.get('bookmark') or 'none (first run reads from criteria.created_at_min)'}")
+    _out(f"workflow:   {doc.get('workflow')}")
+    grant = doc.get("visma_grant") or {}
+    if grant.get("present"):
+        _out(f"visma:      grant present, refresh token last rotated {grant.get('refresh_token_rotated_at') or 'unknown'}")
+    else:
+        _out("visma:      no grant stored — run: shopvisma login visma")
+    lock = doc.get("lock") or {}
+    _out(f"lock:       {'held by ' + str(lock.get('pid')) if lock.get('held') else 'free'}")
+    pending = doc.get("pending") or []
+    _out(f"pending:    {len(pending)} order(s)")
+    for p in pending:
+        _out(f"  {p['order']}: {p.get('reason')} (attempts {p.get('attempts')}, since {p.get('first_seen')})")
+        if p.get("hint"):
+            _out(f"    what to do: {p['hint']}")
+    for p in doc.get("in_doubt") or []:
+        _out(f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first")
