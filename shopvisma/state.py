@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets as _random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -70,7 +69,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     rename over, fsync the folder so the rename itself is durable."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{_random.token_hex(6)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
     try:
         try:
