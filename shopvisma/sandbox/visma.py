@@ -1,0 +1,423 @@
+"""A loopback emulator of Visma eAccounting API v2 and its identity server.
+
+Tests, `shopvisma demo` and `shopvisma sandbox` point the real client at it. It keeps the
+parts of Visma's behaviour that break integrations: rotating refresh tokens, expiring
+access tokens, per-endpoint rate limits without Retry-After, the error envelope, strict
+required fields and max lengths (from visma_schema.json, extracted from Visma's specs),
+server-computed VAT and totals, and faults injected after a write was committed.
+See docs/sandbox-visma.md for what is approximate.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .visma_docs import (
+    INVOICE_FIELDS,
+    State,
+    approve,
+    create_article,
+    create_customer,
+    find,
+    not_found,
+    save_draft,
+    save_order,
+)
+from .visma_filter import FilterError, apply_filter
+from .visma_model import ApiError, Json, field_error, scalar_properties, utc, validation_error
+
+DEFAULT_SCOPE = "ea:api offline_access ea:sales ea:accounting_readonly"
+CODE_TTL = 300.0
+MAX_PAGE_SIZE = 1000
+FAULT_KINDS = ("500", "timeout-after-commit", "500-after-commit", "429")
+
+
+@dataclass
+class _Fault:
+    method: str
+    path_prefix: str
+    kind: str
+    times: int
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: Any = None
+    headers: dict[str, str] | None = None
+    hang_up: bool = False  # close the connection without answering
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)  # the HTTP boundary: JSON numbers, as Visma's doubles
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _envelope(err: ApiError) -> Json:
+    return {"ErrorCode": err.code, "DeveloperErrorMessage": err.message, "ErrorId": str(uuid.uuid4()),
+            "Errors": err.errors}
+
+
+class VismaSandbox:
+    """In-process Visma eAccounting v2 + identity server over loopback HTTP."""
+
+    def __init__(self, *, client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
+                 access_token_ttl: float = 3600.0, rate_limit_per_minute: int | None = None,
+                 order_module: bool = True, show_prices_excl_vat_pc: bool = False,
+                 company_currency: str = "SEK", clock: Callable[[], float] = time.time) -> None:
+        self.client_id, self.client_secret = client_id, client_secret
+        self.access_token_ttl = access_token_ttl
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._state = State(company_currency, show_prices_excl_vat_pc, order_module)
+        s = self._state
+        self.customers, self.articles, self.drafts = s.customers, s.articles, s.drafts
+        self.orders, self.invoices, self.units = s.orders, s.invoices, s.units
+        self.codings, self.vatcodes, self.terms_of_payments = s.codings, s.vatcodes, s.terms_of_payments
+        self.company_settings = s.company_settings
+        self.requests: list[tuple[str, str, int]] = []
+        self._access: dict[str, float] = {}
+        self._refresh: dict[str, str] = {}
+        self._codes: dict[str, tuple[str, str, float]] = {}
+        self._faults: list[_Fault] = []
+        self._calls: dict[str, deque[float]] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.api_url = self.identity_url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+    def _bind(self, host: str, port: int) -> ThreadingHTTPServer:
+        sandbox = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.sandbox = sandbox
+        server = ThreadingHTTPServer((host, port), Handler)
+        server.daemon_threads = True
+        bound_port = server.server_address[1]
+        self.api_url = f"http://{host}:{bound_port}/v2"
+        self.identity_url = f"http://{host}:{bound_port}/identity"
+        self._server = server
+        return server
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> VismaSandbox:
+        server = self._bind(host, port)
+        self._thread = threading.Thread(target=server.serve_forever, name="visma-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self, host: str = "127.0.0.1", port: int = 0,
+                      ready: Callable[[VismaSandbox], None] | None = None) -> None:
+        """Foreground mode for `shopvisma sandbox`; `ready` is called once the port is bound."""
+        server = self._bind(host, port)
+        if ready is not None:
+            ready(self)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> VismaSandbox:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ test controls
+    def writes(self) -> int:
+        with self._lock:
+            return sum(1 for m, p, s in self.requests
+                       if m in ("POST", "PUT", "DELETE") and p.startswith("/v2") and 200 <= s < 300)
+
+    def issue_refresh_token(self) -> str:
+        with self._lock:
+            token = "sbx-rt-" + secrets.token_urlsafe(24)
+            self._refresh[token] = DEFAULT_SCOPE
+            return token
+
+    def revoke_grant(self) -> None:
+        with self._lock:
+            self._refresh.clear()
+
+    def approve_draft(self, draft_id: str) -> Json:
+        with self._lock:
+            try:
+                return approve(self._state, draft_id, self.clock())
+            except ApiError as exc:
+                raise KeyError(draft_id) from exc
+
+    def inject_fault(self, method: str, path_prefix: str, kind: str, times: int = 1) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), path_prefix, kind, times))
+
+    # ------------------------------------------------------------------ dispatch
+    def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> _Answer:
+        parts = urlsplit(target)
+        path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if path.startswith("/identity/"):
+            answer = self._identity(method, path, query, headers, raw)
+        elif path == "/v2" or path.startswith("/v2/"):
+            answer = self._api(method, path, query, headers, raw)
+        else:
+            answer = _Answer(404, _envelope(ApiError(404, 3000, "No resource matches the request URI.")))
+        with self._lock:
+            self.requests.append((method, path, 0 if answer.hang_up else answer.status))
+        return answer
+
+    def _take_fault(self, method: str, path: str, after_commit: bool) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method != method or fault.kind.endswith("after-commit") != after_commit:
+                    continue
+                if path.startswith(fault.path_prefix) or path[len("/v2"):].startswith(fault.path_prefix):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _rate_limited(self, endpoint: str) -> _Answer | None:
+        limit = self.rate_limit_per_minute
+        if not limit:
+            return None
+        with self._lock:
+            now = self.clock()
+            window = self._calls.setdefault(endpoint, deque())
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= limit:
+                wait = max(1, math.ceil(window[0] + 60 - now))
+                return _Answer(429, self._quota_body(wait))
+            window.append(now)
+        return None
+
+    def _quota_body(self, wait: int) -> Json:
+        limit = self.rate_limit_per_minute or 600
+        return {"ErrorCode": 4010, "ErrorId": str(uuid.uuid4()),
+                "DeveloperErrorMessage": f"API calls quota exceeded! maximum admitted {limit} per Minute. "
+                                         f"Try again in {wait} seconds."}
+
+    # ------------------------------------------------------------------ identity server
+    def _identity(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
+                  raw: bytes) -> _Answer:
+        if path == "/identity/connect/authorize" and method == "GET":
+            return self._authorize(query)
+        if path != "/identity/connect/token":
+            return _Answer(404, {"error": "not_found"})
+        if method != "POST":
+            return _Answer(405, {"error": "invalid_request"})
+        form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("basic "):
+            try:
+                client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                client_id = None
+        if client_id != self.client_id or client_secret != self.client_secret:
+            return _Answer(401, {"error": "invalid_client"})
+        grant = form.get("grant_type")
+        with self._lock:
+            if grant == "authorization_code":
+                entry = self._codes.pop(form.get("code", ""), None)
+                if entry is None or entry[0] != form.get("redirect_uri") or entry[2] < self.clock():
+                    return _Answer(400, {"error": "invalid_grant"})
+                return _Answer(200, self._issue(entry[1]), {"Cache-Control": "no-store"})
+            if grant == "refresh_token":
+                scope = self._refresh.pop(form.get("refresh_token", ""), None)
+                if scope is None:
+                    return _Answer(400, {"error": "invalid_grant"})
+                return _Answer(200, self._issue(scope), {"Cache-Control": "no-store"})
+        return _Answer(400, {"error": "unsupported_grant_type"})
+
+    def _authorize(self, query: dict[str, str]) -> _Answer:
+        redirect_uri = query.get("redirect_uri", "")
+        if query.get("client_id") != self.client_id or not redirect_uri:
+            return _Answer(400, {"error": "invalid_client" if redirect_uri else "invalid_request"})
+        sep = "&" if "?" in redirect_uri else "?"
+        if query.get("response_type") != "code":
+            params = {"error": "unsupported_response_type", "state": query.get("state", "")}
+            return _Answer(302, None, {"Location": redirect_uri + sep + urlencode(params)})
+        code = "sbx-code-" + secrets.token_urlsafe(16)
+        with self._lock:
+            self._codes[code] = (redirect_uri, query.get("scope") or DEFAULT_SCOPE, self.clock() + CODE_TTL)
+        params = {"code": code, "state": query.get("state", "")}
+        return _Answer(302, None, {"Location": redirect_uri + sep + urlencode(params)})
+
+    def _issue(self, scope: str) -> Json:
+        access = "sbx-at-" + secrets.token_urlsafe(24)
+        refresh = "sbx-rt-" + secrets.token_urlsafe(24)
+        self._access[access] = self.clock() + self.access_token_ttl
+        self._refresh[refresh] = scope
+        return {"access_token": access, "token_type": "Bearer", "expires_in": int(self.access_token_ttl),
+                "refresh_token": refresh, "scope": scope}
+
+    # ------------------------------------------------------------------ API
+    def _api(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes) -> _Answer:
+        segments = [s for s in path[len("/v2"):].split("/") if s]
+        endpoint = segments[0].lower() if segments else ""
+        limited = self._rate_limited(endpoint)
+        if limited is not None:
+            return limited
+        fault = self._take_fault(method, path, after_commit=False)
+        if fault is not None:
+            if fault.kind == "429":
+                return _Answer(429, self._quota_body(60))
+            return _Answer(500, _envelope(ApiError(500, 1000, "Injected fault: internal server error.")))
+        try:
+            self._authenticate(headers)
+            if endpoint == "orders" and not self._state.order_module:
+                raise ApiError(403, 4002, "NoAccessToModule - The company does not have access to this module.")
+            answer = self._route(method, endpoint, segments[1:], query, raw)
+        except ApiError as err:
+            extra = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+            return _Answer(err.status, _envelope(err), extra)
+        if 200 <= answer.status < 300 and method in ("POST", "PUT", "DELETE"):
+            fault = self._take_fault(method, path, after_commit=True)
+            if fault is not None and fault.kind == "timeout-after-commit":
+                return _Answer(answer.status, hang_up=True)
+            if fault is not None:
+                return _Answer(500, _envelope(ApiError(500, 1000, "Injected fault after the write was saved.")))
+        return answer
+
+    def _authenticate(self, headers: dict[str, str]) -> None:
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        with self._lock:
+            expiry = self._access.get(token)
+            if expiry is not None and expiry <= self.clock():
+                del self._access[token]
+                expiry = None
+        if expiry is None:
+            raise ApiError(401, 4005, "AuthorizationException - Authorization has been denied for this request.")
+
+    def _tables(self, endpoint: str) -> tuple[dict[str, Json], list[str] | tuple[str, ...]] | None:
+        s = self._state
+        seeded = {"units": s.units, "articleaccountcodings": s.codings, "vatcodes": s.vatcodes,
+                  "termsofpayments": s.terms_of_payments}
+        if endpoint in seeded:
+            table = seeded[endpoint]
+            return table, list(next(iter(table.values())).keys())
+        typed = {"customers": (s.customers, "CustomerApi"), "articles": (s.articles, "ArticleApi"),
+                 "customerinvoicedrafts": (s.drafts, "CustomerInvoiceDraftApi"), "orders": (s.orders, "OrderApi")}
+        if endpoint in typed:
+            table, schema_name = typed[endpoint]
+            return table, scalar_properties(schema_name)
+        if endpoint == "customerinvoices":
+            return s.invoices, INVOICE_FIELDS
+        return None
+
+    def _route(self, method: str, endpoint: str, rest: list[str], query: dict[str, str], raw: bytes) -> _Answer:
+        if endpoint == "companysettings" and not rest and method == "GET":
+            with self._lock:
+                return _Answer(200, dict(self._state.company_settings))
+        tables = self._tables(endpoint)
+        if tables is None or len(rest) > 1:
+            raise ApiError(404, 3000, "No resource matches the request URI.")
+        table, properties = tables
+        if method == "GET":
+            with self._lock:
+                if rest:
+                    record = find(table, rest[0])
+                    if record is None:
+                        raise not_found(rest[0])
+                    return _Answer(200, record)
+                return _Answer(200, self._page(list(table.values()), properties, query))
+        writers: dict[str, Callable[..., Json]] = {
+            "customers": create_customer, "articles": create_article,
+            "customerinvoicedrafts": save_draft, "orders": save_order,
+        }
+        writer = writers.get(endpoint)
+        if writer is None or (rest and endpoint in ("customers", "articles")):
+            raise ApiError(405, 1000, f"The requested resource does not support http method '{method}'.")
+        if method == "DELETE" and rest:
+            with self._lock:
+                record = find(table, rest[0])
+                if record is None:
+                    raise not_found(rest[0])
+                del table[record["Id"]]
+            return _Answer(204)
+        if (method == "POST" and rest) or (method == "PUT" and not rest) or method not in ("POST", "PUT"):
+            raise ApiError(405, 1000, f"The requested resource does not support http method '{method}'.")
+        try:
+            body = json.loads(raw.decode("utf-8"), parse_float=Decimal) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise validation_error([field_error("body", f"The request body is not valid JSON: {exc}",
+                                                "InvalidJson")]) from exc
+        with self._lock:
+            if rest:
+                return _Answer(200, writer(self._state, body, self.clock(), rest[0]))
+            return _Answer(201, writer(self._state, body, self.clock()))
+
+    def _page(self, records: list[Json], properties: Any, query: dict[str, str]) -> Json:
+        try:
+            page = int(query.get("$page", "1"))
+            size = int(query.get("$pagesize", "50"))
+        except ValueError as exc:
+            raise validation_error([field_error("$page", "$page and $pagesize must be integers.", "Invalid")]) from exc
+        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+            raise validation_error([field_error("$pagesize", f"$page must be >= 1 and $pagesize 1-{MAX_PAGE_SIZE}.",
+                                                "Range")])
+        if query.get("$filter"):
+            try:
+                records = apply_filter(records, query["$filter"], properties)
+            except FilterError as exc:
+                raise validation_error([field_error("$filter", str(exc), "InvalidFilter")]) from exc
+        total = len(records)
+        meta = {"CurrentPage": page, "PageSize": size, "TotalNumberOfPages": math.ceil(total / size),
+                "TotalNumberOfResults": total, "ServerTimeUtc": utc(self.clock())}
+        return {"Meta": meta, "Data": records[(page - 1) * size: page * size]}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    sandbox: VismaSandbox
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        answer = self.sandbox.handle(self.command, self.path, headers, raw)
+        if answer.hang_up:
+            self.close_connection = True
+            return
+        payload = b"" if answer.body is None else json.dumps(answer.body, default=_json_default).encode()
+        self.send_response(answer.status)
+        if answer.body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        for name, value in (answer.headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Silent: the sandbox records requests in VismaSandbox.requests instead."""
