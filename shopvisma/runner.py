@@ -73,7 +73,7 @@ def run_command(settings: Settings, *, dry_run: bool, limit: int | None = None,
     paths = state_paths(settings.state_dir)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with RunLock(settings.state_dir, record=not dry_run):
+    with RunLock(settings.state_dir):
         checkpoint = load_checkpoint(paths.checkpoint)
         if services is None:
             services = open_services(settings, paths.checkpoint)

@@ -22,7 +22,7 @@ from shopvisma import mapping
 from shopvisma.config import Settings
 from shopvisma.errors import ExitCode, OrderError, ShopvismaError
 from shopvisma.model import Order, normalize_email, parse_order
-from shopvisma.state import Checkpoint
+from shopvisma.state import Checkpoint, advance_bookmark, record_intent, record_pending, record_transfer
 
 log = logging.getLogger("shopvisma.sync")
 
@@ -258,6 +258,7 @@ def run_pass(
     newest_seen: datetime | None = None
     chunk: list[Order] = []
     seen: set[str] = set()
+    taken = 0
 
     def flush() -> None:
         if chunk:
@@ -270,8 +271,10 @@ def run_pass(
             if order.name in seen:
                 continue
             seen.add(order.name)
+            if limit is not None and taken >= limit:
+                break
             if newest_seen is None or order.updated_at > newest_seen:
-                newest_seen = order.updated_at
+                newest_seen = order.updated_at  # ascending UPDATED_AT: safe to resume after it
             why_not = selected(order, settings)
             if only is None and why_not:
                 checkpoint.pending.pop(order.name, None)  # e.g. cancelled since it failed
@@ -283,8 +286,7 @@ def run_pass(
                                                     document_id=checkpoint.recent[order.name].get("document_id", ""),
                                                     kind=checkpoint.recent[order.name].get("kind", "")))
                 continue
-            if limit is not None and len(result.outcomes) + len(chunk) >= limit:
-                break
+            taken += 1
             chunk.append(order)
             if len(chunk) >= CHUNK:
                 flush()
@@ -294,9 +296,7 @@ def run_pass(
         result.visma_requests = _count(services.visma, "requests")
         result.visma_writes = _count(services.visma, "write_count")
     if not dry_run and only is None:
-        bookmark_to = newest_seen if newest_seen and newest_seen < started else (started if newest_seen else None)
-        if bookmark_to is not None and (checkpoint.bookmark is None or _iso(bookmark_to) > checkpoint.bookmark):
-            checkpoint.bookmark = _iso(bookmark_to)
+        advance_bookmark(checkpoint, newest_seen, started)
     result.bookmark = checkpoint.bookmark
     return result.finish()
 
@@ -461,7 +461,7 @@ def _transfer(
         outcome.customer = f"created {customer.get('CustomerNumber') or customer['Id']}"
     body = _document_body(plan, workflow, customer["Id"], article_ids, customer, order)
     path = "orders" if workflow == "order" else "customerinvoicedrafts"
-    checkpoint.intents[order.name] = {"kind": _kind(workflow), "started_at": _iso(datetime.now(UTC)), "order_id": order.id}
+    record_intent(checkpoint, order.name, _kind(workflow), order.id)
     services.save_checkpoint(checkpoint)
     doc = _create_document(visma, view, path, body, order.name)
     outcome.status, outcome.document_id, outcome.kind = "created", doc.get("Id", ""), _kind(workflow)
@@ -556,23 +556,10 @@ def _verify_totals(visma: Any, path: str, doc: dict[str, Any], plan: Any, order:
 
 
 def _mark_done(checkpoint: Checkpoint, order: Order, document_id: str, kind: str) -> None:
-    checkpoint.intents.pop(order.name, None)
-    checkpoint.pending.pop(order.name, None)
-    checkpoint.remember(order.name, {"document_id": document_id, "kind": kind, "at": _iso(datetime.now(UTC)),
-                                     "order_id": order.id})
+    record_transfer(checkpoint, order.name, document_id, kind)
 
 
 def _mark_pending(checkpoint: Checkpoint, order: Order, outcome: OrderOutcome) -> None:
     checkpoint.intents.pop(order.name, None)
-    prev = checkpoint.pending.get(order.name, {})
-    now = _iso(datetime.now(UTC))
-    checkpoint.pending[order.name] = {
-        "id": order.id,
-        "updated_at": _iso(order.updated_at),
-        "reason": outcome.reason,
-        "field": outcome.field,
-        "hint": outcome.hint,
-        "attempts": int(prev.get("attempts", 0)) + 1,
-        "first_seen": prev.get("first_seen", now),
-        "last_tried": now,
-    }
+    entry = record_pending(checkpoint, order.name, order.id, _iso(order.updated_at), outcome.reason, outcome.field)
+    entry["hint"] = outcome.hint

@@ -11,6 +11,7 @@ See docs/sandbox-visma.md for what is approximate.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import math
 import secrets
@@ -347,8 +348,8 @@ class VismaSandbox:
                     record = find(table, rest[0])
                     if record is None:
                         raise not_found(rest[0])
-                    return _Answer(200, record)
-                return _Answer(200, self._page(list(table.values()), properties, query))
+                    return _Answer(200, copy.deepcopy(record))
+                return _Answer(200, copy.deepcopy(self._page(list(table.values()), properties, query)))
         writers: dict[str, Callable[..., Json]] = {
             "customers": create_customer, "articles": create_article,
             "customerinvoicedrafts": save_draft, "orders": save_order,
@@ -372,8 +373,8 @@ class VismaSandbox:
                                                 "InvalidJson")]) from exc
         with self._lock:
             if rest:
-                return _Answer(200, writer(self._state, body, self.clock(), rest[0]))
-            return _Answer(201, writer(self._state, body, self.clock()))
+                return _Answer(200, copy.deepcopy(writer(self._state, body, self.clock(), rest[0])))
+            return _Answer(201, copy.deepcopy(writer(self._state, body, self.clock())))
 
     def _page(self, records: list[Json], properties: Any, query: dict[str, str]) -> Json:
         try:

@@ -232,6 +232,7 @@ def _document(state: State, body: Any, kind: str, now: float, existing: Json | N
     for name in ("InvoiceCustomerName", "InvoicePostalCode", "InvoiceCity", "InvoiceCountryCode"):
         source = "Name" if name == "InvoiceCustomerName" else name
         doc[name] = body.get(name) if is_order and body.get(name) else customer.get(source)
+    doc["InvoiceCountryCode"] = doc["InvoiceCountryCode"] or state.company_settings["CountryCode"]
     if is_order:
         doc.update(
             Number=existing["Number"] if existing else state.next_order_number, ModifiedUtc=utc(now),
