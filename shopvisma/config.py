@@ -167,7 +167,7 @@ def load_settings(path: Path | None = None) -> Settings:
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} not found",
-            hint=f"run `shopvisma init` to write a starter config there (or pass --config PATH / set SHOPVISMA_CONFIG)",
+            hint="run `shopvisma init` to write a starter config there (or pass --config PATH / set SHOPVISMA_CONFIG)",
         ) from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}",
@@ -321,21 +321,30 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _redact(url: str) -> str:
+    """The URL without user info, for messages: a password must not reach a cron mail."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def _check_url(value: str, key: str) -> str:
     """Only https leaves the machine: a token sent over plain http to a non-loopback host is a leak."""
     url = value.strip().rstrip("/")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise _Problem(key, f"{value!r} is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Problem(key, f"{value!r} is not an http(s) URL with a host", "e.g. https://example.com/path")
-    if parts.scheme != "https" and not _is_loopback(parts.hostname):
-        raise _Problem(key, f"{value!r} is not https:// (plain http is refused except on a loopback address)",
-                       "use https://, or 127.0.0.1/localhost for a local emulator")
+    except ValueError:
+        raise _Problem(key, f"{_redact(url)!r} is not a valid URL") from None
     if parts.username or parts.password:
-        raise _Problem(key, "must not contain a user name or password", "credentials belong in the secret store")
+        raise _Problem(key, f"{_redact(url)!r} must not contain a user name or password",
+                       "credentials belong in the secret store (`shopvisma login`)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Problem(key, f"{url!r} is not an http(s) URL with a host", "e.g. https://example.com/path")
+    if parts.scheme != "https" and not _is_loopback(parts.hostname):
+        raise _Problem(key, f"{url!r} is not https:// (plain http is refused except on a loopback address)",
+                       "use https://, or 127.0.0.1/localhost for a local emulator")
     return url
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field as dc_field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,7 +43,7 @@ class OrderOutcome:
     field: str = ""
     hint: str = ""
     customer: str = ""  # "reuse <id>" | "create" | "created <id>"
-    articles: list[str] = field(default_factory=list)
+    articles: list[str] = dc_field(default_factory=list)
     body: dict[str, Any] | None = None
     expected_total: str = ""
     visma_total: str = ""
@@ -59,7 +59,7 @@ class PassResult:
     command: str
     started_at: datetime
     finished_at: datetime | None = None
-    outcomes: list[OrderOutcome] = field(default_factory=list)
+    outcomes: list[OrderOutcome] = dc_field(default_factory=list)
     bookmark: str | None = None
     shopify_requests: int = 0
     visma_requests: int = 0
@@ -145,9 +145,9 @@ class VismaView:
     client: Any
     settings: Settings
     company: mapping.Company | None = None
-    customers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # email -> customers
-    articles: dict[str, dict[str, Any]] = field(default_factory=dict)  # number(lower) -> article
-    documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # YourReference -> document
+    customers: dict[str, list[dict[str, Any]]] = dc_field(default_factory=dict)  # email -> customers
+    articles: dict[str, dict[str, Any]] = dc_field(default_factory=dict)  # number(lower) -> article
+    documents: dict[str, dict[str, Any]] = dc_field(default_factory=dict)  # YourReference -> document
 
     def load_company(self) -> mapping.Company:
         if self.company is None:

@@ -31,7 +31,7 @@ log = logging.getLogger("shopvisma.visma")
 
 LOGIN_HINT = "run: shopvisma login visma"
 SCOPES = ("ea:api", "offline_access", "ea:sales", "ea:accounting_readonly")
-REFRESH_MARGIN = 60.0  # refresh when the access token has less than this left
+REFRESH_MARGIN = 60.0  # refresh when the access token has less than this left (or a quarter of its life)
 _TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?) second", re.IGNORECASE)
 
 
@@ -109,10 +109,12 @@ def _token_section(payload: dict[str, Any], now: float, old_refresh: str | None 
         raise AuthError("Visma's token response has no access token", hint=LOGIN_HINT)
     refresh = payload.get("refresh_token") or old_refresh
     redact.register(access, refresh)
+    life = float(payload.get("expires_in") or 3600)
     return {
         "access_token": access,
         "refresh_token": refresh,
-        "expires_at": now + float(payload.get("expires_in") or 3600),
+        "expires_at": now + life,
+        "expires_in": life,
         "rotated_at": utc_iso(now),
     }
 
@@ -215,7 +217,10 @@ class VismaClient:
         return section
 
     def _fresh(self, section: dict[str, Any]) -> bool:
-        return bool(section.get("access_token")) and float(section.get("expires_at") or 0) - REFRESH_MARGIN > self.clock()
+        """Usable for a while yet: short-lived tokens (tests) get a quarter of their life as margin."""
+        life = float(section.get("expires_in") or 3600)
+        margin = min(REFRESH_MARGIN, life / 4)
+        return bool(section.get("access_token")) and float(section.get("expires_at") or 0) - margin > self.clock()
 
     def access_token(self, *, force: bool = False) -> str:
         """A usable access token, refreshing (and saving the rotation) when needed."""
@@ -332,6 +337,9 @@ class VismaClient:
         message += f": {detail or dev}" if (detail or dev) else ""
         kw: dict[str, Any] = {"status": status, "error_code": code, "field_errors": fields,
                               "error_id": env.get("ErrorId")}
+        if code == 4002:
+            return VismaModuleError(message, hint='the company lacks the module; set [visma] workflow = "invoice-draft"',
+                                    **kw)
         if status == 401 or code == 4005:
             return AuthError(f"Visma refused the access token ({message})", hint=LOGIN_HINT)
         if status == 403 or code == 4006:
@@ -339,9 +347,6 @@ class VismaClient:
                 f"Visma denied access, the grant lacks a scope ({message})",
                 hint="the grant needs scopes " + " ".join(SCOPES) + "; " + LOGIN_HINT,
             )
-        if code == 4002:
-            return VismaModuleError(message, hint='the company lacks the module; set [visma] workflow = "invoice-draft"',
-                                    **kw)
         if status == 400 and (code in (None, 2000) or fields):
             return VismaValidationError(message, **kw)
         return VismaError(message, **kw)

@@ -10,14 +10,15 @@ Shopify as far as docs/sandbox-shopify.md says.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import re
+import secrets
 import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +27,7 @@ from graphql import GraphQLError, build_schema, execute, parse, validate
 from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
 
 from .shopify_cost import query_cost
-from .shopify_graphql import graphql_error_json, install_resolvers, coerce_variables
+from .shopify_graphql import coerce_variables, graphql_error_json, install_resolvers
 from .shopify_search import to_instant
 
 SCHEMA_PATH = Path(__file__).with_name("shopify_schema.graphql")
@@ -184,8 +185,6 @@ class ShopifySandbox:
 
     def add_refund(self, gid: str, refund: dict) -> dict:
         """Append a refund; the financial status follows what has been refunded (shop money)."""
-        from decimal import Decimal
-
         with self.lock:
             order = self.orders[gid]
             refund = copy.deepcopy(refund)
@@ -243,7 +242,7 @@ class ShopifySandbox:
             return 400, {"error": "invalid_client", "error_description": "Client authentication failed."}
         with self.lock:
             self._token_seq += 1
-            token = f"shpat_cc{self._token_seq:04d}{base64.b32encode(str(self.clock()).encode()).decode()[:16].lower()}"
+            token = f"shpat_{secrets.token_hex(16)}"
             self.client_tokens[token] = self.clock() + self.client_token_ttl
         return 200, {
             "access_token": token,

@@ -10,11 +10,9 @@ See docs/sandbox-visma.md for what is approximate.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import math
-import secrets
 import threading
 import time
 import uuid
@@ -24,8 +22,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from .visma_identity import Answer as _Answer
+from .visma_identity import Identity
 from .visma_docs import (
     INVOICE_FIELDS,
     State,
@@ -40,8 +40,6 @@ from .visma_docs import (
 from .visma_filter import FilterError, apply_filter
 from .visma_model import ApiError, Json, field_error, scalar_properties, utc, validation_error
 
-DEFAULT_SCOPE = "ea:api offline_access ea:sales ea:accounting_readonly"
-CODE_TTL = 300.0
 MAX_PAGE_SIZE = 1000
 FAULT_KINDS = ("500", "timeout-after-commit", "500-after-commit", "429")
 
@@ -52,14 +50,6 @@ class _Fault:
     path_prefix: str
     kind: str
     times: int
-
-
-@dataclass
-class _Answer:
-    status: int
-    body: Any = None
-    headers: dict[str, str] | None = None
-    hang_up: bool = False  # close the connection without answering
 
 
 def _json_default(value: Any) -> Any:
@@ -92,9 +82,7 @@ class VismaSandbox:
         self.codings, self.vatcodes, self.terms_of_payments = s.codings, s.vatcodes, s.terms_of_payments
         self.company_settings = s.company_settings
         self.requests: list[tuple[str, str, int]] = []
-        self._access: dict[str, float] = {}
-        self._refresh: dict[str, str] = {}
-        self._codes: dict[str, tuple[str, str, float]] = {}
+        self._identity = Identity(client_id, client_secret, access_token_ttl, clock)
         self._faults: list[_Fault] = []
         self._calls: dict[str, deque[float]] = {}
         self._server: ThreadingHTTPServer | None = None
@@ -119,7 +107,8 @@ class VismaSandbox:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> VismaSandbox:
         server = self._bind(host, port)
-        self._thread = threading.Thread(target=server.serve_forever, name="visma-sandbox", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="visma-sandbox", daemon=True)
         self._thread.start()
         return self
 
@@ -155,14 +144,10 @@ class VismaSandbox:
                        if m in ("POST", "PUT", "DELETE") and p.startswith("/v2") and 200 <= s < 300)
 
     def issue_refresh_token(self) -> str:
-        with self._lock:
-            token = "sbx-rt-" + secrets.token_urlsafe(24)
-            self._refresh[token] = DEFAULT_SCOPE
-            return token
+        return self._identity.issue_refresh_token()
 
     def revoke_grant(self) -> None:
-        with self._lock:
-            self._refresh.clear()
+        self._identity.revoke_grant()
 
     def approve_draft(self, draft_id: str) -> Json:
         with self._lock:
@@ -182,7 +167,7 @@ class VismaSandbox:
         parts = urlsplit(target)
         path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         if path.startswith("/identity/"):
-            answer = self._identity(method, path, query, headers, raw)
+            answer = self._identity.handle(method, path, query, headers, raw)
         elif path == "/v2" or path.startswith("/v2/"):
             answer = self._api(method, path, query, headers, raw)
         else:
@@ -224,61 +209,6 @@ class VismaSandbox:
                 "DeveloperErrorMessage": f"API calls quota exceeded! maximum admitted {limit} per Minute. "
                                          f"Try again in {wait} seconds."}
 
-    # ------------------------------------------------------------------ identity server
-    def _identity(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-                  raw: bytes) -> _Answer:
-        if path == "/identity/connect/authorize" and method == "GET":
-            return self._authorize(query)
-        if path != "/identity/connect/token":
-            return _Answer(404, {"error": "not_found"})
-        if method != "POST":
-            return _Answer(405, {"error": "invalid_request"})
-        form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
-        client_id, client_secret = form.get("client_id"), form.get("client_secret")
-        auth = headers.get("authorization", "")
-        if auth.lower().startswith("basic "):
-            try:
-                client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
-            except ValueError:
-                client_id = None
-        if client_id != self.client_id or client_secret != self.client_secret:
-            return _Answer(401, {"error": "invalid_client"})
-        grant = form.get("grant_type")
-        with self._lock:
-            if grant == "authorization_code":
-                entry = self._codes.pop(form.get("code", ""), None)
-                if entry is None or entry[0] != form.get("redirect_uri") or entry[2] < self.clock():
-                    return _Answer(400, {"error": "invalid_grant"})
-                return _Answer(200, self._issue(entry[1]), {"Cache-Control": "no-store"})
-            if grant == "refresh_token":
-                scope = self._refresh.pop(form.get("refresh_token", ""), None)
-                if scope is None:
-                    return _Answer(400, {"error": "invalid_grant"})
-                return _Answer(200, self._issue(scope), {"Cache-Control": "no-store"})
-        return _Answer(400, {"error": "unsupported_grant_type"})
-
-    def _authorize(self, query: dict[str, str]) -> _Answer:
-        redirect_uri = query.get("redirect_uri", "")
-        if query.get("client_id") != self.client_id or not redirect_uri:
-            return _Answer(400, {"error": "invalid_client" if redirect_uri else "invalid_request"})
-        sep = "&" if "?" in redirect_uri else "?"
-        if query.get("response_type") != "code":
-            params = {"error": "unsupported_response_type", "state": query.get("state", "")}
-            return _Answer(302, None, {"Location": redirect_uri + sep + urlencode(params)})
-        code = "sbx-code-" + secrets.token_urlsafe(16)
-        with self._lock:
-            self._codes[code] = (redirect_uri, query.get("scope") or DEFAULT_SCOPE, self.clock() + CODE_TTL)
-        params = {"code": code, "state": query.get("state", "")}
-        return _Answer(302, None, {"Location": redirect_uri + sep + urlencode(params)})
-
-    def _issue(self, scope: str) -> Json:
-        access = "sbx-at-" + secrets.token_urlsafe(24)
-        refresh = "sbx-rt-" + secrets.token_urlsafe(24)
-        self._access[access] = self.clock() + self.access_token_ttl
-        self._refresh[refresh] = scope
-        return {"access_token": access, "token_type": "Bearer", "expires_in": int(self.access_token_ttl),
-                "refresh_token": refresh, "scope": scope}
-
     # ------------------------------------------------------------------ API
     def _api(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes) -> _Answer:
         segments = [s for s in path[len("/v2"):].split("/") if s]
@@ -310,12 +240,7 @@ class VismaSandbox:
     def _authenticate(self, headers: dict[str, str]) -> None:
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        with self._lock:
-            expiry = self._access.get(token)
-            if expiry is not None and expiry <= self.clock():
-                del self._access[token]
-                expiry = None
-        if expiry is None:
+        if not self._identity.access_token_is_live(token):
             raise ApiError(401, 4005, "AuthorizationException - Authorization has been denied for this request.")
 
     def _tables(self, endpoint: str) -> tuple[dict[str, Json], list[str] | tuple[str, ...]] | None:
@@ -398,6 +323,7 @@ class VismaSandbox:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; avoid 40 ms delayed-ACK stalls
     sandbox: VismaSandbox
 
     def _serve(self) -> None:

@@ -74,6 +74,12 @@ def _writable(body: Json, schema_name: str) -> Json:
     return {k: v for k, v in body.items() if k in props and not props[k].get("readOnly")}
 
 
+def _shape(record: Json, schema_name: str) -> Json:
+    """Only property names the spec defines leave the sandbox (rows differ per document type)."""
+    names = output_properties(schema_name)
+    return {k: v for k, v in record.items() if k in names}
+
+
 def _lookup(errors: list[Json], table: dict[str, Json], body: Json, name: str, what: str,
             prefix: str = "", required: bool = True) -> Json | None:
     value = body.get(name)
@@ -174,7 +180,7 @@ def _rows(state: State, body: Json, row_schema: str, includes_vat: bool, errors:
         result.setdefault("LineNumber", i + 1)
         if article is None:
             result.update(Amount=Decimal("0"), VatRate=None)
-            out.append(result)
+            out.append(_shape(result, row_schema))
             continue
         coding = state.codings[article["CodingId"]]
         unit = state.units.get(article["UnitId"], {})
@@ -191,9 +197,8 @@ def _rows(state: State, body: Json, row_schema: str, includes_vat: bool, errors:
             DiscountPercentage=discount, VatRate=rate,
             Amount=row_amount(price, quantity, discount),
         )
-        if row_schema == "CustomerInvoiceDraftRowApi":
-            result["VatRateId"] = vat_id
-        out.append(result)
+        result["VatRateId"] = vat_id
+        out.append(_shape(result, row_schema))
     return out
 
 
@@ -252,7 +257,7 @@ def _document(state: State, body: Any, kind: str, now: float, existing: Json | N
         )
         if base_currency:
             doc.update(TotalAmountBaseCurrency=t.amount, TotalVatAmountBaseCurrency=t.vat)
-    return doc
+    return _shape(doc, kind)
 
 
 def save_draft(state: State, body: Any, now: float, draft_id: str | None = None) -> Json:

@@ -1,0 +1,1 @@
+"""The accounting corpus: named Shopify orders with their Visma rows and totals worked out by hand."""
