@@ -297,6 +297,69 @@ def sandbox(
     serve_sandbox(shopify_port=shopify_port, visma_port=visma_port, orders=orders, say=err)
 
 
+@app.command()
+@guarded
+def replay(
+    order_name: Annotated[str, typer.Argument(help="Shopify order name, e.g. '#1001' (quote the #).")],
+    dry: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent; write nothing.")] = False,
+    config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Re-run one pending or failed order now (it is still never created twice)."""
+    OPTS.merge(config, json_, quiet, verbose)
+    from shopvisma.runner import run_command
+
+    name = order_name if order_name.startswith("#") else f"#{order_name}"
+    result = run_command(_settings(), dry_run=dry, only={name})
+    if not result.outcomes:
+        from shopvisma.errors import OrderError
+
+        fail(OrderError(name, "no such order in Shopify, or it does not match the criteria",
+                        hint="check the name with `shopvisma status` and the [criteria] in the config"))
+    _report(result)
+
+
+@app.command()
+@guarded
+def reconcile(
+    date_from: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, inclusive).")],
+    date_to: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD, inclusive).")],
+    config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Compare Shopify and Visma for a period: missing, duplicated and mismatched documents (read-only)."""
+    OPTS.merge(config, json_, quiet, verbose)
+    from datetime import UTC, datetime, timedelta
+
+    from shopvisma import report
+    from shopvisma.runner import run_reconcile
+
+    try:
+        start = datetime.fromisoformat(date_from).replace(tzinfo=UTC)
+        end = datetime.fromisoformat(date_to).replace(tzinfo=UTC) + timedelta(days=1)
+    except ValueError:
+        raise typer.BadParameter("dates are YYYY-MM-DD") from None
+    doc = run_reconcile(_settings(), start, end)
+    if OPTS.json:
+        emit_json(doc)
+    else:
+        report.print_reconcile(doc)
+    raise typer.Exit(0 if doc["ok"] else int(ExitCode.PARTIAL))
+
+
+@app.command()
+@guarded
+def doctor(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False) -> None:
+    """List the Visma company's VAT codings, units and defaults, to fill the [mapping] table."""
+    OPTS.merge(config, json_, quiet, verbose)
+    from shopvisma import report
+    from shopvisma.runner import run_doctor
+
+    doc = run_doctor(_settings())
+    if OPTS.json:
+        emit_json(doc)
+    else:
+        report.print_doctor(doc)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

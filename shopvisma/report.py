@@ -72,3 +72,26 @@ def print_status(doc: dict[str, Any]) -> None:
             _out(f"    what to do: {p['hint']}")
     for p in doc.get("in_doubt") or []:
         _out(f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first")
+
+
+def print_reconcile(doc: dict[str, Any]) -> None:
+    _out(f"reconcile {doc['from'][:10]} .. {doc['to'][:10]}: {doc['orders']} order(s), {doc['matched']} match")
+    for f in doc["findings"]:
+        extra = f"  [{', '.join(f['documents'])}]" if f.get("documents") else ""
+        _out(f"  {f['problem']:<15} {f['order']}: {f['detail']}{extra}")
+    if doc["ok"]:
+        _out("  Shopify and Visma agree.")
+
+
+def print_doctor(doc: dict[str, Any]) -> None:
+    c = doc["company"]
+    _out(f"company: country {c['country']}, currency {c['currency']}, "
+         f"prices excl. VAT for private persons: {c['show_prices_excl_vat_pc']}")
+    _out(f"default terms of payment: {c['terms_of_payment_id']}; unit for new articles: {c['unit_id']}")
+    _out("article account codings (use an Id in [mapping] vat_codings = {\"25\" = \"<Id>\"}):")
+    for cod in doc["codings"]:
+        flag = "" if cod["active"] else " (inactive)"
+        _out(f"  {cod['id']}  {cod['vat_percent']:>5} %  {cod['type']:<10} {cod['name']}{flag}")
+    _out("VAT rate → coding the next sync will use:")
+    for rate, coding in doc["vat_mapping"].items():
+        _out(f"  {rate:>5} % → {coding}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shopvisma.config import Settings
@@ -146,3 +147,41 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         "visma_grant": grant,
         "lock": lock_state(settings.state_dir),
     }
+
+
+def run_reconcile(settings: Settings, date_from: datetime, date_to: datetime) -> dict[str, Any]:
+    """Read-only, but a Visma token refresh rewrites tokens.json: hold the run lock."""
+    from shopvisma.reconcile import reconcile
+
+    paths = state_paths(settings.state_dir)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(settings.state_dir):
+        services = open_services(settings, paths.checkpoint)
+        return reconcile(settings, services, date_from, date_to)
+
+
+def run_doctor(settings: Settings) -> dict[str, Any]:
+    """The company facts the mapping defaults come from, so the user can fill the
+    `[mapping]` table: codings with their VAT rates, units, terms of payment."""
+    from shopvisma import mapping
+    from shopvisma.sync import load_company
+
+    paths = state_paths(settings.state_dir)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(settings.state_dir):
+        services = open_services(settings, paths.checkpoint)
+        company = load_company(services.visma, settings)
+        resolved = mapping.resolve_vat_codings(company, settings.mapping)
+    return {
+        "company": {"country": company.country_code, "currency": company.currency,
+                    "show_prices_excl_vat_pc": company.show_prices_excl_vat_pc,
+                    "terms_of_payment_id": company.terms_of_payment_id, "unit_id": company.unit_id},
+        "codings": [{"id": c.id, "name": c.name, "type": c.type, "vat_percent": str(c.vat_percent), "active": c.active}
+                    for c in company.codings],
+        "vat_mapping": {str(rate): coding for rate, coding in _as_items(resolved)},
+    }
+
+
+def _as_items(resolved: Any) -> list[tuple[Any, Any]]:
+    items = getattr(resolved, "items", None)
+    return list(items()) if callable(items) else list(getattr(resolved, "codings", {}).items())

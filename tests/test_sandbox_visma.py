@@ -431,9 +431,11 @@ def test_rate_limit_per_endpoint_without_retry_after(clock: FakeClock) -> None:
 
 
 def test_fault_500_happens_before_the_write(api: Api) -> None:
+    terms = api.get("/companysettings").json()["TermsOfPaymentId"]
     api.sb.inject_fault("POST", "/v2/customers", "500")
-    with pytest.raises(AssertionError):
-        api.customer()
+    r = api.post("/customers", {"Name": "A", "InvoiceCity": "S", "InvoicePostalCode": "1", "IsPrivatePerson": True,
+                                "IsActive": True, "TermsOfPaymentId": terms})
+    assert r.status_code == 500 and set(r.json()) == {"ErrorCode", "DeveloperErrorMessage", "ErrorId", "Errors"}
     assert api.sb.customers == {}
     api.customer()
     assert len(api.sb.customers) == 1
@@ -455,6 +457,19 @@ def test_faults_after_commit_keep_the_write(api: Api) -> None:
     assert [api.get("/customers").status_code for _ in range(3)] == [429, 429, 200]
     with pytest.raises(ValueError):
         api.sb.inject_fault("GET", "/v2", "teapot")
+
+
+def test_serve_forever_runs_in_the_foreground() -> None:
+    sb = VismaSandbox()
+    ready = threading.Event()
+    thread = threading.Thread(target=sb.serve_forever, kwargs={"ready": lambda _: ready.set()}, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    assert sb.api_url.startswith("http://127.0.0.1:") and sb.identity_url.endswith("/identity")
+    assert requests.get(sb.api_url + "/customers", timeout=5).status_code == 401
+    sb.stop()
+    thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_writes_and_request_log(api: Api) -> None:

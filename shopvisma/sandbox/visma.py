@@ -24,8 +24,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .visma_identity import Answer as _Answer
-from .visma_identity import Identity
 from .visma_docs import (
     INVOICE_FIELDS,
     State,
@@ -38,6 +36,8 @@ from .visma_docs import (
     save_order,
 )
 from .visma_filter import FilterError, apply_filter
+from .visma_identity import Answer as _Answer
+from .visma_identity import Identity
 from .visma_model import ApiError, Json, field_error, scalar_properties, utc, validation_error
 
 MAX_PAGE_SIZE = 1000
