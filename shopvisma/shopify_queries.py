@@ -22,6 +22,7 @@ ORDER_FIELDS = f"""
   totalDiscountsSet {_MONEY}
   totalShippingPriceSet {_MONEY}
   totalTipReceivedSet {_MONEY}
+  totalRefundedSet {_MONEY}
   customer {{ id displayName firstName lastName }}
   billingAddress {_ADDRESS}
   shippingAddress {_ADDRESS}
@@ -40,16 +41,6 @@ ORDER_FIELDS = f"""
       originalPriceSet {_MONEY}
       discountedPriceSet {_MONEY}
       {_TAX}
-    }}
-  }}
-  refunds(first: 10) {{
-    id createdAt
-    totalRefundedSet {_MONEY}
-    refundLineItems(first: 50) {{
-      nodes {{ quantity subtotalSet {_MONEY} totalTaxSet {_MONEY} lineItem {{ id sku }} }}
-    }}
-    refundShippingLines(first: 5) {{
-      nodes {{ subtotalAmountSet {_MONEY} taxAmountSet {_MONEY} }}
     }}
   }}
 """
@@ -81,4 +72,23 @@ ORDER_LINES_QUERY = (
     "}\n"
 )
 
-ALL_QUERIES = {"Orders": ORDERS_QUERY, "OrderLines": ORDER_LINES_QUERY}
+# Refunds of one order: only asked for orders whose totalRefundedSet is not zero,
+# because refund line items are the most expensive part of an order (cost points).
+ORDER_REFUNDS_QUERY = (
+    "query OrderRefunds($id: ID!) {\n"
+    "  order(id: $id) {\n"
+    "    refunds(first: 20) {\n"
+    "      id createdAt\n"
+    f"      totalRefundedSet {_MONEY}\n"
+    "      refundLineItems(first: 50) {\n"
+    f"        nodes {{ quantity subtotalSet {_MONEY} totalTaxSet {_MONEY} lineItem {{ id sku }} }}\n"
+    "      }\n"
+    "      refundShippingLines(first: 5) {\n"
+    f"        nodes {{ subtotalAmountSet {_MONEY} taxAmountSet {_MONEY} }}\n"
+    "      }\n"
+    "    }\n"
+    "  }\n"
+    "}\n"
+)
+
+ALL_QUERIES = {"Orders": ORDERS_QUERY, "OrderLines": ORDER_LINES_QUERY, "OrderRefunds": ORDER_REFUNDS_QUERY}

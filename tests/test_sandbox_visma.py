@@ -300,7 +300,7 @@ def test_draft_totals_excluding_vat_for_companies(api: Api) -> None:
     customer = api.customer()
     a25, a12 = api.article("A25"), api.article("A12", "Varor 12% moms")
     r = api.post("/customerinvoicedrafts", draft_body(customer, [
-        {"ArticleId": a25["Id"], "UnitPrice": 99.95, "Quantity": 3, "DiscountPercentage": 10},
+        {"ArticleId": a25["Id"], "UnitPrice": 99.95, "Quantity": 3, "DiscountPercentage": 0.1},
         {"ArticleId": a12["Id"], "UnitPrice": 10.01, "Quantity": 1.5},
         {"IsTextRow": True, "Text": "Shopify #1001"},
     ]))
@@ -347,7 +347,7 @@ def test_draft_decimal_rules(api: Api) -> None:
     assert status(foreign, UnitPrice=1.2345, Quantity=1)[0] == 201
     assert status(foreign, UnitPrice=1.23456, Quantity=1) == (400, ["Rows[0].UnitPrice"])
     assert status(domestic, UnitPrice=1, Quantity=1.125) == (400, ["Rows[0].Quantity"])
-    assert status(domestic, UnitPrice=1, Quantity=1, DiscountPercentage=1.23456) == (400, ["Rows[0].DiscountPercentage"])
+    assert status(domestic, UnitPrice=1, Quantity=1, DiscountPercentage=0.123456) == (400, ["Rows[0].DiscountPercentage"])
 
 
 def test_draft_rows_and_references(api: Api) -> None:

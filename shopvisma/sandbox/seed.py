@@ -136,6 +136,7 @@ def build_order(
         "totalPriceSet": m(s["total"], p["total"]), "totalTaxSet": m(s["tax"], p["tax"]),
         "subtotalPriceSet": m(s["subtotal"], p["subtotal"]), "totalDiscountsSet": m(s["discounts"], p["discounts"]),
         "totalShippingPriceSet": m(s["fee"], p["fee"]), "totalTipReceivedSet": m(Decimal(0), Decimal(0)),
+        "totalRefundedSet": m(Decimal(0), Decimal(0)),
         "customer": customer, "billingAddress": dict(address), "shippingAddress": dict(address),
         "lineItems": line_items, "shippingLines": [shipping_line], "refunds": [],
     }

@@ -89,7 +89,7 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
     o.setdefault("currencyCode", cur)
     o.setdefault("presentmentCurrencyCode", pres)
     o.setdefault("taxesIncluded", False)
-    for key in ("totalPriceSet", "totalShippingPriceSet", "totalTipReceivedSet"):
+    for key in ("totalPriceSet", "totalShippingPriceSet", "totalTipReceivedSet", "totalRefundedSet"):
         o.setdefault(key, _zero_bag(cur, pres))
     for li in o["lineItems"]:
         li.setdefault("discountAllocations", [])
@@ -198,6 +198,14 @@ class ShopifySandbox:
             refunded = sum(
                 (Decimal(r["totalRefundedSet"]["shopMoney"]["amount"]) for r in order["refunds"]), Decimal(0)
             )
+            refunded_p = sum(
+                (Decimal(r["totalRefundedSet"]["presentmentMoney"]["amount"]) for r in order["refunds"]), Decimal(0)
+            )
+            order["totalRefundedSet"] = {
+                "shopMoney": {"amount": str(refunded), "currencyCode": order["totalPriceSet"]["shopMoney"]["currencyCode"]},
+                "presentmentMoney": {"amount": str(refunded_p),
+                                     "currencyCode": order["totalPriceSet"]["presentmentMoney"]["currencyCode"]},
+            }
             total = Decimal(order["totalPriceSet"]["shopMoney"]["amount"])
             order["displayFinancialStatus"] = "REFUNDED" if refunded >= total else "PARTIALLY_REFUNDED"
             order["updatedAt"] = _later(max(order.get("updatedAt") or "", refund["createdAt"]), self.clock())

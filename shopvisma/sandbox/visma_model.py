@@ -103,6 +103,10 @@ def parse_datetime(text: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+# Ranges both specs state (minimum/maximum) for fields the product sends.
+_RANGES = {"DiscountPercentage": (Decimal(0), Decimal(1))}
+
+
 def validate(body: Any, schema_name: str, prefix: str = "", decimals: dict[str, int] | None = None) -> list[Json]:
     """Required, JSON type, format, maxLength and decimal count, per visma_schema.json.
     Unknown properties are ignored, as ASP.NET's JSON binder does. `decimals` overrides
@@ -129,6 +133,10 @@ def validate(body: Any, schema_name: str, prefix: str = "", decimals: dict[str, 
                 field_error(path, f"The field {name} must be a string with a maximum length of {prop['maxLength']}.",
                             "MaxLength")
             )
+        if name in _RANGES and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            low, high = _RANGES[name]
+            if not low <= value <= high:
+                errors.append(field_error(path, f"The field {name} must be between {low} and {high}.", "Range"))
         allowed = (decimals or {}).get(name, prop.get("decimals"))
         if allowed is not None and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
             if _decimals(value) > allowed:
@@ -222,8 +230,9 @@ def round2(x: Decimal) -> Decimal:
 
 
 def row_amount(unit_price: Decimal, quantity: Decimal, discount_percentage: Decimal) -> Decimal:
-    """docs/architecture.md, Visma totals rule: discount as a percentage (0-100)."""
-    return round2(unit_price * quantity * (1 - discount_percentage / 100))
+    """docs/architecture.md, Visma totals rule: DiscountPercentage is a fraction (0.1 = 10 %),
+    as both specs say (minimum 0, maximum 1, 4 decimals)."""
+    return round2(unit_price * quantity * (1 - discount_percentage))
 
 
 @dataclass
