@@ -87,7 +87,10 @@ def err(message: str = "") -> None:
 
 
 def emit_json(doc: Any) -> None:
-    print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
+    """stdout carries exactly one JSON document; Decimals stay exact numbers."""
+    from shopvisma.http import encode_json
+
+    print(encode_json(doc, indent=2).decode("utf-8"))
 
 
 def fail(exc: ShopvismaError) -> None:
@@ -133,12 +136,18 @@ def guarded(fn):  # type: ignore[no-untyped-def]
 
 def _log_path_hint() -> str:
     for h in logging.getLogger("shopvisma").handlers:
+        h = getattr(h, "target", None) or h
         if isinstance(h, logging.FileHandler):
             return h.baseFilename
     return "the log file"
 
 
-def setup_logging(state_dir: Path | None) -> None:
+def setup_logging(state_dir: Path | None, *, persist: bool = True) -> None:
+    """Log to shopvisma.log in the state dir. Read-only commands (persist=False) keep
+    their records in memory and write them only if an error occurs, so `dry-run` leaves
+    every file in the state dir byte-identical."""
+    from logging.handlers import MemoryHandler
+
     from shopvisma.redact import RedactingFilter
 
     logger = logging.getLogger("shopvisma")
@@ -149,10 +158,15 @@ def setup_logging(state_dir: Path | None) -> None:
     if state_dir is not None:
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
-            fh = logging.FileHandler(state_dir / "shopvisma.log", encoding="utf-8")
+            fh = logging.FileHandler(state_dir / "shopvisma.log", encoding="utf-8", delay=True)
             fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
             fh.addFilter(RedactingFilter())
-            logger.addHandler(fh)
+            if persist:
+                logger.addHandler(fh)
+            else:
+                mh = MemoryHandler(10_000, flushLevel=logging.ERROR, target=fh, flushOnClose=False)
+                mh.addFilter(RedactingFilter())
+                logger.addHandler(mh)
         except OSError:
             pass
     if OPTS.verbose:
@@ -162,11 +176,11 @@ def setup_logging(state_dir: Path | None) -> None:
         logger.addHandler(sh)
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings(*, persist_log: bool = True):  # type: ignore[no-untyped-def]
     from shopvisma.config import load_settings
 
     settings = load_settings(OPTS.config)
-    setup_logging(settings.state_dir)
+    setup_logging(settings.state_dir, persist=persist_log)
     return settings
 
 
@@ -193,7 +207,7 @@ def dry_run(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = 
     OPTS.merge(config, json_, quiet, verbose)
     from shopvisma.runner import run_command
 
-    result = run_command(_settings(), dry_run=True, limit=limit)
+    result = run_command(_settings(persist_log=False), dry_run=True, limit=limit)
     _report(result)
 
 
@@ -217,7 +231,7 @@ def status(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = F
     from shopvisma import report
     from shopvisma.runner import collect_status
 
-    doc = collect_status(_settings())
+    doc = collect_status(_settings(persist_log=False))
     if OPTS.json:
         emit_json(doc)
     else:
@@ -309,7 +323,7 @@ def replay(
     from shopvisma.runner import run_command
 
     name = order_name if order_name.startswith("#") else f"#{order_name}"
-    result = run_command(_settings(), dry_run=dry, only={name})
+    result = run_command(_settings(persist_log=not dry), dry_run=dry, only={name})
     if not result.outcomes:
         from shopvisma.errors import OrderError
 
@@ -337,7 +351,7 @@ def reconcile(
         end = datetime.fromisoformat(date_to).replace(tzinfo=UTC) + timedelta(days=1)
     except ValueError:
         raise typer.BadParameter("dates are YYYY-MM-DD") from None
-    doc = run_reconcile(_settings(), start, end)
+    doc = run_reconcile(_settings(persist_log=False), start, end)
     if OPTS.json:
         emit_json(doc)
     else:
@@ -353,7 +367,7 @@ def doctor(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = F
     from shopvisma import report
     from shopvisma.runner import run_doctor
 
-    doc = run_doctor(_settings())
+    doc = run_doctor(_settings(persist_log=False))
     if OPTS.json:
         emit_json(doc)
     else:

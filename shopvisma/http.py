@@ -19,11 +19,14 @@ Two layers of retry, on purpose:
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -153,3 +156,28 @@ class WaitBudget:
 
 def utc_iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def encode_json(body: Any, *, indent: int | None = None) -> bytes:
+    """JSON with every Decimal written as the exact number literal it is ("12.50" → 12.50).
+
+    Money stays Decimal up to the wire: json cannot emit a Decimal as a number, so each
+    one is swapped for a unique marker string and the marker replaced by its literal.
+    """
+    literals: dict[str, str] = {}
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            marker = f"\u0000dec{len(literals)}\u0000"
+            literals[json.dumps(marker)] = format(value.normalize() if value == value.to_integral_value() else value, "f")
+            return marker
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [swap(v) for v in value]
+        return value
+
+    text = json.dumps(swap(body), ensure_ascii=False, indent=indent, default=str)
+    for marker, literal in literals.items():
+        text = text.replace(marker, literal)
+    return text.encode("utf-8")

@@ -11,7 +11,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .mapping_rows import DocumentPlan, RowPlan, cut, discount_field, round_half_up
+from .mapping_rows import DocumentPlan, RowPlan, cut, is_visma_discount, round_half_up
+
+
+def json_ready(obj: Any) -> Any:
+    """The body with Decimals as JSON numbers (int when whole), for the HTTP boundary only:
+    `requests`' json= cannot encode Decimal. float(Decimal) keeps ≤ 15 significant digits
+    exactly, far more than any amount here (2-4 decimals, < 10^9)."""
+    if isinstance(obj, Decimal):
+        return int(obj) if obj == obj.to_integral_value() else float(obj)
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj
 
 
 def _article_id(article_ids: dict[str, str], row: RowPlan) -> str:
@@ -19,6 +32,15 @@ def _article_id(article_ids: dict[str, str], row: RowPlan) -> str:
         return article_ids[row.article.number]
     except KeyError:
         raise ValueError(f"no Visma article Id given for article number {row.article.number!r}") from None
+
+
+def _discount(row: RowPlan) -> Decimal:
+    """DiscountPercentage as Visma takes it: the plan already holds the fraction (0.1 = 10 %);
+    anything else is a planning bug, stopped here rather than sent as a 1000 % discount."""
+    d = row.discount_percentage
+    if not is_visma_discount(d):
+        raise ValueError(f"row {row.text!r}: DiscountPercentage {d} is not a fraction 0..1 with 4 decimals")
+    return d
 
 
 def _customer_fields(customer: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +66,7 @@ def _draft_row(row: RowPlan, line_number: int, article_ids: dict[str, str]) -> d
         "Text": cut(row.text, 2000) or row.article.number,
         "UnitPrice": row.unit_price,
         "Quantity": row.quantity,
-        "DiscountPercentage": discount_field(row.discount_percentage),
+        "DiscountPercentage": _discount(row),
     }
 
 
@@ -102,7 +124,7 @@ def order_body(
             "Text": cut(r.text, 2000) or r.article.number,
             "UnitPrice": r.unit_price,
             "Quantity": r.quantity,
-            "DiscountPercentage": discount_field(r.discount_percentage),
+            "DiscountPercentage": _discount(r),
         })
     return {
         "CustomerId": customer_id,

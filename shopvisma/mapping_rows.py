@@ -15,13 +15,14 @@ from typing import Any, Literal
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
+ONE = Decimal("1")
 RowKind = Literal["product", "shipping", "gift_card", "tip", "rounding", "discount"]
 
-# Visma's DiscountPercentage: 4 decimals. docs/architecture.md (and the sandbox) read it as a
-# percent 0-100; the 2026 OpenAPI declares `maximum: 1` (a fraction). The body writers call
-# `discount_field`, so switching to fractions is this one flag (the quantum then becomes 0.01 %).
-DISCOUNT_AS_FRACTION = False
-DISCOUNT_QUANTUM = Decimal("0.01") if DISCOUNT_AS_FRACTION else Decimal("0.0001")
+# Visma's row DiscountPercentage is a FRACTION (0.1 = 10 %), 0 ≤ d ≤ 1, at most 4 decimals
+# (both specs: `maximum: 1`; docs/architecture.md, Visma totals rule). RowPlan.discount_percentage
+# holds exactly the value sent, so the totals we predict are computed from what Visma receives.
+# The resolution is therefore 0.01 %: one step moves a row by (UnitPrice × Quantity) / 10 000.
+DISCOUNT_QUANTUM = Decimal("0.0001")
 
 
 def round_half_up(value: Decimal, quantum: Decimal = CENT) -> Decimal:
@@ -40,9 +41,9 @@ def fmt_pct(rate: Decimal) -> str:
     return format(pct_key(rate), "f")
 
 
-def discount_field(percent: Decimal) -> Decimal:
-    """The value sent as DiscountPercentage for a discount of `percent` %."""
-    return (percent / HUNDRED).quantize(Decimal("0.0001")) if DISCOUNT_AS_FRACTION else percent
+def is_visma_discount(d: Decimal) -> bool:
+    """What Visma accepts as DiscountPercentage: a finite fraction 0..1 with at most 4 decimals."""
+    return d.is_finite() and ZERO <= d <= ONE and d == d.quantize(DISCOUNT_QUANTUM)
 
 
 def cut(text: str | None, limit: int) -> str:
@@ -137,8 +138,9 @@ class DocumentPlan:
 
 
 def row_amount(unit_price: Decimal, quantity: Decimal, discount_percentage: Decimal = ZERO) -> Decimal:
-    """Visma's row amount: round_half_up(UnitPrice × Quantity × (1 − DiscountPercentage/100), 2)."""
-    return round_half_up(unit_price * quantity * (1 - discount_percentage / HUNDRED))
+    """Visma's row amount: round_half_up(UnitPrice × Quantity × (1 − DiscountPercentage), 2),
+    DiscountPercentage being the fraction Visma receives (0.1 = 10 %)."""
+    return round_half_up(unit_price * quantity * (1 - discount_percentage))
 
 
 def predict_totals(rows: list[RowPlan], includes_vat: bool) -> tuple[Decimal, Decimal, dict[Decimal, Decimal]]:
@@ -186,14 +188,19 @@ def amount_rows(
 
 
 def _exact_discount(unit: Decimal, quantity: int, amount: Decimal) -> Decimal | None:
-    """A DiscountPercentage (on the allowed grid) that makes the row amount exactly `amount`."""
+    """The DiscountPercentage (fraction, 4 decimals) that makes the row amount exactly `amount`,
+    or None when no grid point does.
+
+    The grid point nearest 1 − amount/original gives the unrounded row amount nearest `amount`
+    (the amount is linear in d); its two neighbours cover the half-up edge. Points further
+    out are further off, so trying them would find nothing new. One step moves the row by
+    original/10 000: rows up to 100.00 always have an exact fraction, larger ones often not."""
     original = unit * quantity
     if original <= 0:
         return None
-    guess = ((1 - amount / original) * HUNDRED).quantize(DISCOUNT_QUANTUM, rounding=ROUND_HALF_UP)
-    for k in (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5):
-        d = guess + k * DISCOUNT_QUANTUM
-        if ZERO <= d <= HUNDRED and row_amount(unit, Decimal(quantity), d) == amount:
+    guess = (1 - amount / original).quantize(DISCOUNT_QUANTUM, rounding=ROUND_HALF_UP)
+    for d in (guess, guess + DISCOUNT_QUANTUM, guess - DISCOUNT_QUANTUM):
+        if ZERO <= d <= ONE and row_amount(unit, Decimal(quantity), d) == amount:
             return d
     return None
 
@@ -204,11 +211,13 @@ def discounted_rows(
 ) -> tuple[list[RowPlan], str]:
     """Rows for `quantity` units listed at `list_unit` whose discounted total is `amount`.
 
-    mode 'percent': one row at the list price with DiscountPercentage (4 decimals) chosen so
-    the row amount is exactly `amount`; 'rows': the undiscounted row plus a negative
+    mode 'percent': one row at the list price with the DiscountPercentage fraction (4 decimals)
+    chosen so the row amount is exactly `amount`; 'rows': the undiscounted row plus a negative
     discount row on the same article (same VAT rate, same revenue account); 'price': the
-    reduced unit price (split rows when indivisible). A percentage that cannot hit the
-    amount exactly (very large rows) falls back to 'price', with a note."""
+    reduced unit price (split rows when indivisible). When no 4-decimal fraction hits the
+    amount exactly (possible once the row's list total exceeds 100.00), 'percent' falls back
+    to 'price', with a note: a rounding row instead would move revenue to the 0 % coding
+    and use up rounding_tolerance, while the reduced price is exact at the line's own rate."""
     q = Decimal(quantity)
     original = row_amount(list_unit, q)
     if amount == original:
@@ -216,7 +225,7 @@ def discounted_rows(
             return [RowPlan(article, text, list_unit, q, ZERO, kind)], ""
         return amount_rows(article, text, amount, quantity, quantum=quantum, kind=kind), ""
     if mode == "percent" and amount < original:
-        d = HUNDRED if amount == 0 else _exact_discount(list_unit, quantity, amount)
+        d = ONE if amount == 0 else _exact_discount(list_unit, quantity, amount)
         if d is not None:
             return [RowPlan(article, text, list_unit, q, d, kind)], ""
         note = f"{text}: no 4-decimal DiscountPercentage gives exactly {amount}; reduced unit price used"

@@ -13,15 +13,15 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from . import redact
 from .errors import AuthError, ConfigError, ShopvismaError, UnavailableError
 from .http import WaitBudget, check_session, describe, make_session, retry_after_seconds
-from .shopify_queries import ORDER_LINES_QUERY, ORDERS_QUERY
+from .shopify_queries import ORDER_LINES_QUERY, ORDER_REFUNDS_QUERY, ORDERS_QUERY
 
 log = logging.getLogger("shopvisma.shopify")
 
@@ -154,11 +154,6 @@ def build_search(criteria: Any, *, updated_since: datetime | None, created_at_mi
     return " ".join(terms)
 
 
-def origin_of(api_url: str) -> str:
-    parts = urlsplit(api_url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 # -- client ----------------------------------------------------------------------
 
 class ShopifyClient:
@@ -195,7 +190,7 @@ class ShopifyClient:
         available = self._available_now()
         st = self.last_throttle_status or {}
         rate = float(st.get("restoreRate") or 0)
-        if needed is None or available is None or rate <= 0 or available >= needed:
+        if needed is None or available is None or rate <= 0 or available + 1e-6 >= needed:
             return
         needed = min(needed, float(st.get("maximumAvailable") or needed))
         if available < needed:
@@ -316,7 +311,8 @@ class ShopifyClient:
         return max(1, min(MAX_PAGE, int(limit // per_order)))
 
     def iter_orders(self, search: str, *, page_size: int | None = None, lines: int = 10) -> Iterator[dict[str, Any]]:
-        """Stream order nodes matching `search`, page by page, each with all its line items."""
+        """Stream order nodes matching `search`, page by page, each complete: all its line
+        items, and `refunds` (fetched apart, only for orders with a refunded amount)."""
         first = min(MAX_PAGE, page_size or FIRST_PAGE)
         after: str | None = None
         per_order: float | None = None
@@ -337,6 +333,7 @@ class ShopifyClient:
                 first = self._next_page_size(first)
             for node in conn.get("nodes") or []:
                 self._complete_lines(node)
+                self._complete_refunds(node)
                 yield node
             info = conn.get("pageInfo") or {}
             if not info.get("hasNextPage") or not info.get("endCursor"):
@@ -355,3 +352,23 @@ class ShopifyClient:
             items.setdefault("nodes", []).extend(more.get("nodes") or [])
             info = more.get("pageInfo") or {}
         items["pageInfo"] = {"hasNextPage": False, "endCursor": info.get("endCursor")}
+
+    def _complete_refunds(self, node: dict[str, Any]) -> None:
+        """Refund line items cost more points than the rest of an order: ask only when refunded."""
+        if "refunds" in node:
+            return
+        node["refunds"] = []
+        if _refunded(node):
+            data = self.execute(ORDER_REFUNDS_QUERY, {"id": node["id"]})
+            node["refunds"] = list((data.get("order") or {}).get("refunds") or [])
+
+
+def _refunded(node: dict[str, Any]) -> bool:
+    bag = node.get("totalRefundedSet") or {}
+    for money in bag.values():
+        try:
+            if Decimal(str((money or {}).get("amount") or "0")) != 0:
+                return True
+        except InvalidOperation:
+            return True  # unreadable: fetch rather than miss a refund
+    return False

@@ -13,11 +13,13 @@ easier to audit than that interaction.
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import random
 import re
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +27,16 @@ import requests
 
 from . import redact
 from .errors import AuthError, ExitCode, ShopvismaError, UnavailableError
-from .http import WaitBudget, check_session, describe, make_session, not_sent, retry_after_seconds, utc_iso
+from .http import (
+    WaitBudget,
+    check_session,
+    describe,
+    encode_json,
+    make_session,
+    not_sent,
+    retry_after_seconds,
+    utc_iso,
+)
 
 log = logging.getLogger("shopvisma.visma")
 
@@ -248,7 +259,11 @@ class VismaClient:
                 continue
             if resp.status_code != 200:
                 raise _token_error(resp)
-            new = _token_section(resp.json(), self.clock(), old_refresh=str(refresh))
+            try:
+                payload = resp.json()
+            except ValueError:
+                raise UnavailableError("Visma identity server returned a non-JSON token response") from None
+            new = _token_section(payload, self.clock(), old_refresh=str(refresh))
             # The old refresh token is void now: the new one goes to disk first.
             self.tokens.update("visma", new)
             log.info("Visma tokens rotated")
@@ -282,6 +297,7 @@ class VismaClient:
         write = method not in ("GET", "HEAD")
         endpoint = _endpoint(path)
         refreshed = False
+        payload = None if body is None else encode_json(body)
         for _ in range(50):
             token = self.access_token()
             self.requests[(method, endpoint)] += 1
@@ -289,8 +305,9 @@ class VismaClient:
                 self.write_count += 1
             try:
                 resp = self.session.request(
-                    method, self._url(path), params=params, json=body, timeout=self.timeout,
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                    method, self._url(path), params=params, data=payload, timeout=self.timeout,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
+                             **({"Content-Type": "application/json"} if payload is not None else {})},
                 )
             except requests.RequestException as exc:
                 what = f"Visma {method} /{endpoint} {describe(exc)}"

@@ -11,7 +11,6 @@ import pytest
 
 from shopvisma.errors import OrderError
 from shopvisma.mapping import (
-    Coding,
     Company,
     MappingSettings,
     credit_draft_body,
@@ -20,6 +19,7 @@ from shopvisma.mapping import (
     document_includes_vat,
     draft_body,
     foreign_customer,
+    json_ready,
     money_key,
     needed_articles,
     order_body,
@@ -69,11 +69,13 @@ def test_corpus(case: Case) -> None:
     for rate, shopify in plan.shopify_vat_by_rate.items():
         n = sum(1 for r in plan.rows if r.vat_percent == rate)
         assert abs(plan.vat_by_rate.get(rate, D(0)) - shopify) <= D("0.01") * max(n, 1)
-    for r in plan.rows:  # decimals Visma accepts
+    for r in plan.rows:  # decimals Visma accepts; DiscountPercentage is a fraction
         assert r.unit_price == r.unit_price.quantize(D("0.0001") if case.is_foreign else D("0.01"))
         assert r.quantity == r.quantity.quantize(D("0.01"))
         assert r.discount_percentage == r.discount_percentage.quantize(D("0.0001"))
-        assert D(0) <= r.discount_percentage <= D(100)
+        assert D(0) <= r.discount_percentage <= D(1)
+    if case.note:
+        assert any(case.note in n for n in plan.notes), plan.notes
 
 
 def test_corpus_is_large_enough() -> None:
@@ -235,7 +237,7 @@ def test_helpers() -> None:
 def test_predict_totals_rule() -> None:
     art = ArticleSpec("A", "A", "c", "u", D(25))
     art12 = ArticleSpec("B", "B", "c", "u", D(12))
-    rows = [RowPlan(art, "a", D("10.005"), D(1)), RowPlan(art12, "b", D("33.33"), D(3), D("10"))]
+    rows = [RowPlan(art, "a", D("10.005"), D(1)), RowPlan(art12, "b", D("33.33"), D(3), D("0.1"))]
     # 10.005 → 10.01 (half up); 99.99 × 0.9 = 89.991 → 89.99
     assert predict_totals(rows, True) == (D("100.00"), D("11.64"), {D(25): D("2.00"), D(12): D("9.64")})
     assert predict_totals(rows, False) == (D("113.30"), D("13.30"), {D(25): D("2.50"), D(12): D("10.80")})
@@ -262,7 +264,7 @@ def test_draft_body_written_out() -> None:
              "DiscountPercentage": D(0)},
             {"LineNumber": 2, "IsTextRow": False, "ReversedConstructionServicesVatFree": False, "ArticleId": "a-2",
              "ArticleNumber": "SHIPPING-25", "Text": "PostNord", "UnitPrice": D("59.00"), "Quantity": D(1),
-             "DiscountPercentage": D("50.8475")},
+             "DiscountPercentage": D("0.5085")},
         ],
     }
     with pytest.raises(ValueError):
@@ -347,3 +349,13 @@ def test_bodies_match_both_visma_specs(specs) -> None:
         _check(sales, defs["OrderApi"], f"{version} OrderApi")
         for r in sales["Rows"]:
             _check(r, defs["OrderRowApi"], f"{version} OrderRowApi")
+
+
+def test_json_ready_keeps_every_digit() -> None:
+    case = next(c for c in CASES if c.name == "foreign-eur-4-decimals")
+    body = draft_body(_plan(case), customer_id="c", article_ids={"CANDLE": "a"}, customer=VISMA_CUSTOMER)
+    text = json.dumps(json_ready(body))
+    assert '"UnitPrice": 2.6633' in text and '"Quantity": 3,' in text
+    back = json.loads(text, parse_float=Decimal)
+    assert back["Rows"][0]["UnitPrice"] == D("2.6633")
+    assert json_ready({"a": [D("0.10"), D("-10.00")]}) == {"a": [0.1, -10]}

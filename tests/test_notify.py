@@ -58,7 +58,7 @@ def monitor() -> Iterator[Monitor]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     mon = Monitor(server)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield mon
@@ -157,3 +157,16 @@ def test_pass_summary_is_one_line() -> None:
     assert "\n" not in text
     assert text.startswith("2 created, 5 failed; failed #10: no e-mail")
     assert text.endswith("+2 more")
+
+
+def test_a_real_sync_pass_pings_the_configured_url(world: Any, monitor: Monitor) -> None:
+    """Config key → a sync pass on the sandbox → the ping the CLI sends after it."""
+    from shopvisma.config import load_settings
+    from shopvisma.runner import run_command
+
+    world.write_config(notify=f'healthcheck_url = "{monitor.url}"')
+    settings = load_settings(world.config)
+    result = run_command(settings, dry_run=False)
+    assert notify_after_pass(settings.notify.healthcheck_url, int(result.exit_code), pass_summary(result)) is None
+    [req] = monitor.requests
+    assert (req["path"], req["body"]) == ("/ping/abc-123", "exit 0: nothing to do")

@@ -186,12 +186,13 @@ def test_query_over_max_cost_shrinks_page() -> None:
 
 # -- throttling --------------------------------------------------------------------
 
-QUERY = {"first": 2, "query": "", "lines": 2}
+QUERY = {"first": 5, "query": "", "lines": 2}  # requests 87 points, uses 37
 
 
 def test_throttled_waits_exactly_from_throttle_status() -> None:
-    ft = FakeTime()
-    sb = ShopifySandbox(orders=[make_order(i) for i in range(5)], bucket_size=300, restore_rate=10, clock=ft).start()
+    # restore rate 8 and a small epoch: waits are exact binary fractions, no float drift
+    ft = FakeTime(1_000_000.0)
+    sb = ShopifySandbox(orders=[make_order(i) for i in range(5)], bucket_size=120, restore_rate=8, clock=ft).start()
     try:
         drain = client_for(sb, sleep=ft.sleep, clock=ft)
         drain.execute(ORDERS_QUERY, QUERY)
@@ -205,10 +206,10 @@ def test_throttled_waits_exactly_from_throttle_status() -> None:
         # A second client knows nothing of the bucket, so Shopify throttles it once.
         client = client_for(sb, sleep=ft.sleep, clock=ft)
         data = client.execute(ORDERS_QUERY, QUERY)
-        assert len(data["orders"]["nodes"]) == 2
+        assert len(data["orders"]["nodes"]) == 5
         throttled = [r for r in sb.requests if r.get("throttled")]
         assert len(throttled) == 1
-        assert ft.sleeps == [pytest.approx((requested - status["currentlyAvailable"]) / 10)]
+        assert ft.sleeps == [(requested - status["currentlyAvailable"]) / 8]
         assert client.requests == 2
     finally:
         sb.stop()
@@ -216,14 +217,16 @@ def test_throttled_waits_exactly_from_throttle_status() -> None:
 
 def test_known_cost_waits_before_sending_never_throttled() -> None:
     ft = FakeTime()
-    sb = ShopifySandbox(orders=[make_order(i) for i in range(5)], bucket_size=300, restore_rate=10, clock=ft).start()
+    sb = ShopifySandbox(orders=[make_order(i) for i in range(5)], bucket_size=120, restore_rate=10, clock=ft).start()
     try:
         client = client_for(sb, sleep=ft.sleep, clock=ft)
-        for _ in range(12):
+        for n in range(1, 400):  # the bucket drains by the actual cost of each query
             client.execute(ORDERS_QUERY, QUERY)
+            if len(ft.sleeps) >= 3:
+                break
         assert not [r for r in sb.requests if r.get("throttled")]
-        assert len(ft.sleeps) >= 2 and all(s > 0 for s in ft.sleeps)
-        assert client.requests == 12
+        assert len(ft.sleeps) >= 3 and all(s > 0 for s in ft.sleeps)
+        assert client.requests == n
     finally:
         sb.stop()
 
@@ -317,3 +320,38 @@ def test_401_renews_client_token_once(shop: Any, tmp_path: Path) -> None:
     text = str(ei.value) + repr(ei.value) + repr(provider)
     assert SECRET not in text
     assert tokens.load()["shopify"]["access_token"] not in text
+
+
+def test_refunds_fetched_only_for_refunded_orders(shop: Any) -> None:
+    shop.add_refund("gid://shopify/Order/5003", {
+        "totalRefundedSet": _money("100.00"),
+        "refundLineItems": [{"quantity": 1, "subtotalSet": _money("100.00"), "totalTaxSet": _money("0.00"),
+                             "lineItem": {"id": "gid://shopify/LineItem/3000", "sku": "SKU-0"}}],
+    })
+    client = client_for(shop)
+    orders = {o["name"]: o for o in client.iter_orders("test:false")}
+    assert len(orders) == 30
+    refunds = orders["#1003"]["refunds"]
+    assert len(refunds) == 1 and refunds[0]["totalRefundedSet"]["shopMoney"]["amount"] in ("100.00", "100.0")
+    assert refunds[0]["refundLineItems"]["nodes"][0]["lineItem"]["sku"] == "SKU-0"
+    assert all(o["refunds"] == [] for name, o in orders.items() if name != "#1003")
+    ops = [r["operation"] for r in graphql_requests(shop)]
+    assert ops.count("OrderRefunds") == 1
+
+
+def test_seeded_orders_round_trip() -> None:
+    seed = pytest.importorskip("shopvisma.sandbox.seed")
+    generated = seed.generate_orders(40, seed=3)
+    ft = FakeTime()
+    sb = ShopifySandbox(orders=generated, clock=ft).start()
+    try:
+        client = client_for(sb, sleep=ft.sleep, clock=ft)
+        got = list(client.iter_orders("test:false"))
+        expected = {o["name"] for o in generated if not o.get("test")}
+        assert {o["name"] for o in got} == expected
+        for node in got:
+            assert node["lineItems"]["pageInfo"]["hasNextPage"] is False
+            assert isinstance(node["refunds"], list)
+        assert client.requests < 40
+    finally:
+        sb.stop()

@@ -2,22 +2,23 @@
 
 Each case states the Shopify numbers, the rows we expect (article number, UnitPrice,
 Quantity, DiscountPercentage) and Visma's totals by the rule in docs/architecture.md:
-rows summed per VAT rate, VAT per rate rounded half up once, total = rows (+ VAT
-when the document is net). `why` shows the arithmetic. Tax-included shops: Shopify
-tax = round(gross × r/(1+r)); tax-excluded shops: round(net × r), per line.
+row = round(UnitPrice × Quantity × (1 − DiscountPercentage)), DiscountPercentage being a
+FRACTION (0.1 = 10 %, 4 decimals, so 0.01 % steps); rows summed per VAT rate, VAT per rate
+rounded half up once, total = rows (+ VAT when the document is net). `why` shows the
+arithmetic. Tax-included shops: Shopify tax = round(gross × r/(1+r)); tax-excluded shops:
+round(net × r), per line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from dataclasses import dataclass, field
 
 from shopvisma.mapping import Company, MappingSettings
 from shopvisma.model import Order
 
 from .build import COMPANY, COMPANY_TWO_ZERO, DEFAULT, line, order, refund, ship, tax, tip_line
 
-Row = tuple[str, str, str, str]  # article number, UnitPrice, Quantity, DiscountPercentage
+Row = tuple[str, str, str, str]  # article number, UnitPrice, Quantity, DiscountPercentage (fraction)
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,11 @@ class Case:
     refund: int = 0  # plan this refund (1-based) instead of the order
     error: str = ""  # expected refusal: a substring of the reason
     error_field: str = ""
+    note: str = ""  # expected substring of one of the plan's notes
     why: str = ""
 
 
 T25 = (tax("0.25", "49.80"),)  # TSHIRT-M 249.00 incl.: 249 × 0.25/1.25 = 49.80
-TSHIRT = dict(sku="TSHIRT-M", name="T-shirt - M", qty=1, unit="249.00")
 
 
 def tshirt(**kw) -> dict:
@@ -102,30 +103,38 @@ CASES: list[Case] = [
     Case("incl-shipping-discount-100", order("#1009", total="249.00", total_tax="49.80", lines=[tshirt()], **INCL,
                                              shipping=[ship("PostNord", "49.00", discounted="0.00",
                                                             taxes=(tax("0.25", "0.00"),))]), True,
-         rows=(("TSHIRT-M", "249.00", "1", "0"), ("SHIPPING-25", "49.00", "1", "100")),
-         total="249.00", vat="49.80", vat_by_rate={"25": "49.80"}, why="free-shipping code: 49.00 at 100 % off"),
+         rows=(("TSHIRT-M", "249.00", "1", "0"), ("SHIPPING-25", "49.00", "1", "1")),
+         total="249.00", vat="49.80", vat_by_rate={"25": "49.80"},
+         why="free-shipping code: 49.00 at DiscountPercentage 1 (100 %): 49.00 × (1 − 1) = 0.00"),
     Case("incl-shipping-discount-part", order("#1010", total="278.00", total_tax="55.60", lines=[tshirt()], **INCL,
                                               shipping=[ship("PostNord", "59.00", discounted="29.00",
                                                              taxes=(tax("0.25", "5.80"),))]), True,
-         rows=(("TSHIRT-M", "249.00", "1", "0"), ("SHIPPING-25", "59.00", "1", "50.8475")),
+         rows=(("TSHIRT-M", "249.00", "1", "0"), ("SHIPPING-25", "59.00", "1", "0.5085")),
          total="278.00", vat="55.60", vat_by_rate={"25": "55.60"},
-         why="(1 − 29/59) × 100 = 50.84746 → 50.8475; 59 × 0.491525 = 28.999975 → 29.00; 278 × 0.2 = 55.60"),
+         why="1 − 29/59 = 0.508474… → 0.5085; 59 × (1 − 0.5085) = 59 × 0.4915 = 28.9985 → 29.00; "
+             "249 + 29 = 278; 278 × 0.2 = 55.60"),
     Case("incl-line-discount-20", order("#1011", total="800.00", total_tax="160.00", **INCL,
                                         lines=[line("JACKET", "Jacka", 1, "1000.00", discount="200.00",
                                                     taxes=(tax("0.25", "160.00"),))]), True,
-         rows=(("JACKET", "1000.00", "1", "20"),), total="800.00", vat="160.00", vat_by_rate={"25": "160.00"},
-         why="200 off 1000 = 20 %; 800 × 0.2 = 160.00"),
+         rows=(("JACKET", "1000.00", "1", "0.2"),), total="800.00", vat="160.00", vat_by_rate={"25": "160.00"},
+         why="200 off 1000: 1 − 800/1000 = 0.2 exactly; 1000 × 0.8 = 800.00; 800 × 0.2 = 160.00"),
     Case("incl-order-discount-mixed", order("#1012", total="304.20", total_tax="53.40", **INCL, lines=[
         line("TSHIRT-M", "T-shirt - M", 1, "249.00", discount="24.90", taxes=(tax("0.25", "44.82"),)),
         coffee(discount="8.90", t="8.58")]), True,
-         rows=(("TSHIRT-M", "249.00", "1", "10"), ("COFFEE-500", "89.00", "1", "10")),
+         rows=(("TSHIRT-M", "249.00", "1", "0.1"), ("COFFEE-500", "89.00", "1", "0.1")),
          total="304.20", vat="53.40", vat_by_rate={"25": "44.82", "12": "8.58"},
-         why="10 % order discount allocated 24.90 / 8.90, each at its own rate: 224.10 × 0.2 = 44.82; "
-             "80.10 × 12/112 = 8.582 → 8.58"),
+         why="10 % order discount allocated 24.90 / 8.90: 24.90/249 = 8.90/89 = 0.1 exactly; 249 × 0.9 = 224.10, "
+             "89 × 0.9 = 80.10, each at its own rate: 224.10 × 0.2 = 44.82; 80.10 × 12/112 = 8.582 → 8.58"),
+    Case("incl-discount-fraction-large-row", order("#1055", total="219.00", total_tax="43.80", **INCL, lines=[
+        line("TSHIRT-M", "T-shirt - M", 1, "249.00", discount="30.00", taxes=(tax("0.25", "43.80"),))]), True,
+         rows=(("TSHIRT-M", "249.00", "1", "0.1205"),), total="219.00", vat="43.80", vat_by_rate={"25": "43.80"},
+         why="30 off 249: 1 − 219/249 = 0.120481… → 0.1205; 249 × 0.8795 = 218.9955 → 219.00 (a row above "
+             "100.00 can still hit: the nearest step lands within half an öre); 219 × 0.2 = 43.80"),
     Case("incl-100pct-line", order("#1013", total="249.00", total_tax="49.80", **INCL, lines=[
         tshirt(), line("SOCKS", "Strumpor", 1, "79.00", discount="79.00", taxes=(tax("0.25", "0.00"),))]), True,
-         rows=(("TSHIRT-M", "249.00", "1", "0"), ("SOCKS", "79.00", "1", "100")),
-         total="249.00", vat="49.80", vat_by_rate={"25": "49.80"}, why="socks free: 100 % discount, row 0.00"),
+         rows=(("TSHIRT-M", "249.00", "1", "0"), ("SOCKS", "79.00", "1", "1")),
+         total="249.00", vat="49.80", vat_by_rate={"25": "49.80"},
+         why="socks free: DiscountPercentage 1 (100 %), 79.00 × (1 − 1) = 0.00"),
     Case("incl-zero-price-line", order("#1014", total="89.00", total_tax="9.54", **INCL,
                                        lines=[coffee(), line("SAMPLE", "Prov", 1, "0.00")]), True,
          rows=(("COFFEE-500", "89.00", "1", "0"), ("SAMPLE", "0.00", "1", "0")),
@@ -133,8 +142,13 @@ CASES: list[Case] = [
          why="a zero-price line without tax takes the order's usual rate (12 %) for its article"),
     Case("incl-qty3-indivisible-percent", order("#1015", total="287.00", total_tax="57.40", **INCL,
                                                 lines=[mug_discounted()]), True,
-         rows=(("MUG", "99.00", "3", "3.367"),), total="287.00", vat="57.40", vat_by_rate={"25": "57.40"},
-         why="10.00 off 297.00: (1 − 287/297) × 100 = 3.36700 → 3.3670; 297 × 0.96633 = 287.00001 → 287.00"),
+         rows=(("MUG", "95.66", "1", "0"), ("MUG", "95.67", "2", "0")),
+         total="287.00", vat="57.40", vat_by_rate={"25": "57.40"},
+         note="no 4-decimal DiscountPercentage gives exactly 287.00",
+         why="10.00 off 297.00: 1 − 287/297 = 0.033670… → 0.0337: 297 × 0.9663 = 286.9911 → 286.99; "
+             "0.0336: 297 × 0.9664 = 287.0208 → 287.02; one step moves the row 297/10 000 = 0.0297, "
+             "so no fraction hits 287.00. Reduced price instead (exact at 25 %, no rounding row): "
+             "287.00/3 = 95.666…: 1 × 95.66 + 2 × 95.67 = 287.00; 287 × 0.2 = 57.40"),
     Case("incl-qty3-indivisible-price", order("#1016", total="287.00", total_tax="57.40", **INCL,
                                               lines=[mug_discounted()]), True,
          settings=MappingSettings(discount_mode="price"),
@@ -178,12 +192,18 @@ CASES: list[Case] = [
     Case("incl-to-net-discount", order("#1024", total="800.00", total_tax="160.00", **INCL,
                                        lines=[line("JACKET", "Jacka", 1, "1000.00", discount="200.00",
                                                    taxes=(tax("0.25", "160.00"),))]), False,
-         rows=(("JACKET", "800.00", "1", "20"),), total="800.00", vat="160.00", vat_by_rate={"25": "160.00"},
-         why="list 1000/1.25 = 800.00; net 800 − 160 = 640 = 800 × 0.80"),
+         rows=(("JACKET", "800.00", "1", "0.2"),), total="800.00", vat="160.00", vat_by_rate={"25": "160.00"},
+         why="list 1000/1.25 = 800.00; net 800 − 160 = 640; 1 − 640/800 = 0.2; 800 × 0.8 = 640.00; "
+             "640 × 0.25 = 160.00"),
     Case("incl-to-net-qty-indivisible", order("#1025", total="287.00", total_tax="57.40", **INCL,
                                               lines=[mug_discounted()]), False,
-         rows=(("MUG", "79.20", "3", "3.367"),), total="287.00", vat="57.40", vat_by_rate={"25": "57.40"},
-         why="net 287 − 57.40 = 229.60; list 99/1.25 = 79.20, 237.60 × 0.96633 = 229.600008 → 229.60"),
+         rows=(("MUG", "76.53", "2", "0"), ("MUG", "76.54", "1", "0")),
+         total="287.00", vat="57.40", vat_by_rate={"25": "57.40"},
+         note="no 4-decimal DiscountPercentage gives exactly 229.60",
+         why="net 287 − 57.40 = 229.60; list 99/1.25 = 79.20, 3 × 79.20 = 237.60; 1 − 229.60/237.60 = 0.033670… "
+             "→ 0.0337: 237.60 × 0.9663 = 229.59288 → 229.59; 0.0336: 237.60 × 0.9664 = 229.61664 → 229.62; "
+             "no fraction hits 229.60. Reduced price: 229.60/3 = 76.533…: 2 × 76.53 + 1 × 76.54 = 229.60; "
+             "229.60 × 0.25 = 57.40; 229.60 + 57.40 = 287.00"),
     Case("incl-to-net-mixed-shipping", order("#1026", total="387.00", total_tax="69.14", lines=[tshirt(), coffee()],
                                              shipping=[ship("PostNord", "49.00", taxes=(tax("0.25", "9.80"),))],
                                              **INCL), False,
@@ -219,17 +239,20 @@ CASES: list[Case] = [
                                          lines=[line("WIDGET", "Widget", 1, "100.00", taxes=(tax("0.25", "25.00"),))],
                                          shipping=[ship("DHL", "50.00", discounted="25.00",
                                                         taxes=(tax("0.25", "6.25"),))]), False,
-         rows=(("WIDGET", "100.00", "1", "0"), ("SHIPPING-25", "50.00", "1", "50")),
-         total="156.25", vat="31.25", vat_by_rate={"25": "31.25"}, why="125.00 net × 0.25 = 31.25"),
+         rows=(("WIDGET", "100.00", "1", "0"), ("SHIPPING-25", "50.00", "1", "0.5")),
+         total="156.25", vat="31.25", vat_by_rate={"25": "31.25"},
+         why="shipping 50 → 25: 1 − 25/50 = 0.5; 50 × 0.5 = 25.00; 125.00 net × 0.25 = 31.25"),
     Case("excl-order-discount", order("#1033", total="168.75", total_tax="33.75", **EXCL, lines=[
         line("WIDGET", "Widget", 1, "100.00", discount="10.00", taxes=(tax("0.25", "22.50"),)),
         line("GADGET", "Gadget", 1, "50.00", discount="5.00", taxes=(tax("0.25", "11.25"),))]), False,
-         rows=(("WIDGET", "100.00", "1", "10"), ("GADGET", "50.00", "1", "10")),
-         total="168.75", vat="33.75", vat_by_rate={"25": "33.75"}, why="135.00 × 0.25 = 33.75"),
+         rows=(("WIDGET", "100.00", "1", "0.1"), ("GADGET", "50.00", "1", "0.1")),
+         total="168.75", vat="33.75", vat_by_rate={"25": "33.75"},
+         why="10/100 = 5/50 = 0.1: 90.00 + 45.00 = 135.00; 135.00 × 0.25 = 33.75"),
     Case("excl-indivisible-allocation", order("#1034", total="175.00", total_tax="35.00", **EXCL, lines=[
         line("GADGET", "Gadget", 3, "50.00", discount="10.00", taxes=(tax("0.25", "35.00"),))]), False,
-         rows=(("GADGET", "50.00", "3", "6.6667"),), total="175.00", vat="35.00", vat_by_rate={"25": "35.00"},
-         why="10 off 150: 6.6667 %; 150 × 0.933333 = 139.99995 → 140.00"),
+         rows=(("GADGET", "50.00", "3", "0.0667"),), total="175.00", vat="35.00", vat_by_rate={"25": "35.00"},
+         why="10 off 150: 1 − 140/150 = 0.066666… → 0.0667; 150 × 0.9333 = 139.995 → 140.00 (half up); "
+             "140 × 0.25 = 35.00; 140 + 35 = 175.00"),
     Case("excl-per-line-tax-rounding", order("#1035", total="3.69", total_tax="0.75", lines=pens("0.98", "0.25"),
                                              **EXCL), False,
          rows=(("PEN-RED", "0.98", "1", "0"), ("PEN-BLUE", "0.98", "1", "0"), ("PEN-GREEN", "0.98", "1", "0"),
@@ -318,4 +341,3 @@ CASES: list[Case] = [
 ]
 
 assert len({c.name for c in CASES}) == len(CASES)
-__all__ = ["CASES", "Case", "replace"]
