@@ -97,6 +97,8 @@ def fail(exc: ShopvismaError) -> None:
     from shopvisma.redact import redact
 
     text = redact(str(exc))
+    if exc.exit_code == ExitCode.TEMPFAIL and OPTS.quiet:
+        raise typer.Exit(int(exc.exit_code))  # overlapping cron runs are normal: no mail
     if OPTS.json:
         emit_json({"error": redact(exc.message), "hint": redact(exc.hint) or None, "exit_code": int(exc.exit_code)})
     print(f"shopvisma: error: {text}", file=sys.stderr)
@@ -193,10 +195,29 @@ def sync(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = Fal
          limit: LimitOpt = None) -> None:
     """One pass: transfer new matching Shopify orders to Visma, then exit (cron calls it again)."""
     OPTS.merge(config, json_, quiet, verbose)
+    from shopvisma.notify import pass_summary
     from shopvisma.runner import run_command
 
-    result = run_command(_settings(), dry_run=False, limit=limit)
+    settings = _settings()
+    try:
+        result = run_command(settings, dry_run=False, limit=limit)
+    except ShopvismaError as exc:
+        _ping(settings, int(exc.exit_code), exc.message)
+        raise
+    except Exception as exc:
+        _ping(settings, int(ExitCode.SOFTWARE), f"internal error ({type(exc).__name__})")
+        raise
+    _ping(settings, int(result.exit_code), pass_summary(result))
     _report(result)
+
+
+def _ping(settings: Any, code: int, summary: str) -> None:
+    """Monitoring (optional [notify] healthcheck_url): never fails the pass."""
+    from shopvisma.notify import notify_after_pass
+
+    problem = notify_after_pass(settings.notify.healthcheck_url, code, summary)
+    if problem and OPTS.verbose:
+        err(f"healthcheck ping: {problem}")
 
 
 @app.command("dry-run")
@@ -372,6 +393,26 @@ def doctor(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = F
         emit_json(doc)
     else:
         report.print_doctor(doc)
+
+
+@app.command()
+@guarded
+def schedule(
+    interval: Annotated[int, typer.Option("--interval", min=1, help="Minutes between passes: a divisor of 60, or whole hours dividing 24.")] = 5,
+    executable: Annotated[Optional[str], typer.Option("--executable", help="The shopvisma program to schedule (default: the one running now).", show_default=False)] = None,
+    config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Print a crontab line and systemd units for this config (installs nothing)."""
+    OPTS.merge(config, json_, quiet, verbose)
+    from shopvisma.schedule import render_schedule, schedule_text
+
+    settings = _settings(persist_log=False)  # validates: never schedule a config that exits 78
+    parts = render_schedule(settings.path, executable=executable, interval_minutes=interval,
+                            state_dir=settings.state_dir)
+    if OPTS.json:
+        emit_json(parts)
+    else:
+        print(schedule_text(parts), end="")  # stdout on purpose: it is the command's product
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ company are only duck-typed at run time, so this module imports nothing from map
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from .errors import OrderError
@@ -34,17 +34,39 @@ if TYPE_CHECKING:
 
 
 class VatCodings(dict[Decimal, str]):
-    """Rate percent → CodingId, plus `problems`: rates that could not be resolved and why."""
+    """Rate percent → CodingId, plus `problems`: rates that could not be resolved and why,
+    and `key_problems`: (config key, reason) for rate keys of the `[mapping]` table that
+    are not numbers, which refuse every order (what the user meant is unknown)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.problems: dict[Decimal, str] = {}
+        self.key_problems: list[tuple[str, str]] = []
+
+
+def rate_key(key: object) -> Decimal | None:
+    """A `[mapping]` rate key ("25", "12.5", "25.0") as a canonical percent, None when it is not
+    a finite number ("25%", "moms", "NaN")."""
+    try:
+        rate = Decimal(str(key).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return pct_key(rate) if rate.is_finite() else None
+
+
+def _key_problems(settings: MappingSettings) -> list[tuple[str, str]]:
+    return [(name, f'[mapping] {name} key "{key}" is not a number')
+            for name in ("vat_codings", "shipping_articles")
+            for key in getattr(settings, name)
+            if rate_key(key) is None]
 
 
 def resolve_vat_codings(company: Company, settings: MappingSettings) -> VatCodings:
     """Auto: the single active Goods coding per rate; config overrides win but must exist,
-    be active and carry the same rate (a mapping to another rate would misstate VAT)."""
+    be active and carry the same rate (a mapping to another rate would misstate VAT).
+    Never raises on a bad config key: it is reported in `key_problems` instead."""
     result = VatCodings()
+    result.key_problems = _key_problems(settings)
     goods: dict[Decimal, list[Coding]] = {}
     for c in company.codings:
         if c.active and c.type.strip().lower() == "goods":
@@ -57,7 +79,9 @@ def resolve_vat_codings(company: Company, settings: MappingSettings) -> VatCodin
             result.problems[rate] = f"several active Goods codings have {fmt_pct(rate)} % VAT: {names}"
     by_id = {c.id: c for c in company.codings}
     for key, coding_id in settings.vat_codings.items():
-        rate = pct_key(Decimal(str(key)))
+        rate = rate_key(key)
+        if rate is None:
+            continue  # in key_problems
         c = by_id.get(coding_id)
         if c is None:
             result.problems[rate] = f"vat_codings {fmt_pct(rate)!r} names coding {coding_id}, which Visma does not have"
@@ -80,8 +104,6 @@ def require_email(order: Order) -> None:
                          hint="add an e-mail to the order in Shopify", field="email")
     if len(order.normalized_email) > 255:
         raise OrderError(order.name, "the e-mail address is longer than Visma's 255 characters", field="email")
-
-
 
 
 def _tax_rate(order: Order, what: str, tax_lines: tuple[TaxLine, ...]) -> Decimal | None:
@@ -108,6 +130,10 @@ class _Planner:
         self.rows: list[RowPlan] = []
         self.notes: list[str] = []
         self.shopify_vat: dict[Decimal, Decimal] = {}
+        if self.codings.key_problems:
+            key, reason = self.codings.key_problems[0]
+            raise self.fail(reason, field=key,
+                            hint=f'write each {key} key as a VAT rate in percent, e.g. "25" or "12.5"')
 
     def fail(self, reason: str, *, hint: str = "", field: str = "") -> OrderError:
         return OrderError(self.order.name, reason, hint=hint, field=field)
@@ -253,7 +279,8 @@ def _plan_line(p: _Planner, li: LineItem, tip_ids: set[str], usual: Decimal) -> 
 
 def _shipping_article(p: _Planner, rate: Decimal, what: str) -> ArticleSpec:
     coding = p.coding_for_rate(rate, what)
-    number = p.settings.shipping_articles.get(fmt_pct(rate)) or f"SHIPPING-{fmt_pct(rate)}"
+    configured = {rate_key(k): v for k, v in p.settings.shipping_articles.items()}
+    number = configured.get(rate) or f"SHIPPING-{fmt_pct(rate)}"
     return p.article(number, f"Frakt {fmt_pct(rate)} %", coding, "shipping", ZERO, rate)
 
 

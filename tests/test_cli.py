@@ -13,7 +13,7 @@ from shopvisma import __version__
 from shopvisma.cli import app
 
 COMMANDS = [["sync"], ["dry-run"], ["status"], ["login"], ["login", "shopify"], ["login", "visma"], ["demo"],
-            ["init"], ["sandbox"], ["replay"], ["reconcile"], ["doctor"]]
+            ["init"], ["sandbox"], ["replay"], ["reconcile"], ["doctor"], ["schedule"]]
 
 
 def test_version_without_anything() -> None:

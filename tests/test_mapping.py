@@ -28,7 +28,7 @@ from shopvisma.mapping import (
     predict_totals,
     resolve_vat_codings,
 )
-from shopvisma.mapping_rows import ArticleSpec, RowPlan, cut
+from shopvisma.mapping_rows import ArticleSpec, DocumentPlan, RowPlan, cut
 
 from corpus.build import COMPANY, COMPANY_TWO_ZERO, order, line, tax
 from corpus.orders import CASES, Case
@@ -110,6 +110,36 @@ def test_resolve_vat_codings_auto_and_overrides() -> None:
     bad = resolve_vat_codings(COMPANY, MappingSettings(vat_codings={"25": "nope", "12": "old25", "6": "c25"}))
     assert set(bad.problems) == {D(25), D(12), D(6)} and not ({D(25), D(12), D(6)} & set(bad))
     assert "inactive" in bad.problems[D(12)]
+
+
+@pytest.mark.parametrize("key", ["vat_codings", "shipping_articles"])
+@pytest.mark.parametrize("bad", ["25%", "moms", "", "NaN", "25,0"])
+def test_non_numeric_rate_key_refuses_by_name(key: str, bad: str) -> None:
+    settings = MappingSettings(**{key: {bad: "c25", "12": "c12" if key == "vat_codings" else "FRAKT-12"}})
+    resolved = resolve_vat_codings(COMPANY, settings)  # no InvalidOperation: a problem instead
+    assert resolved.key_problems == [(key, f'[mapping] {key} key "{bad}" is not a number')]
+    assert resolved[D(25)] == "c25" and resolved[D(12)] == "c12"  # the rest still resolves (doctor shows it)
+    for case in (next(c for c in CASES if c.name == "incl-simple-25"),
+                 next(c for c in CASES if c.name == "refund-one-of-two-incl")):
+        with pytest.raises(OrderError) as exc:
+            plan_document(case.order, COMPANY, settings, includes_vat=True, is_foreign=False)
+        assert exc.value.reason == f'[mapping] {key} key "{bad}" is not a number'
+        assert exc.value.field == key and exc.value.order_name == case.order.name
+        assert '"25"' in exc.value.hint
+    r = next(c for c in CASES if c.name == "refund-one-of-two-incl")
+    with pytest.raises(OrderError, match="is not a number"):
+        plan_refund(r.order, r.order.refunds[0], COMPANY, settings, includes_vat=True, is_foreign=False, index=1)
+    with pytest.raises(OrderError, match="is not a number"):
+        needed_articles(r.order, COMPANY, settings)
+
+
+def test_rate_keys_are_read_as_numbers() -> None:
+    ship = next(c for c in CASES if c.name == "incl-shipping-25")
+    for spelled in ("25", "25.0", " 25 ", "25.00"):
+        plan = plan_document(ship.order, COMPANY, MappingSettings(shipping_articles={spelled: "FRAKT"},
+                                                                  vat_codings={spelled: "c25"}),
+                             includes_vat=True, is_foreign=False)
+        assert [r.article.number for r in plan.rows] == ["TSHIRT-M", "FRAKT"], spelled
 
 
 def test_gift_card_coding_must_be_zero_rate() -> None:
@@ -267,8 +297,20 @@ def test_draft_body_written_out() -> None:
              "DiscountPercentage": D("0.5085")},
         ],
     }
+    assert json_ready(body)["Rows"][1]["DiscountPercentage"] == 0.5085  # a fraction: 50.85 %
     with pytest.raises(ValueError):
         draft_body(plan, customer_id="c", article_ids={}, customer=VISMA_CUSTOMER)
+
+
+def test_bodies_refuse_a_discount_that_is_not_a_fraction() -> None:
+    """A plan row holding a percent (10 for 10 %) would be a 1000 % discount: stopped before sending."""
+    art = ArticleSpec("A", "A", "c25", "u", D(25))
+    for bad in (D("10"), D("-0.1"), D("0.12345")):
+        plan = DocumentPlan("#4001", [RowPlan(art, "a", D("100.00"), D(1), bad)], True, D("90"), D("18"), {}, D(0))
+        with pytest.raises(ValueError, match="DiscountPercentage"):
+            draft_body(plan, customer_id="c", article_ids={"A": "a"}, customer=VISMA_CUSTOMER)
+        with pytest.raises(ValueError, match="DiscountPercentage"):
+            order_body(plan, customer_id="c", article_ids={"A": "a"}, customer=VISMA_CUSTOMER, order_date="2026-01-01")
 
 
 def test_order_body_written_out() -> None:

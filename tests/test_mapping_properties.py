@@ -9,12 +9,24 @@ default rounding_tolerance (0.05); docs/accounting.md explains the bound.
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shopvisma.mapping import MappingSettings, plan_document, plan_refund, predict_totals
+from shopvisma.mapping import (
+    DocumentPlan,
+    MappingSettings,
+    credit_draft_body,
+    draft_body,
+    json_ready,
+    order_body,
+    plan_document,
+    plan_refund,
+    predict_totals,
+)
 
 from corpus.build import COMPANY, line, order, refund, ship, tax, tip_line
 
@@ -44,8 +56,11 @@ def consistent_order(draw):
         qty = draw(st.integers(1, 7))
         unit = draw(money)
         gross_list = unit * qty
+        # any cent amount, or a whole-basis-point share of the line (a "12.34 %" code), which a
+        # 4-decimal fraction can usually express even on large rows
         discount = draw(st.one_of(st.just(D(0)), st.just(gross_list),
-                                  st.integers(0, int(gross_list * 100)).map(lambda c: D(c) * CENT)))
+                                  st.integers(0, int(gross_list * 100)).map(lambda c: D(c) * CENT),
+                                  st.integers(0, 10_000).map(lambda bp, g=gross_list: r2(g * bp / 10_000))))
         amount = gross_list - discount
         t = shopify_tax(amount, rate, included) if rate else D(0)
         taxes = (tax(str(rate / 100), str(t)),) if rate else ()
@@ -99,9 +114,50 @@ def test_document_total_equals_shopify_total(o, s, includes_vat, is_foreign) -> 
         assert abs(by_rate.get(rate, D(0)) - shopify) <= CENT * max(rows, 1), (rate, by_rate, shopify)
     for r in plan.rows:
         assert r.unit_price == r.unit_price.quantize(D("0.0001") if is_foreign else CENT)
-        assert D(0) <= r.discount_percentage <= D(100)
+        assert D(0) <= r.discount_percentage <= D(1)
         assert r.discount_percentage == r.discount_percentage.quantize(D("0.0001"))
         assert len(r.article.number) <= 40
+
+
+def _as_visma_reads_it(body: dict[str, Any]) -> dict[str, Any]:
+    """The body through the HTTP boundary and back, numbers as Decimal: what Visma receives."""
+    return json.loads(json.dumps(json_ready(body)), parse_float=Decimal, parse_int=Decimal)
+
+
+def _visma_total(rows: list[dict[str, Any]], rates: dict[str, Decimal], includes_vat: bool) -> Decimal:
+    """docs/architecture.md's totals rule, written again from the JSON rows alone."""
+    sums: dict[Decimal, Decimal] = {}
+    for row in rows:
+        amount = r2(row["UnitPrice"] * row["Quantity"] * (1 - row["DiscountPercentage"]))
+        rate = rates[row["ArticleNumber"]]
+        sums[rate] = sums.get(rate, D(0)) + amount
+    vat = sum((r2(s * (rate / 100) / (1 + rate / 100)) if includes_vat else r2(s * rate / 100)
+               for rate, s in sums.items()), D(0))
+    return sum(sums.values(), D(0)) + (D(0) if includes_vat else vat)
+
+
+def _check_bodies(plan: DocumentPlan, includes_vat: bool, target: Decimal) -> None:
+    ids = {a.number: f"id-{a.number}" for a in plan.articles()}
+    rates = {a.number: a.vat_percent for a in plan.articles()}
+    customer = {"Name": "Anna", "IsPrivatePerson": includes_vat, "CurrencyCode": "SEK"}
+    if plan.is_credit:
+        bodies = [credit_draft_body(plan, customer_id="c", article_ids=ids, customer=customer)]
+    else:
+        bodies = [draft_body(plan, customer_id="c", article_ids=ids, customer=customer),
+                  order_body(plan, customer_id="c", article_ids=ids, customer=customer, order_date="2026-01-15")]
+    for body in map(_as_visma_reads_it, bodies):
+        for row in body["Rows"]:
+            d = row["DiscountPercentage"]
+            assert D(0) <= d <= D(1), row  # a fraction: 0.1 = 10 %
+            assert d == d.quantize(D("0.0001")), row  # at most 4 decimals
+        assert _visma_total(body["Rows"], rates, includes_vat) == target
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(o=consistent_order(), s=SETTINGS, includes_vat=st.booleans(), is_foreign=st.booleans())
+def test_bodies_send_fractional_discounts_that_total_to_shopify(o, s, includes_vat, is_foreign) -> None:
+    plan = plan_document(o, COMPANY, s, includes_vat=includes_vat, is_foreign=is_foreign)
+    _check_bodies(plan, includes_vat, o.total)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -113,3 +169,4 @@ def test_refund_of_a_whole_line_credits_exactly(o, includes_vat, is_foreign) -> 
     plan = plan_refund(o, r, COMPANY, MappingSettings(), includes_vat=includes_vat, is_foreign=is_foreign, index=1)
     assert predict_totals(plan.rows, includes_vat)[0] == -r.total == plan.expected_total
     assert all(row.quantity < 0 for row in plan.rows if row.kind != "rounding")
+    _check_bodies(plan, includes_vat, -r.total)
