@@ -296,7 +296,7 @@ def login_visma(
 @app.command()
 @guarded
 def demo(json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False,
-         orders: Annotated[int, typer.Option("--orders", min=1, help="Extra generated orders on top of the hand-picked ones.")] = 0) -> None:
+         orders: Annotated[int, typer.Option("--orders", min=0, help="Extra generated orders on top of the hand-picked ones.")] = 0) -> None:
     """Run the whole job against the built-in sandbox of both APIs, in a temporary directory."""
     OPTS.merge(None, json_, quiet, verbose)
     from shopvisma.demo import run_demo

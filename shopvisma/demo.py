@@ -91,8 +91,8 @@ def run_demo(*, extra_orders: int = 0, say: Say, verbose: bool = False) -> dict[
             say("\n3. sync again (nothing new, nothing written):")
             t0 = time.monotonic()
             second = run_command(settings, dry_run=False)
-            say(f"   {second.counts or 'nothing to do'}; Visma writes: {second.visma_writes};"
-                f" {time.monotonic() - t0:.2f} s")
+            say(f"   {second.count('created')} created, {second.count('failed')} failed; Visma writes:"
+                f" {second.visma_writes}; Shopify requests: {second.shopify_requests}; {time.monotonic() - t0:.2f} s")
             say("\nIn Visma now:")
             say(f"   {len(visma.customers)} customers, {len(visma.articles)} articles, "
                 f"{len(visma.drafts)} invoice drafts")

@@ -469,7 +469,8 @@ def _transfer(
         doc = _verify_totals(visma, path, doc, plan, order, settings, company, customer, article_ids, is_foreign)
     finally:  # the document exists whatever the check says: never create it again
         _mark_done(checkpoint, order, outcome.document_id, outcome.kind)
-    outcome.visma_total = str(doc.get("TotalAmount", ""))
+    if doc.get("TotalAmount") is not None:
+        outcome.visma_total = f"{Decimal(str(doc['TotalAmount'])):.2f}"
 
 
 def _kind(workflow: str) -> str:

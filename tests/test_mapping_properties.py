@@ -27,6 +27,7 @@ from shopvisma.mapping import (
     plan_refund,
     predict_totals,
 )
+from shopvisma.mapping_rows import ArticleSpec, discounted_rows
 
 from corpus.build import COMPANY, line, order, refund, ship, tax, tip_line
 
@@ -170,3 +171,18 @@ def test_refund_of_a_whole_line_credits_exactly(o, includes_vat, is_foreign) -> 
     assert predict_totals(plan.rows, includes_vat)[0] == -r.total == plan.expected_total
     assert all(row.quantity < 0 for row in plan.rows if row.kind != "rounding")
     _check_bodies(plan, includes_vat, -r.total)
+
+
+@settings(max_examples=300, deadline=None)
+@given(qty=st.integers(1, 7), data=st.data())
+def test_rows_up_to_100_always_have_an_exact_fraction(qty, data) -> None:
+    """docs/accounting.md, rule 4: a list total ≤ 100.00 moves ≤ 0.01 per 0.0001 step, so
+    `percent` mode never needs the reduced-price fallback there."""
+    unit = D(data.draw(st.integers(1, 10_000 // qty))) * CENT
+    amount = D(data.draw(st.integers(0, int(unit * qty / CENT) - 1))) * CENT
+    art = ArticleSpec("A", "A", "c25", "u", D(25))
+    rows, note = discounted_rows(art, "a", unit, qty, amount, mode="percent", quantum=CENT, kind="product")
+    assert note == "" and len(rows) == 1 and rows[0].unit_price == unit, (unit, qty, amount, rows)
+    d = rows[0].discount_percentage
+    assert D(0) <= d <= D(1) and d == d.quantize(D("0.0001"))
+    assert r2(unit * qty * (1 - d)) == amount
