@@ -191,10 +191,12 @@ def _exact_discount(unit: Decimal, quantity: int, amount: Decimal) -> Decimal | 
     """The DiscountPercentage (fraction, 4 decimals) that makes the row amount exactly `amount`,
     or None when no grid point does.
 
-    The grid point nearest 1 − amount/original gives the unrounded row amount nearest `amount`
-    (the amount is linear in d); its two neighbours cover the half-up edge. Points further
-    out are further off, so trying them would find nothing new. One step moves the row by
-    original/10 000: rows up to 100.00 always have an exact fraction, larger ones often not."""
+    The row amount is linear in d, so the grid point nearest 1 − amount/original (ties
+    rounded up, i.e. the row rounded down onto Visma's half-up edge) gives the unrounded
+    amount nearest `amount`; if that one misses, every other point is further off. One step
+    moves the row by original/10 000: rows up to 100.00 always have an exact fraction,
+    larger ones often not. The two neighbours are only a guard against the quotient's own
+    28-digit rounding."""
     original = unit * quantity
     if original <= 0:
         return None

@@ -104,14 +104,12 @@ def ping_healthcheck(url: str, *, exit_code: int, summary: str, timeout: float =
 
 
 def pass_summary(result: PassResult) -> str:
-    """The one line a monitor shows: counts, then the first failed orders or the error."""
+    """The one line a monitor shows: counts, then the first failed orders."""
     counts = ", ".join(f"{n} {k}" for k, n in result.counts.items()) or "nothing to do"
     failed = [f"{o.name}: {o.reason}" for o in result.outcomes if o.status == "failed"]
     tail = ""
     if failed:
         tail = "; failed " + "; ".join(failed[:3]) + (f"; +{len(failed) - 3} more" if len(failed) > 3 else "")
-    elif result.error:
-        tail = f"; {result.error}"
     return counts + tail
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 from shopvisma.config import Settings
 from shopvisma.model import Order, parse_order
-from shopvisma.sync import Services, _batches, _quote, selected
+from shopvisma.matching import batches as _batches
+from shopvisma.matching import quote as _quote
+from shopvisma.sync import Services, selected
 
 CENT = Decimal("0.01")
 

@@ -164,7 +164,7 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
     """The company facts the mapping defaults come from, so the user can fill the
     `[mapping]` table: codings with their VAT rates, units, terms of payment."""
     from shopvisma import mapping
-    from shopvisma.sync import load_company
+    from shopvisma.matching import load_company
 
     paths = state_paths(settings.state_dir)
     settings.state_dir.mkdir(parents=True, exist_ok=True)

@@ -125,12 +125,13 @@ class Checkpoint:
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)  # {kind, started_at, order_id}: create in flight
     recent: dict[str, dict[str, Any]] = field(default_factory=dict)  # {document_id, kind, at}: bounded
     refunds_done: dict[str, dict[str, Any]] = field(default_factory=dict)  # refund id → {order_name, document_id, at}: bounded
+    edited: dict[str, dict[str, Any]] = field(default_factory=dict)  # order changed after transfer → {was, now, at}: bounded
     last_run: dict[str, Any] | None = None
     visma_grant: dict[str, Any] | None = None  # {rotated_at}
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown v1 keys, kept on rewrite
 
 
-_DICT_FIELDS = ("pending", "intents", "recent", "refunds_done")
+_DICT_FIELDS = ("pending", "intents", "recent", "refunds_done", "edited")
 _OPTIONAL_DICT_FIELDS = ("last_run", "visma_grant")
 
 
@@ -188,7 +189,7 @@ def record_refund(cp: Checkpoint, refund_id: str, order_name: str, document_id: 
 def prune(cp: Checkpoint, now: datetime | None = None) -> None:
     """Bound the history maps (500 entries / 30 days) so the file never grows with the shop."""
     cutoff = (now or utc_now()) - timedelta(days=RECENT_DAYS)
-    for name in ("recent", "refunds_done"):
+    for name in ("recent", "refunds_done", "edited"):
         entries: dict[str, dict[str, Any]] = getattr(cp, name)
         dated = []
         for key, value in entries.items():
@@ -205,7 +206,7 @@ def prune(cp: Checkpoint, now: datetime | None = None) -> None:
 def checkpoint_to_json(cp: Checkpoint) -> dict[str, Any]:
     data: dict[str, Any] = dict(cp.extra)
     data.update(version=VERSION, bookmark=cp.bookmark, pending=cp.pending, intents=cp.intents,
-                recent=cp.recent, refunds_done=cp.refunds_done, last_run=cp.last_run, visma_grant=cp.visma_grant)
+                recent=cp.recent, refunds_done=cp.refunds_done, edited=cp.edited, last_run=cp.last_run, visma_grant=cp.visma_grant)
     return data
 
 

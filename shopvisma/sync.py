@@ -1,48 +1,56 @@
 """One pass: Shopify orders → Visma documents, exactly once.
 
-The pass is built so that the *Visma side* is the source of truth for "done":
-every document carries the Shopify order name in `YourReference`, and before
-creating anything the pass looks the chunk's names up in Visma. The checkpoint
-only saves work (bookmark, recent transfers, pending reasons); losing it costs
-requests, never a duplicate. Customers and articles are found by their natural
-keys (e-mail, article number) before they are created, so a crash between two
+The *Visma side* is the source of truth for "done": every document carries the
+Shopify order name in `YourReference` ("#1001", a refund "#1001 refund 1"), and
+before creating anything the pass looks the chunk's references up in Visma. The
+checkpoint only saves work (bookmark, recent transfers, pending reasons); losing
+it costs requests, never a duplicate. Customers and articles are found by their
+natural keys before they are created (matching.py), so a crash between two
 writes is harmless too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field as dc_field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from shopvisma import mapping
 from shopvisma.config import Settings
-from shopvisma.errors import ExitCode, OrderError, ShopvismaError
-from shopvisma.model import Order, normalize_email, parse_order
-from shopvisma.state import Checkpoint, advance_bookmark, record_intent, record_pending, record_transfer
+from shopvisma.errors import ExitCode, OrderError
+from shopvisma.matching import CREDIT_KINDS, VismaView, batches, document_kinds, order_emails, quote
+from shopvisma.model import Order, Refund, parse_order
+from shopvisma.state import (
+    Checkpoint,
+    advance_bookmark,
+    record_intent,
+    record_pending,
+    record_refund,
+    record_transfer,
+)
 
 log = logging.getLogger("shopvisma.sync")
 
-CHUNK = 40  # orders handled together: one batched lookup per kind per chunk
-FILTER_BATCH = 20  # names / e-mails / numbers per OData `or` filter (URL length)
+CHUNK = 100  # orders handled together: one batched lookup per kind per chunk
 
 
 @dataclass
 class OrderOutcome:
-    """What happened to one order in this pass; `status` drives the exit code."""
+    """What happened to one order (or refund) in this pass; `status` drives the exit code."""
 
     name: str
-    status: str  # created | exists | failed | skipped | would-create
+    status: str  # created | exists | failed | would-create | edited
     order_id: str = ""
     document_id: str = ""
-    kind: str = ""  # draft | order | invoice
+    kind: str = ""  # draft | order | invoice | credit
     reason: str = ""
     field: str = ""
     hint: str = ""
-    customer: str = ""  # "reuse <id>" | "create" | "created <id>"
+    customer: str = ""  # "reuse 12" | "create" | "created 13"
     articles: list[str] = dc_field(default_factory=list)
     body: dict[str, Any] | None = None
     expected_total: str = ""
@@ -50,8 +58,7 @@ class OrderOutcome:
     currency: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if v not in ("", None, [])}
-        return d
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None, [])}
 
 
 @dataclass
@@ -64,7 +71,6 @@ class PassResult:
     shopify_requests: int = 0
     visma_requests: int = 0
     visma_writes: int = 0
-    error: str = ""
     exit_code: ExitCode = ExitCode.OK
 
     def count(self, status: str) -> int:
@@ -72,7 +78,7 @@ class PassResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        keys = ("created", "exists", "failed", "skipped", "would-create")
+        keys = ("created", "exists", "failed", "would-create", "edited")
         return {k: self.count(k) for k in keys if self.count(k)}
 
     def finish(self) -> PassResult:
@@ -87,29 +93,26 @@ class PassResult:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at) if self.finished_at else None,
             "exit_code": int(self.exit_code),
-            "outcome": "ok" if self.exit_code == 0 else ("partial" if self.exit_code == 1 else "error"),
+            "outcome": {0: "ok", 1: "partial"}.get(int(self.exit_code), "error"),
             "counts": self.counts,
             "bookmark": self.bookmark,
-            "requests": {"shopify": self.shopify_requests, "visma": self.visma_requests, "visma_writes": self.visma_writes},
-            "error": self.error or None,
+            "requests": {"shopify": self.shopify_requests, "visma": self.visma_requests,
+                         "visma_writes": self.visma_writes},
             "orders": [o.as_dict() for o in self.outcomes],
         }
 
 
+@dataclass
+class Services:
+    """The clients and the checkpoint store a pass works with (built by runner.py, or tests)."""
+
+    shopify: Any
+    visma: Any
+    save_checkpoint: Callable[[Checkpoint], None]
+
+
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _batches(items: list[str], size: int = FILTER_BATCH) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-# --------------------------------------------------------------------------- selection
 
 
 def selected(order: Order, settings: Settings) -> str:
@@ -123,7 +126,7 @@ def selected(order: Order, settings: Settings) -> str:
     if c.created_at_min and order.created_at < c.created_at_min:
         return "created before go-live (criteria.created_at_min)"
     if c.financial_status and order.financial_status not in c.financial_status:
-        return f"financial status {order.financial_status}"
+        return f"financial status {order.financial_status or 'unknown'}"
     if c.fulfillment_status and order.fulfillment_status not in c.fulfillment_status:
         return f"fulfillment status {order.fulfillment_status}"
     tags = {t.lower() for t in order.tags}
@@ -134,109 +137,18 @@ def selected(order: Order, settings: Settings) -> str:
     return ""
 
 
-# --------------------------------------------------------------------------- Visma lookups
+def open_refunds(order: Order, checkpoint: Checkpoint) -> list[tuple[int, Refund]]:
+    """Refunds that still need a credit draft, numbered in the order Shopify made them."""
+    ordered = sorted(order.refunds, key=lambda r: (r.created_at, r.id))
+    return [(i, r) for i, r in enumerate(ordered, start=1)
+            if r.id not in checkpoint.refunds_done and mapping.refund_needs_credit(r)]
 
 
-@dataclass
-class VismaView:
-    """What this pass knows of the Visma company; filled lazily, chunk by chunk, so an
-    idle pass never touches Visma and a busy one makes one batched request per kind."""
-
-    client: Any
-    settings: Settings
-    company: mapping.Company | None = None
-    customers: dict[str, list[dict[str, Any]]] = dc_field(default_factory=dict)  # email -> customers
-    articles: dict[str, dict[str, Any]] = dc_field(default_factory=dict)  # number(lower) -> article
-    documents: dict[str, dict[str, Any]] = dc_field(default_factory=dict)  # YourReference -> document
-
-    def load_company(self) -> mapping.Company:
-        if self.company is None:
-            self.company = load_company(self.client, self.settings)
-        return self.company
-
-    def doc_paths(self) -> list[tuple[str, str]]:
-        if self.settings.visma.workflow == "order":
-            return [("orders", "order"), ("customerinvoices", "invoice")]
-        return [("customerinvoicedrafts", "draft"), ("customerinvoices", "invoice")]
-
-    def lookup_documents(self, references: Iterable[str]) -> None:
-        todo = sorted({r for r in references if r not in self.documents})
-        for path, kind in self.doc_paths():
-            for batch in _batches(todo):
-                flt = " or ".join(f"YourReference eq {_quote(r)}" for r in batch)
-                for doc in self.client.iter_list(path, filter=flt):
-                    ref = (doc.get("YourReference") or "").strip()
-                    if ref in batch and ref not in self.documents:
-                        self.documents[ref] = {**doc, "_kind": kind}
-
-    def lookup_customers(self, emails: Iterable[str]) -> None:
-        todo = sorted({e for e in emails if e and e not in self.customers})
-        for e in todo:
-            self.customers[e] = []
-        for batch in _batches(todo):
-            flt = " or ".join(f"EmailAddress eq {_quote(e)}" for e in batch)
-            for cust in self.client.iter_list("customers", filter=flt):
-                key = normalize_email(cust.get("EmailAddress"))
-                if key in self.customers and cust not in self.customers[key]:
-                    self.customers[key].append(cust)
-
-    def lookup_articles(self, numbers: Iterable[str]) -> None:
-        todo = sorted({n for n in numbers if n and n.lower() not in self.articles})
-        for batch in _batches(todo):
-            flt = " or ".join(f"Number eq {_quote(n)}" for n in batch)
-            for art in self.client.iter_list("articles", filter=flt):
-                self.articles[(art.get("Number") or "").lower()] = art
-
-
-def load_company(client: Any, settings: Settings) -> mapping.Company:
-    """The company facts every mapping default is read from (contract: 'every mapping
-    has a default read from the company itself')."""
-    cs = client.get("companysettings")
-    codings = tuple(
-        mapping.Coding(
-            id=c["Id"],
-            name=c.get("Name") or "",
-            type=c.get("Type") or "",
-            vat_percent=Decimal(str(c.get("VatRatePercent") or 0)),
-            active=bool(c.get("IsActive", True)),
-        )
-        for c in client.iter_list("articleaccountcodings")
-    )
-    unit_id = settings.mapping.unit_id
-    if not unit_id:
-        units = list(client.iter_list("units"))
-        wanted = ("st", "pcs", "styck", "st.", "pieces", "kpl", "stk")
-        for u in units:
-            names = {(u.get(k) or "").strip().lower() for k in ("Code", "Abbreviation", "Name", "AbbreviationEnglish")}
-            if names & set(wanted):
-                unit_id = u["Id"]
-                break
-        if not unit_id:
-            raise ShopvismaError(
-                "no unit for pieces ('st'/'pcs') found in Visma",
-                hint='set [mapping] unit_id = "<Visma unit Id>" in the config',
-                exit_code=ExitCode.CONFIG,
-            )
-    return mapping.Company(
-        country_code=cs.get("CountryCode") or "SE",
-        currency=cs.get("CurrencyCode") or "SEK",
-        show_prices_excl_vat_pc=bool(cs.get("ShowPricesExclVatPC", False)),
-        terms_of_payment_id=settings.mapping.terms_of_payment_id or cs.get("TermsOfPaymentId") or "",
-        unit_id=unit_id,
-        codings=codings,
-    )
+def _ref(order: Order, index: int) -> str:
+    return f"{order.name} refund {index}"
 
 
 # --------------------------------------------------------------------------- the pass
-
-
-@dataclass
-class Services:
-    """The clients and the checkpoint store a pass works with (injected by cli.py/tests)."""
-
-    shopify: Any
-    visma: Any
-    save_checkpoint: Callable[[Checkpoint], None]
 
 
 def run_pass(
@@ -254,7 +166,7 @@ def run_pass(
     started = now()
     result = PassResult(command="dry-run" if dry_run else "sync", started_at=started)
     view = VismaView(services.visma, settings)
-    money = "presentmentMoney" if settings.mapping.currency == "presentment" else "shopMoney"
+    money = mapping.money_key(settings.mapping)
     newest_seen: datetime | None = None
     chunk: list[Order] = []
     seen: set[str] = set()
@@ -267,7 +179,7 @@ def run_pass(
 
     try:
         for node in _candidate_nodes(settings, services, checkpoint, only):
-            order = parse_order(node, money=money)  # type: ignore[arg-type]
+            order = parse_order(node, money=money)
             if order.name in seen:
                 continue
             seen.add(order.name)
@@ -275,17 +187,15 @@ def run_pass(
                 break
             if newest_seen is None or order.updated_at > newest_seen:
                 newest_seen = order.updated_at  # ascending UPDATED_AT: safe to resume after it
-            why_not = selected(order, settings)
-            if only is None and why_not:
-                checkpoint.pending.pop(order.name, None)  # e.g. cancelled since it failed
-                continue
             if only is not None and order.name not in only:
                 continue
-            if order.name in checkpoint.recent and order.name not in checkpoint.pending and only is None:
-                result.outcomes.append(OrderOutcome(order.name, "exists", order_id=order.id,
-                                                    document_id=checkpoint.recent[order.name].get("document_id", ""),
-                                                    kind=checkpoint.recent[order.name].get("kind", "")))
+            if only is None and selected(order, settings):
+                checkpoint.pending.pop(order.name, None)  # e.g. cancelled since it failed
                 continue
+            done = checkpoint.recent.get(order.name)
+            if done and order.name not in checkpoint.pending and not open_refunds(order, checkpoint):
+                _check_edit(order, done, checkpoint, result, dry_run=dry_run)
+                continue  # transferred in an earlier pass: no Visma request at all
             taken += 1
             chunk.append(order)
             if len(chunk) >= CHUNK:
@@ -311,170 +221,223 @@ def _count(client: Any, attr: str) -> int:
         return 0
 
 
-def _candidate_nodes(
-    settings: Settings, services: Services, checkpoint: Checkpoint, only: set[str] | None
-) -> Iterator[dict[str, Any]]:
+def _candidate_nodes(settings: Settings, services: Services, checkpoint: Checkpoint,
+                     only: set[str] | None) -> Iterator[dict[str, Any]]:
     """Orders changed since the bookmark (minus an overlap: Shopify's search index lags
-    writes), then any pending orders outside that window, fetched by name."""
+    writes), then pending orders outside that window, fetched by name."""
     from shopvisma.shopify import build_search
 
-    overlap = timedelta(minutes=settings.sync.overlap_minutes)
-    since = None
-    if checkpoint.bookmark and only is None:
-        since = datetime.fromisoformat(checkpoint.bookmark.replace("Z", "+00:00")) - overlap
-    names = sorted(only) if only is not None else []
+    names: list[str]
     if only is None:
+        since = None
+        if checkpoint.bookmark:
+            overlap = timedelta(minutes=settings.sync.overlap_minutes)
+            since = datetime.fromisoformat(checkpoint.bookmark.replace("Z", "+00:00")) - overlap
         search = build_search(settings.criteria, updated_since=since, created_at_min=settings.criteria.created_at_min)
         yielded: set[str] = set()
         for node in services.shopify.iter_orders(search):
             yielded.add(node["name"])
             yield node
-        names = sorted(n for n in checkpoint.pending if n not in yielded)
-    for batch in _batches(names, 25):
-        search = " OR ".join(f"name:{_quote(n)}" for n in batch)
-        yield from services.shopify.iter_orders(f"({search})")
+        pending = {info.get("order_name") or name for name, info in checkpoint.pending.items()}
+        names = sorted(n for n in pending if n not in yielded)
+    else:
+        names = sorted(only)
+    for batch in batches(names, 25):
+        yield from services.shopify.iter_orders("(" + " OR ".join(f"name:{quote(n)}" for n in batch) + ")")
 
 
-def _handle_chunk(
-    orders: list[Order],
-    settings: Settings,
-    services: Services,
-    checkpoint: Checkpoint,
-    view: VismaView,
-    result: PassResult,
-    *,
-    dry_run: bool,
-) -> None:
-    view.lookup_documents(o.name for o in orders)
-    todo = []
+def _check_edit(order: Order, done: dict[str, Any], checkpoint: Checkpoint, result: PassResult,
+                *, dry_run: bool) -> None:
+    """An order edited after transfer is not re-posted (the document may be approved
+    already); it is reported, in the pass output and in `status`, with what changed."""
+    was = done.get("total")
+    if was is None or Decimal(was) == order.total:
+        return
+    reason = f"edited in Shopify after transfer: total {Decimal(was):.2f} → {order.total:.2f} {order.currency}"
+    result.outcomes.append(OrderOutcome(order.name, "edited", order_id=order.id, reason=reason,
+                                        document_id=done.get("document_id", ""), kind=done.get("kind", ""),
+                                        hint="adjust the Visma document by hand, or credit and re-invoice it"))
+    if not dry_run:
+        checkpoint.edited[order.name] = {"was": was, "now": str(order.total), "at": _iso(datetime.now(UTC)),
+                                         "document_id": done.get("document_id", "")}
+
+
+def _handle_chunk(orders: list[Order], settings: Settings, services: Services, checkpoint: Checkpoint,
+                  view: VismaView, result: PassResult, *, dry_run: bool) -> None:
+    refunds = {o.name: open_refunds(o, checkpoint) for o in orders}
+    view.lookup_documents([o.name for o in orders], document_kinds(settings.visma.workflow))
+    refund_refs = [_ref(o, i) for o in orders for i, _ in refunds[o.name]]
+    if refund_refs:
+        view.lookup_documents(refund_refs, CREDIT_KINDS)
+    todo = [o for o in orders if o.name not in view.documents]
     for order in orders:
         doc = view.documents.get(order.name)
-        if doc is not None:
-            result.outcomes.append(OrderOutcome(order.name, "exists", order_id=order.id, document_id=doc.get("Id", ""),
-                                                kind=doc["_kind"]))
+        if doc is not None and (order.name not in checkpoint.recent or order.name in checkpoint.pending):
+            result.outcomes.append(OrderOutcome(order.name, "exists", order_id=order.id,
+                                                document_id=doc.get("Id", ""), kind=doc["_kind"]))
             if not dry_run:
                 _mark_done(checkpoint, order, doc.get("Id", ""), doc["_kind"])
-        else:
-            todo.append(order)
-    if not todo:
-        if not dry_run:
-            services.save_checkpoint(checkpoint)
-        return
-    company = view.load_company()
-    view.lookup_customers(o.normalized_email for o in todo)
-    numbers: list[str] = []
-    for o in todo:
-        try:
-            numbers += [a.number for a in mapping.needed_articles(o, company, settings.mapping)]
-        except OrderError:
-            pass  # reported with its reason when the order itself is planned
-    view.lookup_articles(numbers)
-    for order in todo:
-        outcome = OrderOutcome(order.name, "failed", order_id=order.id, currency=order.currency)
-        try:
-            _transfer(order, settings, services, checkpoint, view, company, outcome, dry_run=dry_run)
-        except OrderError as exc:
-            outcome.status, outcome.reason, outcome.hint, outcome.field = "failed", exc.reason, exc.hint, exc.field
-        except _VISMA_ORDER_ERRORS() as exc:  # Visma refused this order's data: the order stays pending
-            outcome.status, outcome.reason = "failed", f"Visma refused it: {exc.message}"
-            outcome.hint = exc.hint or "correct the order (or the config) and the next sync retries it"
-            outcome.field = ",".join(str(f.get("Field", "")) for f in getattr(exc, "field_errors", []) or [])
-        result.outcomes.append(outcome)
-        if not dry_run:
+    if todo or refund_refs:
+        company = view.load_company()
+        needing = todo + [o for o in orders if refunds[o.name]]
+        view.lookup_customers(order_emails(needing))
+        numbers: list[str] = []
+        for o in needing:
+            try:
+                numbers += [a.number for a in mapping.needed_articles(o, company, settings.mapping)]
+            except OrderError:
+                pass  # reported with its reason when the order itself is planned
+        view.lookup_articles(numbers)
+    for order in orders:
+        if order in todo:
+            outcome = _guarded(order.name, order, lambda o: _transfer(order, settings, services, checkpoint, view,
+                                                                     o, dry_run=dry_run))
+            _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
             if outcome.status == "failed":
-                _mark_pending(checkpoint, order, outcome)
-            services.save_checkpoint(checkpoint)
+                continue  # no credit for an order that is not in Visma yet
+        for index, refund in refunds[order.name]:
+            ref = _ref(order, index)
+            outcome = _guarded(ref, order, lambda o: _credit(order, refund, index, settings, services, checkpoint,
+                                                            view, o, dry_run=dry_run))
+            outcome.kind = "credit"
+            _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
+    if not dry_run:
+        services.save_checkpoint(checkpoint)
 
 
-def _VISMA_ORDER_ERRORS() -> tuple[type[BaseException], ...]:
+def _guarded(name: str, order: Order, work: Callable[[OrderOutcome], None]) -> OrderOutcome:
+    """Per-order errors become a failed outcome; the pass goes on with the next order."""
     from shopvisma.visma import VismaModuleError, VismaValidationError
 
-    return (VismaValidationError, VismaModuleError)
+    outcome = OrderOutcome(name, "failed", order_id=order.id, currency=order.currency)
+    try:
+        work(outcome)
+    except OrderError as exc:
+        outcome.status, outcome.reason, outcome.hint, outcome.field = "failed", exc.reason, exc.hint, exc.field
+    except (VismaValidationError, VismaModuleError) as exc:  # Visma refused this order's data
+        outcome.status, outcome.reason = "failed", f"Visma refused it: {exc.message}"
+        outcome.hint = exc.hint or "correct the order (or the config); the next sync retries it"
+        outcome.field = ",".join(str(f.get("Field", "")) for f in getattr(exc, "field_errors", None) or [])
+    return outcome
 
 
-def _choose_customer(order: Order, view: VismaView, currency: str) -> dict[str, Any] | None:
-    """One customer per e-mail and currency: drafts take their currency from the customer."""
-    candidates = [c for c in view.customers.get(order.normalized_email, []) if c.get("IsActive", True)]
-    same = [c for c in candidates if (c.get("CurrencyCode") or view.company.currency) == currency]  # type: ignore[union-attr]
-    return same[0] if same else None
+def _settle(outcome: OrderOutcome, order: Order, checkpoint: Checkpoint, services: Services,
+            result: PassResult, *, dry_run: bool) -> None:
+    result.outcomes.append(outcome)
+    if dry_run:
+        return
+    if outcome.status == "failed":
+        checkpoint.intents.pop(outcome.name, None)
+        entry = record_pending(checkpoint, outcome.name, order.id, _iso(order.updated_at), outcome.reason,
+                               outcome.field)
+        entry["hint"] = outcome.hint
+        if outcome.name != order.name:
+            entry["order_name"] = order.name
+    services.save_checkpoint(checkpoint)
 
 
-def _transfer(
-    order: Order,
-    settings: Settings,
-    services: Services,
-    checkpoint: Checkpoint,
-    view: VismaView,
-    company: mapping.Company,
-    outcome: OrderOutcome,
-    *,
-    dry_run: bool,
-) -> None:
-    visma = services.visma
-    if not order.normalized_email:
-        raise OrderError(order.name, "the order has no e-mail address, so no Visma customer can be matched",
-                         hint="add an e-mail to the order in Shopify; the next sync retries it", field="email")
+def _customer_for(order: Order, view: VismaView, company: mapping.Company, settings: Settings,
+                  outcome: OrderOutcome) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(existing customer or None, the customer as the document will see it)."""
     currency = order.currency or company.currency
-    customer = _choose_customer(order, view, currency)
-    new_customer_body = None
-    if customer is None:
-        new_customer_body = mapping.customer_body(order, company, settings.mapping, currency=currency)
-        cust_view = new_customer_body
-        outcome.customer = "create"
-    else:
-        cust_view = customer
+    customer = view.choose_customer(order.normalized_email, currency)
+    if customer is not None:
         outcome.customer = f"reuse {customer.get('CustomerNumber') or customer['Id']}"
-    is_private = bool(cust_view.get("IsPrivatePerson", True))
-    includes_vat = is_private and not company.show_prices_excl_vat_pc
-    country = cust_view.get("InvoiceCountryCode") or company.country_code
-    is_foreign = country != company.country_code or currency != company.currency
-    plan = mapping.plan_document(order, company, settings.mapping, includes_vat=includes_vat, is_foreign=is_foreign)
-    specs = mapping.needed_articles(order, company, settings.mapping)
-    outcome.expected_total = f"{plan.expected_total:.2f}"
-    article_ids: dict[str, str] = {}
-    missing = []
+        return customer, customer
+    outcome.customer = "create"
+    return None, mapping.customer_body(order, company, settings.mapping, currency=currency)
+
+
+def _ensure_articles(specs: list[Any], view: VismaView, outcome: OrderOutcome, *,
+                     dry_run: bool) -> dict[str, str]:
+    ids: dict[str, str] = {}
     for spec in specs:
         art = view.articles.get(spec.number.lower())
-        if art is None:
-            missing.append(spec)
-            outcome.articles.append(f"create {spec.number}")
+        outcome.articles.append(f"{'reuse' if art else 'create'} {spec.number}")
+        if art is None and dry_run:
+            ids[spec.number] = f"<new article {spec.number}>"
+            outcome.body = {**(outcome.body or {}), "articles": [*(outcome.body or {}).get("articles", []), spec.body()]}
         else:
-            article_ids[spec.number] = art["Id"]
-            outcome.articles.append(f"reuse {spec.number}")
+            ids[spec.number] = (art or view.create_article(spec))["Id"]
+    return ids
+
+
+def _transfer(order: Order, settings: Settings, services: Services, checkpoint: Checkpoint, view: VismaView,
+              outcome: OrderOutcome, *, dry_run: bool) -> None:
+    company = view.load_company()
+    mapping.require_email(order)
+    customer, cust_view = _customer_for(order, view, company, settings, outcome)
+    includes_vat = mapping.document_includes_vat(cust_view, company)
+    is_foreign = mapping.foreign_customer(cust_view, company)
+    plan = mapping.plan_document(order, company, settings.mapping, includes_vat=includes_vat, is_foreign=is_foreign)
+    outcome.expected_total = f"{plan.expected_total:.2f}"
     workflow = settings.visma.workflow
+    kind, path = ("order", "orders") if workflow == "order" else ("draft", "customerinvoicedrafts")
+    if dry_run and customer is None:
+        outcome.body = {"customer": cust_view}
+    article_ids = _ensure_articles(plan.articles(), view, outcome, dry_run=dry_run)
     if dry_run:
-        ids = {**{s.number: f"<new article {s.number}>" for s in missing}, **article_ids}
         cid = customer["Id"] if customer else "<new customer>"
-        outcome.body = _document_body(plan, workflow, cid, ids, cust_view, order)
-        outcome.status, outcome.kind = "would-create", _kind(workflow)
-        if new_customer_body is not None:
-            outcome.body = {"customer": new_customer_body,
-                            "articles": [s.body() for s in missing], "document": outcome.body}
-        elif missing:
-            outcome.body = {"articles": [s.body() for s in missing], "document": outcome.body}
+        document = _document_body(plan, workflow, cid, article_ids, cust_view, order)
+        outcome.body = {**outcome.body, "document": document} if outcome.body else document
+        outcome.status, outcome.kind = "would-create", kind
         return
-    for spec in missing:
-        art = _create_article(visma, view, spec)
-        article_ids[spec.number] = art["Id"]
     if customer is None:
-        customer = _create_customer(visma, view, order, new_customer_body or {})
+        customer = view.create_customer(order.normalized_email, cust_view)
         outcome.customer = f"created {customer.get('CustomerNumber') or customer['Id']}"
     body = _document_body(plan, workflow, customer["Id"], article_ids, customer, order)
-    path = "orders" if workflow == "order" else "customerinvoicedrafts"
-    record_intent(checkpoint, order.name, _kind(workflow), order.id)
+    record_intent(checkpoint, order.name, kind, order.id)
     services.save_checkpoint(checkpoint)
-    doc = _create_document(visma, view, path, body, order.name)
-    outcome.status, outcome.document_id, outcome.kind = "created", doc.get("Id", ""), _kind(workflow)
-    try:
-        doc = _verify_totals(visma, path, doc, plan, order, settings, company, customer, article_ids, is_foreign)
-    finally:  # the document exists whatever the check says: never create it again
-        _mark_done(checkpoint, order, outcome.document_id, outcome.kind)
-    if doc.get("TotalAmount") is not None:
-        outcome.visma_total = f"{Decimal(str(doc['TotalAmount'])):.2f}"
+    doc = view.create_document(path, kind, body, order.name)
+    outcome.status, outcome.document_id, outcome.kind = "created", doc.get("Id", ""), kind
+    _mark_done(checkpoint, order, outcome.document_id, kind)  # it exists: never create it again
+    doc = _verify_totals(services.visma, path, doc, plan, order, settings, company, customer, article_ids,
+                         is_foreign, kind=kind, checkpoint=checkpoint)
+    outcome.visma_total = _cents(doc.get("TotalAmount"))
 
 
-def _kind(workflow: str) -> str:
-    return "order" if workflow == "order" else "draft"
+def _credit(order: Order, refund: Refund, index: int, settings: Settings, services: Services,
+            checkpoint: Checkpoint, view: VismaView, outcome: OrderOutcome, *, dry_run: bool) -> None:
+    """One credit invoice draft per Shopify refund, found by its reference before creating."""
+    ref = _ref(order, index)
+    found = view.documents.get(ref)
+    if found is not None:
+        outcome.status, outcome.document_id = "exists", found.get("Id", "")
+        if not dry_run:
+            checkpoint.pending.pop(ref, None)
+            record_refund(checkpoint, refund.id, order.name, outcome.document_id)
+        return
+    company = view.load_company()
+    customer = view.choose_customer(order.normalized_email, order.currency or company.currency)
+    if customer is None:
+        raise OrderError(ref, "the Visma customer of the original document was not found (by e-mail and currency)",
+                         hint="check the customer in Visma; the next sync retries the credit", field="email")
+    outcome.customer = f"reuse {customer.get('CustomerNumber') or customer['Id']}"
+    is_foreign = mapping.foreign_customer(customer, company)
+    plan = mapping.plan_refund(order, refund, company, settings.mapping, index=index, is_foreign=is_foreign,
+                               includes_vat=mapping.document_includes_vat(customer, company))
+    outcome.expected_total = f"{plan.expected_total:.2f}"
+    article_ids = _ensure_articles(plan.articles(), view, outcome, dry_run=dry_run)
+    body = mapping.credit_draft_body(plan, customer_id=customer["Id"], article_ids=article_ids, customer=customer)
+    if dry_run:
+        outcome.body = {**outcome.body, "document": body} if outcome.body else body
+        outcome.status = "would-create"
+        return
+    record_intent(checkpoint, ref, "credit", order.id)
+    services.save_checkpoint(checkpoint)
+    doc = view.create_document("customerinvoicedrafts", "draft", body, ref)
+    outcome.status, outcome.document_id = "created", doc.get("Id", "")
+    checkpoint.intents.pop(ref, None)
+    checkpoint.pending.pop(ref, None)
+    record_refund(checkpoint, refund.id, order.name, outcome.document_id)
+    doc = _verify_totals(services.visma, "customerinvoicedrafts", doc, plan, order, settings, company,
+                         customer, article_ids, is_foreign, kind="credit", refund=(refund, index),
+                         checkpoint=checkpoint)
+    outcome.visma_total = _cents(doc.get("TotalAmount"))
+
+
+def _cents(value: Any) -> str:
+    return "" if value is None else f"{Decimal(str(value)):.2f}"
 
 
 def _document_body(plan: Any, workflow: str, customer_id: str, article_ids: dict[str, str],
@@ -485,82 +448,41 @@ def _document_body(plan: Any, workflow: str, customer_id: str, article_ids: dict
     return mapping.draft_body(plan, customer_id=customer_id, article_ids=article_ids, customer=customer)
 
 
-def _create_article(visma: Any, view: VismaView, spec: Any) -> dict[str, Any]:
-    from shopvisma.visma import AmbiguousWriteError, VismaError
-
-    try:
-        art = visma.post("articles", spec.body())
-    except (AmbiguousWriteError, VismaError) as exc:
-        # Created by a crashed run or a write whose answer was lost: find it by number.
-        if isinstance(exc, VismaError) and not isinstance(exc, AmbiguousWriteError) and exc.error_code != 4000:
-            raise
-        view.articles.pop(spec.number.lower(), None)
-        view.lookup_articles([spec.number])
-        art = view.articles.get(spec.number.lower())
-        if art is None:
-            raise
-    view.articles[spec.number.lower()] = art
-    return art
-
-
-def _create_customer(visma: Any, view: VismaView, order: Order, body: dict[str, Any]) -> dict[str, Any]:
-    from shopvisma.visma import AmbiguousWriteError
-
-    try:
-        cust = visma.post("customers", body)
-    except AmbiguousWriteError:
-        view.customers.pop(order.normalized_email, None)
-        view.lookup_customers([order.normalized_email])
-        found = _choose_customer(order, view, body.get("CurrencyCode", ""))
-        if found is None:
-            raise
-        return found
-    view.customers.setdefault(order.normalized_email, []).append(cust)
-    return cust
-
-
-def _create_document(visma: Any, view: VismaView, path: str, body: dict[str, Any], name: str) -> dict[str, Any]:
-    from shopvisma.visma import AmbiguousWriteError
-
-    try:
-        return visma.post(path, body)
-    except AmbiguousWriteError:
-        view.documents.pop(name, None)
-        view.lookup_documents([name])
-        if name in view.documents:
-            return view.documents[name]
-        raise
-
-
 def _verify_totals(visma: Any, path: str, doc: dict[str, Any], plan: Any, order: Order, settings: Settings,
                    company: mapping.Company, customer: dict[str, Any], article_ids: dict[str, str],
-                   is_foreign: bool) -> dict[str, Any]:
-    """Visma decides whether row prices include VAT; read it back and, when our
-    prediction was wrong, correct the rows with PUT before anyone approves the document."""
+                   is_foreign: bool, *, kind: str, checkpoint: Checkpoint,
+                   refund: tuple[Refund, int] | None = None) -> dict[str, Any]:
+    """Visma decides whether row prices include VAT: read `IncludesVat` back and, when the
+    prediction was wrong, correct the rows with PUT before anyone approves the document.
+    Then Visma's total must equal Shopify's to the cent, or the order is reported loudly."""
     includes = doc.get("IncludesVat")
     if includes is not None and bool(includes) != plan.includes_vat:
-        log.warning("%s: Visma priced rows %s VAT; correcting the document", order.name,
+        log.warning("%s: Visma priced the rows %s VAT; correcting the document", plan.reference,
                     "including" if includes else "excluding")
-        plan = mapping.plan_document(order, company, settings.mapping, includes_vat=bool(includes), is_foreign=is_foreign)
-        body = _document_body(plan, settings.visma.workflow, customer["Id"], article_ids, customer, order)
-        doc = visma.put(f"{path}/{doc['Id']}", body)
+        if refund is not None:
+            plan = mapping.plan_refund(order, refund[0], company, settings.mapping, index=refund[1],
+                                       includes_vat=bool(includes), is_foreign=is_foreign)
+            body = mapping.credit_draft_body(plan, customer_id=customer["Id"], article_ids=article_ids,
+                                             customer=customer)
+        else:
+            plan = mapping.plan_document(order, company, settings.mapping, includes_vat=bool(includes),
+                                         is_foreign=is_foreign)
+            body = _document_body(plan, settings.visma.workflow, customer["Id"], article_ids, customer, order)
+        missing = [a for a in plan.articles() if a.number not in article_ids]
+        if not missing:  # a new rounding article would need a create: reported below instead
+            doc = visma.put(f"{path}/{doc['Id']}", body)
     total = doc.get("TotalAmount")
     if total is not None and Decimal(str(total)).quantize(Decimal("0.01")) != plan.expected_total:
-        raise OrderError(
-            order.name,
-            f"Visma computed a total of {Decimal(str(total)):.2f} {order.currency} but Shopify's total is "
-            f"{plan.expected_total:.2f}; document {doc.get('Id')} needs a manual check before approval",
-            hint="compare the document in Visma with the Shopify order; see docs/accounting.md",
-            field="total",
-        )
+        reason = (f"Visma computed a total of {Decimal(str(total)):.2f} but Shopify's is {plan.expected_total:.2f} "
+                  f"{order.currency}; {kind} {doc.get('Id')} was created and needs a manual check before approval")
+        # Kept (bounded) for `status` after the pending entry is gone: the document exists.
+        checkpoint.edited[plan.reference] = {"reason": reason, "at": _iso(datetime.now(UTC)),
+                                             "document_id": doc.get("Id", "")}
+        raise OrderError(plan.reference, reason, field="total",
+                         hint="compare the document in Visma with the Shopify order (docs/accounting.md)")
     return doc
 
 
 def _mark_done(checkpoint: Checkpoint, order: Order, document_id: str, kind: str) -> None:
     record_transfer(checkpoint, order.name, document_id, kind)
-
-
-def _mark_pending(checkpoint: Checkpoint, order: Order, outcome: OrderOutcome) -> None:
-    checkpoint.intents.pop(order.name, None)
-    entry = record_pending(checkpoint, order.name, order.id, _iso(order.updated_at), outcome.reason, outcome.field)
-    entry["hint"] = outcome.hint
+    checkpoint.recent[order.name]["total"] = str(order.total)

@@ -6,6 +6,12 @@ access tokens, per-endpoint rate limits without Retry-After, the error envelope,
 required fields and max lengths (from visma_schema.json, extracted from Visma's specs),
 server-computed VAT and totals, and faults injected after a write was committed.
 See docs/sandbox-visma.md for what is approximate.
+
+Fault hooks for the reliability suite (tests/test_faults.py): `on_commit` runs after a
+write is saved and before its answer is sent (a test SIGKILLs the client there), a
+"hang" fault holds a request until `release()`, `latency` slows every API call (long
+passes outlive short access tokens), and `issued_secrets()` lists every token and code
+handed out so a test can grep the client's output for them.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ from .visma_identity import Identity
 from .visma_model import ApiError, Json, field_error, scalar_properties, utc, validation_error
 
 MAX_PAGE_SIZE = 1000
-FAULT_KINDS = ("500", "timeout-after-commit", "500-after-commit", "429")
+FAULT_KINDS = ("500", "timeout-after-commit", "500-after-commit", "429", "hang", "400", "garbage")
+HANG_TIMEOUT = 30.0  # a held request goes on by itself after this, so a forgotten release() cannot wedge a test
 
 
 @dataclass
@@ -84,6 +91,12 @@ class VismaSandbox:
         self.requests: list[tuple[str, str, int]] = []
         self._identity = Identity(client_id, client_secret, access_token_ttl, clock)
         self._faults: list[_Fault] = []
+        # Called as on_commit(method, path, answer_body) after a write is saved, before the answer goes out.
+        self.on_commit: Callable[[str, str, Json], None] | None = None
+        self.latency = 0.0  # seconds added to every /v2 request
+        self.hanging = threading.Event()  # set once a request is held by a "hang" fault
+        self._release = threading.Event()
+        self._issued: list[str] = []  # every access/refresh token and authorization code handed out
         self._calls: dict[str, deque[float]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -156,7 +169,24 @@ class VismaSandbox:
             except ApiError as exc:
                 raise KeyError(draft_id) from exc
 
+    def release(self) -> None:
+        """Let every request held by a "hang" fault (now or later) go on."""
+        self._release.set()
+
+    def issued_secrets(self) -> list[str]:
+        """Every token and authorization code the identity server handed out, for leak greps."""
+        with self._lock:
+            return list(self._issued)
+
+    def grant_refusals(self) -> int:
+        """Token requests refused with 400 (invalid_grant: a voided or revoked refresh token)."""
+        with self._lock:
+            return sum(1 for m, p, s in self.requests if p == "/identity/connect/token" and s == 400)
+
     def inject_fault(self, method: str, path_prefix: str, kind: str, times: int = 1) -> None:
+        """Kinds: "500"/"429"/"400" answer instead of the API; "garbage" answers 200 with a
+        body of the wrong shape; "hang" holds the request until release(); "timeout-after-commit"
+        and "500-after-commit" save the write, then hang up or answer 500."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
         with self._lock:
@@ -174,6 +204,11 @@ class VismaSandbox:
             answer = _Answer(404, _envelope(ApiError(404, 3000, "No resource matches the request URI.")))
         with self._lock:
             self.requests.append((method, path, 0 if answer.hang_up else answer.status))
+            if path.startswith("/identity/") and answer.status in (200, 302):
+                body = answer.body if isinstance(answer.body, dict) else {}
+                self._issued += [str(body[k]) for k in ("access_token", "refresh_token") if body.get(k)]
+                location = (answer.headers or {}).get("Location", "")
+                self._issued += [v for k, v in parse_qs(urlsplit(location).query).items() if k == "code" for v in v]
         return answer
 
     def _take_fault(self, method: str, path: str, after_commit: bool) -> _Fault | None:
@@ -216,10 +251,20 @@ class VismaSandbox:
         limited = self._rate_limited(endpoint)
         if limited is not None:
             return limited
+        if self.latency:
+            time.sleep(self.latency)
         fault = self._take_fault(method, path, after_commit=False)
-        if fault is not None:
+        if fault is not None and fault.kind == "hang":
+            self.hanging.set()
+            self._release.wait(HANG_TIMEOUT)
+        elif fault is not None:
             if fault.kind == "429":
                 return _Answer(429, self._quota_body(60))
+            if fault.kind == "400":
+                return _Answer(400, _envelope(validation_error([field_error(
+                    "Rows[0].Text", "Injected fault: the field is not valid.", "Invalid")])))
+            if fault.kind == "garbage":
+                return _Answer(200, ["not", "what", "the", "spec", "says"])
             return _Answer(500, _envelope(ApiError(500, 1000, "Injected fault: internal server error.")))
         try:
             self._authenticate(headers)
@@ -230,6 +275,8 @@ class VismaSandbox:
             extra = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
             return _Answer(err.status, _envelope(err), extra)
         if 200 <= answer.status < 300 and method in ("POST", "PUT", "DELETE"):
+            if self.on_commit is not None:
+                self.on_commit(method, path, answer.body if isinstance(answer.body, dict) else {})
             fault = self._take_fault(method, path, after_commit=True)
             if fault is not None and fault.kind == "timeout-after-commit":
                 return _Answer(answer.status, hang_up=True)
