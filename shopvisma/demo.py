@@ -93,6 +93,15 @@ def run_demo(*, extra_orders: int = 0, say: Say, verbose: bool = False) -> dict[
             second = run_command(settings, dry_run=False)
             say(f"   {second.count('created')} created, {second.count('failed')} failed; Visma writes:"
                 f" {second.visma_writes}; Shopify requests: {second.shopify_requests}; {time.monotonic() - t0:.2f} s")
+            say("\n4. a customer returns #1001 in Shopify; the next sync credits it (once):")
+            from shopvisma.sandbox.seed import make_refund
+
+            first_order = next(o for o in shop.orders.values() if o["name"] == "#1001")
+            shop.add_refund(first_order["id"], make_refund(first_order))
+            third = run_command(settings, dry_run=False)
+            print_pass(third, verbose=verbose)
+            again = run_command(settings, dry_run=False)
+            say(f"   and again: {again.count('created')} created, Visma writes {again.visma_writes}")
             say("\nIn Visma now:")
             say(f"   {len(visma.customers)} customers, {len(visma.articles)} articles, "
                 f"{len(visma.drafts)} invoice drafts")
@@ -103,6 +112,7 @@ def run_demo(*, extra_orders: int = 0, say: Say, verbose: bool = False) -> dict[
                 "dry_run": dry.as_dict(),
                 "sync": first.as_dict(),
                 "second_sync": second.as_dict(),
+                "refund_sync": third.as_dict(),
                 "visma": {"customers": len(visma.customers), "articles": len(visma.articles), "drafts": len(visma.drafts)},
                 "exit_code": int(first.exit_code),
             }

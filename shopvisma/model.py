@@ -109,6 +109,7 @@ class Order:
     total_discounts: Decimal = ZERO
     total_shipping: Decimal = ZERO
     total_tip: Decimal = ZERO
+    total_refunded: Decimal = ZERO  # totalRefundedSet: what all refunds together returned
     legacy_id: str = ""
     cancelled_at: datetime | None = None
     test: bool = False
@@ -289,6 +290,7 @@ def parse_order(node: dict[str, Any], money: MoneyKey = "presentmentMoney") -> O
         total_discounts=_money(node.get("totalDiscountsSet"), money),
         total_shipping=_money(node.get("totalShippingPriceSet"), money),
         total_tip=_money(node.get("totalTipReceivedSet"), money),
+        total_refunded=_money(node.get("totalRefundedSet"), money),
         customer_name=customer_name,
         billing=billing,
         shipping=shipping,

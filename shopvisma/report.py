@@ -32,6 +32,9 @@ def print_pass(result: PassResult, *, verbose: bool = False) -> None:
                  f" customer {o.customer}; articles {', '.join(o.articles) or '-'}")
             if o.body is not None:
                 _out(json.dumps(o.body, indent=2, ensure_ascii=False, default=str))
+        elif o.status == "edited":
+            _out(f"EDITED  {o.name}: {o.reason}")
+            _out(f"        what to do: {o.hint}")
         elif verbose and o.status == "exists":
             _out(f"exists  {o.name} → Visma {o.kind} {o.document_id}")
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items()) or "nothing to do"
@@ -70,6 +73,9 @@ def print_status(doc: dict[str, Any]) -> None:
         _out(f"  {p['order']}: {p.get('reason')} (attempts {p.get('attempts')}, since {p.get('first_seen')})")
         if p.get("hint"):
             _out(f"    what to do: {p['hint']}")
+    for a in doc.get("attention") or []:
+        what = a.get("reason") or f"edited in Shopify after transfer: total {a.get('was')} → {a.get('now')}"
+        _out(f"  attention {a['order']}: {what} (document {a.get('document_id')})")
     for p in doc.get("in_doubt") or []:
         _out(f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first")
 

@@ -143,6 +143,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         "bookmark": checkpoint.bookmark,
         "pending": [{"order": name, **info} for name, info in sorted(checkpoint.pending.items())],
         "in_doubt": [{"order": name, **info} for name, info in sorted(checkpoint.intents.items())],
+        "attention": [{"order": name, **info} for name, info in sorted(checkpoint.edited.items())],
         "recent_transfers": len(checkpoint.recent),
         "visma_grant": grant,
         "lock": lock_state(settings.state_dir),

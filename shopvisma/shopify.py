@@ -310,9 +310,11 @@ class ShopifyClient:
         per_order = requested / first  # includes the connection overhead: conservative
         return max(1, min(MAX_PAGE, int(limit // per_order)))
 
-    def iter_orders(self, search: str, *, page_size: int | None = None, lines: int = 10) -> Iterator[dict[str, Any]]:
+    def iter_orders(self, search: str, *, page_size: int | None = None, lines: int = 10,
+                    want_refunds: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[dict[str, Any]]:
         """Stream order nodes matching `search`, page by page, each complete: all its line
-        items, and `refunds` (fetched apart, only for orders with a refunded amount)."""
+        items, and `refunds` (fetched apart, only for orders with a refunded amount, and only
+        when `want_refunds(node)` agrees: the caller may know they are all credited already)."""
         first = min(MAX_PAGE, page_size or FIRST_PAGE)
         after: str | None = None
         per_order: float | None = None
@@ -333,7 +335,7 @@ class ShopifyClient:
                 first = self._next_page_size(first)
             for node in conn.get("nodes") or []:
                 self._complete_lines(node)
-                self._complete_refunds(node)
+                self._complete_refunds(node, want_refunds)
                 yield node
             info = conn.get("pageInfo") or {}
             if not info.get("hasNextPage") or not info.get("endCursor"):
@@ -353,12 +355,13 @@ class ShopifyClient:
             info = more.get("pageInfo") or {}
         items["pageInfo"] = {"hasNextPage": False, "endCursor": info.get("endCursor")}
 
-    def _complete_refunds(self, node: dict[str, Any]) -> None:
+    def _complete_refunds(self, node: dict[str, Any],
+                          want: Callable[[dict[str, Any]], bool] | None = None) -> None:
         """Refund line items cost more points than the rest of an order: ask only when refunded."""
         if "refunds" in node:
             return
         node["refunds"] = []
-        if _refunded(node):
+        if _refunded(node) and (want is None or want(node)):
             data = self.execute(ORDER_REFUNDS_QUERY, {"id": node["id"]})
             node["refunds"] = list((data.get("order") or {}).get("refunds") or [])
 

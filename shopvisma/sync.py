@@ -235,7 +235,7 @@ def _candidate_nodes(settings: Settings, services: Services, checkpoint: Checkpo
             since = datetime.fromisoformat(checkpoint.bookmark.replace("Z", "+00:00")) - overlap
         search = build_search(settings.criteria, updated_since=since, created_at_min=settings.criteria.created_at_min)
         yielded: set[str] = set()
-        for node in services.shopify.iter_orders(search):
+        for node in services.shopify.iter_orders(search, want_refunds=_refunds_wanted(settings, checkpoint)):
             yielded.add(node["name"])
             yield node
         pending = {info.get("order_name") or name for name, info in checkpoint.pending.items()}
@@ -243,7 +243,21 @@ def _candidate_nodes(settings: Settings, services: Services, checkpoint: Checkpo
     else:
         names = sorted(only)
     for batch in batches(names, 25):
-        yield from services.shopify.iter_orders("(" + " OR ".join(f"name:{quote(n)}" for n in batch) + ")")
+        yield from services.shopify.iter_orders("(" + " OR ".join(f"name:{quote(n)}" for n in batch) + ")",
+                                                want_refunds=_refunds_wanted(settings, checkpoint))
+
+
+def _refunds_wanted(settings: Settings, checkpoint: Checkpoint) -> Callable[[dict[str, Any]], bool]:
+    """Skip the refunds query for an order whose refunded amount is already all credited:
+    a re-read of an old refunded order then costs no extra Shopify request."""
+    side = mapping.money_key(settings.mapping)
+
+    def wanted(node: dict[str, Any]) -> bool:
+        done = checkpoint.recent.get(node.get("name", ""), {})
+        amount = ((node.get("totalRefundedSet") or {}).get(side) or {}).get("amount")
+        return amount is None or done.get("refunded") is None or Decimal(str(amount)) != Decimal(done["refunded"])
+
+    return wanted
 
 
 def _check_edit(order: Order, done: dict[str, Any], checkpoint: Checkpoint, result: PassResult,
@@ -265,11 +279,12 @@ def _check_edit(order: Order, done: dict[str, Any], checkpoint: Checkpoint, resu
 def _handle_chunk(orders: list[Order], settings: Settings, services: Services, checkpoint: Checkpoint,
                   view: VismaView, result: PassResult, *, dry_run: bool) -> None:
     refunds = {o.name: open_refunds(o, checkpoint) for o in orders}
-    view.lookup_documents([o.name for o in orders], document_kinds(settings.visma.workflow))
+    unsure = [o.name for o in orders if o.name not in checkpoint.recent or o.name in checkpoint.pending]
+    view.lookup_documents(unsure, document_kinds(settings.visma.workflow))
     refund_refs = [_ref(o, i) for o in orders for i, _ in refunds[o.name]]
     if refund_refs:
         view.lookup_documents(refund_refs, CREDIT_KINDS)
-    todo = [o for o in orders if o.name not in view.documents]
+    todo = [o for o in orders if o.name in unsure and o.name not in view.documents]
     for order in orders:
         doc = view.documents.get(order.name)
         if doc is not None and (order.name not in checkpoint.recent or order.name in checkpoint.pending):
@@ -295,12 +310,16 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
             if outcome.status == "failed":
                 continue  # no credit for an order that is not in Visma yet
+        credited = True
         for index, refund in refunds[order.name]:
             ref = _ref(order, index)
             outcome = _guarded(ref, order, lambda o: _credit(order, refund, index, settings, services, checkpoint,
                                                             view, o, dry_run=dry_run))
             outcome.kind = "credit"
+            credited = credited and outcome.status != "failed"
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
+        if credited and not dry_run and order.name in checkpoint.recent:
+            checkpoint.recent[order.name]["refunded"] = str(order.total_refunded)
     if not dry_run:
         services.save_checkpoint(checkpoint)
 

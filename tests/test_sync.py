@@ -147,3 +147,46 @@ def test_status_without_network(world) -> None:
     assert doc["last_run"]["exit_code"] == 0
     assert doc["visma_grant"]["present"] is True
     assert doc["lock"]["held"] is False
+
+
+def test_refund_after_transfer_becomes_one_credit_draft(world) -> None:
+    from shopvisma.sandbox.seed import make_refund
+
+    order = _paid(1, seed=9)[0]
+    world.shop.add_order(order)
+    assert world.sync_json()[0] == 0
+    stored = world.shop.orders[order["id"]]
+    world.shop.add_refund(order["id"], make_refund(stored, {stored["lineItems"][0]["id"]: 1}))
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    credits = [d for d in world.visma.drafts.values() if d["YourReference"] == f"{order['name']} refund 1"]
+    assert len(credits) == 1 and credits[0]["IsCreditInvoice"] is True
+    refunded = world.shop.orders[order["id"]]["totalRefundedSet"]["presentmentMoney"]["amount"]
+    assert abs(float(credits[0]["TotalAmount"])) == float(refunded)
+    # again, and with the checkpoint lost: still one credit
+    assert world.sync_json()[1]["requests"]["visma_writes"] == 0
+    (world.state_dir / "checkpoint.json").unlink()
+    world.sync_json()
+    assert sum(d["YourReference"].endswith("refund 1") for d in world.visma.drafts.values()) == 1
+
+
+def test_cancelled_before_transfer_is_never_transferred(world) -> None:
+    order = _paid(1, seed=10)[0]
+    order["cancelledAt"] = order["updatedAt"]
+    world.shop.add_order(order)
+    code, doc = world.sync_json()
+    assert code == 0 and not world.visma.drafts
+
+
+def test_edit_after_transfer_is_reported_not_reposted(world) -> None:
+    order = _paid(1, seed=11)[0]
+    world.shop.add_order(order)
+    world.sync_json()
+    bag = world.shop.orders[order["id"]]["totalPriceSet"]
+    bigger = {side: {**money, "amount": str(float(money["amount"]) + 100)} for side, money in bag.items()}
+    world.shop.update_order(order["id"], totalPriceSet=bigger)
+    code, doc = world.sync_json()
+    assert code == 0 and len(world.visma.drafts) == 1
+    assert [o["status"] for o in doc["orders"]] == ["edited"]
+    status = json.loads(world.cli("status", "--json").stdout)
+    assert order["name"] in {e["order"] for e in status["attention"]}

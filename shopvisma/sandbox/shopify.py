@@ -91,6 +91,12 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
     o.setdefault("taxesIncluded", False)
     for key in ("totalPriceSet", "totalShippingPriceSet", "totalTipReceivedSet", "totalRefundedSet"):
         o.setdefault(key, _zero_bag(cur, pres))
+    if o["refunds"]:  # Shopify keeps totalRefundedSet equal to the refunds' sum
+        o["totalRefundedSet"] = {
+            side: {"amount": str(sum((Decimal(r["totalRefundedSet"][side]["amount"]) for r in o["refunds"]),
+                                     Decimal(0))), "currencyCode": code}
+            for side, code in (("shopMoney", cur), ("presentmentMoney", pres))
+        }
     for li in o["lineItems"]:
         li.setdefault("discountAllocations", [])
         li.setdefault("taxLines", [])

@@ -382,14 +382,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         payload = b"" if answer.body is None else json.dumps(answer.body, default=_json_default).encode()
-        self.send_response(answer.status)
-        if answer.body is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        for name, value in (answer.headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(answer.status)
+            if answer.body is not None:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+            for name, value in (answer.headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client died (a fault test killed it): nobody to answer
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
