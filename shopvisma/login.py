@@ -47,6 +47,8 @@ def login_shopify(settings: Settings, *, token: str | None, client_id: str | Non
     if token:
         register(token)
         where = store.set("shopify_token", token)
+        for stale in ("shopify_client_id", "shopify_client_secret"):  # one way of logging in at a time
+            store.delete(stale)
         say(f"Shopify token stored in {where}")
         return where
     if not client_id:
@@ -60,6 +62,7 @@ def login_shopify(settings: Settings, *, token: str | None, client_id: str | Non
     client_credentials_token(settings.shopify.origin, client_id, client_secret, tokens, force=True)
     store.set("shopify_client_id", client_id)
     where = store.set("shopify_client_secret", client_secret)
+    store.delete("shopify_token")  # a static token would otherwise win over the new app
     say(f"Shopify client credentials stored in {where}; an access token was fetched and cached")
     return where
 
