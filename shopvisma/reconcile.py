@@ -9,7 +9,7 @@ their credit drafts ("#1001 refund 1").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -78,7 +78,7 @@ def reconcile(settings: Settings, services: Services, date_from: datetime, date_
         matched += ok
     return {
         "from": date_from.isoformat(),
-        "to": date_to.isoformat(),
+        "to": (date_to - timedelta(days=1)).isoformat(),  # inclusive, as the user typed it
         "orders": len(orders),
         "matched": matched,
         "findings": [f.__dict__ for f in findings],
