@@ -190,3 +190,15 @@ def test_edit_after_transfer_is_reported_not_reposted(world) -> None:
     assert [o["status"] for o in doc["orders"]] == ["edited"]
     status = json.loads(world.cli("status", "--json").stdout)
     assert order["name"] in {e["order"] for e in status["attention"]}
+
+
+def test_status_json_is_the_documented_schema(world) -> None:
+    import re
+
+    world.shop.add_order(_paid(1, seed=12)[0])
+    world.sync_json()
+    doc = json.loads(world.cli("status", "--json").stdout)
+    text = (Path(__file__).parents[1] / "docs" / "json-output.md").read_text()
+    section = text.split("## `shopvisma status --json`")[1].split("\n## ")[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, re.M))
+    assert set(doc) == documented
