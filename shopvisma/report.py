@@ -45,10 +45,10 @@ def print_pass(result: PassResult, *, verbose: bool = False) -> None:
 
 
 def print_failures(result: PassResult) -> None:
-    """-q: one line per failed order, nothing else."""
-    for o in result.outcomes:
-        if o.status == "failed":
-            _out(f"FAILED  {o.name}: {o.reason}")
+    """-q (cron): one summary line on stderr, so the mail is short; `status` has the rest."""
+    from shopvisma.notify import pass_summary
+
+    _out(f"shopvisma {result.command}: {pass_summary(result)} (details: shopvisma status)")
 
 
 def print_status(doc: dict[str, Any]) -> None:

@@ -202,3 +202,17 @@ def test_status_json_is_the_documented_schema(world) -> None:
     section = text.split("## `shopvisma status --json`")[1].split("\n## ")[0]
     documented = set(re.findall(r"^\| `(\w+)` \|", section, re.M))
     assert set(doc) == documented
+
+
+def test_quiet_cron_output(world) -> None:
+    orders = _paid(2, seed=13)
+    orders[0]["email"] = None
+    for o in orders:
+        world.shop.add_order(o)
+    res = world.cli("sync", "-q")
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and orders[0]["name"] in lines[0]
+    ok = world.cli("sync", "-q")  # the failed order fails again; a clean shop would be silent
+    assert ok.stdout == ""
