@@ -9,9 +9,7 @@ should cost little more than importing typer and requests.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional

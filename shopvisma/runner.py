@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from datetime import datetime
 from typing import Any
 
 from shopvisma.config import Settings

@@ -191,7 +191,7 @@ class TokenFile:
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise ConfigError(
                 f"token file {self.path} is corrupt (not a JSON object of sections)",
-                hint=f"move it aside and run `shopvisma login visma` (and `shopvisma login shopify` "
+                hint="move it aside and run `shopvisma login visma` (and `shopvisma login shopify` "
                      "if you use a client id/secret) to get new tokens",
             )
         return data

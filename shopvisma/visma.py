@@ -13,13 +13,11 @@ easier to audit than that interaction.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import random
 import re
 import time
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
