@@ -379,3 +379,17 @@ def test_no_secret_in_errors_or_logs(ft: FakeTime, tmp_path: Path, caplog: pytes
     blob = "\n".join(texts) + caplog.text + repr(client.__dict__.get("requests"))
     for s in secrets_used:
         assert s not in blob
+
+
+def test_client_paces_itself_under_the_limit_and_never_meets_a_429(ft: FakeTime, tmp_path: Path) -> None:
+    sandbox = start(ft, rate_limit_per_minute=5)
+    try:
+        client = client_for(sandbox, seeded_tokens(tmp_path / "tokens.json", sandbox), ft, jitter=0, rate_limit=5)
+        for _ in range(12):
+            client.get("units")
+            ft.now += 1
+        statuses = [s for _, p, s in sandbox.requests if p.startswith("/v2")]
+        assert statuses == [200] * 12
+        assert len(ft.sleeps) == 2 and client.paced_seconds > 100  # two full windows waited out
+    finally:
+        sandbox.stop()
