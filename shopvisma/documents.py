@@ -156,6 +156,10 @@ def credit(order: Order, refund: Refund, index: int, settings: Settings, service
     outcome.visma_total = _cents(doc.get("TotalAmount"))
 
 
+def _cents_of(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
 def _cents(value: Any) -> str:
     return "" if value is None else f"{Decimal(str(value)):.2f}"
 
@@ -191,10 +195,15 @@ def _verify_totals(visma: Any, path: str, doc: dict[str, Any], plan: Any, order:
         missing = [a for a in plan.articles() if a.number not in article_ids]
         if not missing:  # a new rounding article would need a create: reported below instead
             doc = visma.put(f"{path}/{doc['Id']}", body)
-    total = doc.get("TotalAmount")
-    if total is not None and Decimal(str(total)).quantize(Decimal("0.01")) != plan.expected_total:
-        reason = (f"Visma computed a total of {Decimal(str(total)):.2f} but Shopify's is {plan.expected_total:.2f} "
-                  f"{order.currency}; {kind} {doc.get('Id')} was created and needs a manual check before approval")
+    total, vat = doc.get("TotalAmount"), doc.get("TotalVatAmount")
+    problem = ""
+    if total is not None and _cents_of(total) != plan.expected_total:
+        problem = f"Visma computed a total of {_cents_of(total)} but Shopify's is {plan.expected_total:.2f}"
+    elif vat is not None and _cents_of(vat) != plan.expected_vat:
+        problem = f"Visma computed VAT of {_cents_of(vat)} but {plan.expected_vat:.2f} was expected"
+    if problem:
+        reason = (f"{problem} {order.currency}; {kind} {doc.get('Id')} was created and needs a manual check "
+                  "before approval")
         # Kept (bounded) for `status` after the pending entry is gone: the document exists.
         checkpoint.edited[plan.reference] = {"reason": reason, "at": iso_utc(datetime.now(UTC)),
                                              "document_id": doc.get("Id", "")}
