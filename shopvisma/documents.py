@@ -111,7 +111,7 @@ def transfer(order: Order, settings: Settings, services: Any, checkpoint: Checkp
     doc = view.create_document(path, kind, body, order.name)
     outcome.status, outcome.document_id, outcome.kind = "created", doc.get("Id", ""), kind
     mark_done(checkpoint, order, outcome.document_id, kind)  # it exists: never create it again
-    doc = _verify_totals(services.visma, path, doc, plan, order, settings, company, customer, article_ids,
+    doc = _verify_totals(view, path, doc, plan, order, settings, company, customer, article_ids,
                          is_foreign, kind=kind, checkpoint=checkpoint)
     outcome.visma_total = _cents(doc.get("TotalAmount"))
 
@@ -150,7 +150,7 @@ def credit(order: Order, refund: Refund, index: int, settings: Settings, service
     checkpoint.intents.pop(ref, None)
     checkpoint.pending.pop(ref, None)
     record_refund(checkpoint, refund.id, order.name, outcome.document_id)
-    doc = _verify_totals(services.visma, "customerinvoicedrafts", doc, plan, order, settings, company,
+    doc = _verify_totals(view, "customerinvoicedrafts", doc, plan, order, settings, company,
                          customer, article_ids, is_foreign, kind="credit", refund=(refund, index),
                          checkpoint=checkpoint)
     outcome.visma_total = _cents(doc.get("TotalAmount"))
@@ -172,7 +172,7 @@ def _document_body(plan: Any, workflow: str, customer_id: str, article_ids: dict
     return mapping.draft_body(plan, customer_id=customer_id, article_ids=article_ids, customer=customer)
 
 
-def _verify_totals(visma: Any, path: str, doc: dict[str, Any], plan: Any, order: Order, settings: Settings,
+def _verify_totals(view: VismaView, path: str, doc: dict[str, Any], plan: Any, order: Order, settings: Settings,
                    company: mapping.Company, customer: dict[str, Any], article_ids: dict[str, str],
                    is_foreign: bool, *, kind: str, checkpoint: Checkpoint,
                    refund: tuple[Refund, int] | None = None) -> dict[str, Any]:
@@ -186,15 +186,19 @@ def _verify_totals(visma: Any, path: str, doc: dict[str, Any], plan: Any, order:
         if refund is not None:
             plan = mapping.plan_refund(order, refund[0], company, settings.mapping, index=refund[1],
                                        includes_vat=bool(includes), is_foreign=is_foreign)
-            body = mapping.credit_draft_body(plan, customer_id=customer["Id"], article_ids=article_ids,
-                                             customer=customer)
         else:
             plan = mapping.plan_document(order, company, settings.mapping, includes_vat=bool(includes),
                                          is_foreign=is_foreign)
+        missing = [a for a in plan.articles() if a.number not in article_ids]  # e.g. a rounding row now
+        view.lookup_articles([a.number for a in missing])
+        for spec in missing:
+            article_ids[spec.number] = (view.articles.get(spec.number.lower()) or view.create_article(spec))["Id"]
+        if refund is not None:
+            body = mapping.credit_draft_body(plan, customer_id=customer["Id"], article_ids=article_ids,
+                                             customer=customer)
+        else:
             body = _document_body(plan, settings.visma.workflow, customer["Id"], article_ids, customer, order)
-        missing = [a for a in plan.articles() if a.number not in article_ids]
-        if not missing:  # a new rounding article would need a create: reported below instead
-            doc = visma.put(f"{path}/{doc['Id']}", body)
+        doc = view.client.put(f"{path}/{doc['Id']}", body)
     total, vat = doc.get("TotalAmount"), doc.get("TotalVatAmount")
     problem = ""
     if total is not None and _cents_of(total) != plan.expected_total:

@@ -58,6 +58,11 @@ class State:
     next_customer_number: int = 1
     next_order_number: int = 1
     next_invoice_number: int = 1
+    # Which reading of IncludesVat the emulator follows: "setting-name" (private person and
+    # ShowPricesExclVatPC off, as the setting's name says) or "spec-2026" (private and the
+    # checkbox ON, as the 2026 OpenAPI description words it). Real Visma: unconfirmed, so the
+    # product must read IncludesVat back; tests run both readings.
+    includes_vat_rule: str = "setting-name"
 
     def __post_init__(self) -> None:
         data = seed(self.company_currency, self.show_prices_excl_vat_pc, self.order_module)
@@ -217,7 +222,8 @@ def _document(state: State, body: Any, kind: str, now: float, existing: Json | N
         errors.append(field_error("Status", "Status must be 1 (Draft), 2, 3 or 4.", "Range"))
     _lookup(errors, state.terms_of_payments, body, "TermsOfPaymentId", "Terms of payment")
     private = bool(customer and customer.get("IsPrivatePerson"))
-    includes_vat = private and not state.company_settings["ShowPricesExclVatPC"]
+    checkbox = bool(state.company_settings["ShowPricesExclVatPC"])
+    includes_vat = private and (checkbox if state.includes_vat_rule == "spec-2026" else not checkbox)
     rows = _rows(state, body, row_schema, includes_vat, errors)
     if errors or customer is None:
         raise validation_error(errors)
