@@ -34,6 +34,7 @@ class Proc:
     rss_vmhwm_kb: int
     doc: dict[str, Any] | None
     stderr_tail: str
+    cpu_s: float = 0.0
 
     @property
     def peak_rss_mb(self) -> float:
@@ -91,7 +92,8 @@ def run_measured(args: list[str], env: dict[str, str], *, timeout: float = 3600)
         doc = json.loads(text) if text.strip() else None
     except ValueError:
         doc = None
-    return Proc(wall, proc.returncode, int(usage.ru_maxrss) if usage else 0, peak[0], doc, tail)
+    cpu = (usage.ru_utime + usage.ru_stime) if usage else 0.0
+    return Proc(wall, proc.returncode, int(usage.ru_maxrss) if usage else 0, peak[0], doc, tail, cpu)
 
 
 def run_sync(env: dict[str, str]) -> Proc:

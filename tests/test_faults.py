@@ -132,9 +132,13 @@ class Rig:
         self.visma.on_commit = hook
         return seen
 
-    def add_orders(self, orders: list[dict[str, Any]]) -> list[str]:
+    def add_orders(self, orders: list[dict[str, Any]], *, new: bool = False) -> list[str]:
+        """`new`: the orders arrive now (updatedAt = the sandbox's now), as a real new order
+        would after a pass; the seed's January dates would sit behind the bookmark."""
         for o in orders:
             self.shop.add_order(o)
+            if new:
+                self.shop.update_order(o["id"])
         return [o["name"] for o in orders]
 
     def set_workflow(self, workflow: str) -> None:
@@ -368,9 +372,10 @@ def test_sigkill_inside_a_checkpoint_write(rig: Rig, mode: str, nth: int) -> Non
 def test_sigkill_at_random_moments(rig: Rig) -> None:
     """N runs, each killed after a random delay; then one clean run must converge."""
     rng = random.Random(int(os.environ.get("FAULT_SEED", "5")))
-    names = rig.add_orders(paid(24, seed=7))
-    rig.visma.latency = 0.01  # ~1 s passes, so random kills land all over them
-    kills, finished = 0, 0
+    names = rig.add_orders(paid(40, seed=7))
+    rig.visma.latency = 0.02  # ~3 s passes, so random kills land all over them
+    rig.shop.restore_rate = 10_000.0  # else later runs spend the window waiting for Shopify's bucket
+    kills, finished, progress = 0, 0, []
     for _ in range(10):
         t0 = time.monotonic()
         proc = rig.start("sync", "--json")
@@ -385,14 +390,15 @@ def test_sigkill_at_random_moments(rig: Rig) -> None:
         from shopvisma.state import load_checkpoint
 
         load_checkpoint(rig.state_dir / "checkpoint.json")  # never torn, whenever the kill came
-        if run.code == 0:
-            rig.add_orders(paid(30, seed=8 + rig.runs)[-2:])  # keep it busy
+        progress.append(len(rig.visma.drafts))
     rig.kills += kills
     rig.visma.latency = 0.0
-    all_names = sorted({*names, *(o["YourReference"] for o in rig.visma.drafts.values())}
-                       | {o["name"] for o in rig.shop.orders.values()})
+    all_names = sorted({o["name"] for o in rig.shop.orders.values()})
+    assert all_names == sorted(names)
     tally = assert_converged(rig, all_names)
+    assert len(set(progress)) > 2, f"the kills all landed at one point: {progress}"
     matrix("sigkill at random moments", rig, faults=kills, tally=tally, finished_before_kill=finished,
+           drafts_after_each_run=progress,
            orders=len(all_names), stale_temp_files=len(list(rig.state_dir.glob(".*.tmp"))))
 
 
@@ -407,7 +413,7 @@ def test_corrupt_checkpoint_exits_78_with_recovery_and_posts_nothing(rig: Rig, d
     text = cp.read_text(encoding="utf-8")
     cp.write_text({"truncated": text[: len(text) // 2], "empty": "", "garbage": "\x00\x01{not json",
                    "wrong-version": text.replace('"version": 1', '"version": 99')}[damage], encoding="utf-8")
-    rig.add_orders(paid(6, seed=4)[4:])
+    rig.add_orders(paid(6, seed=4)[4:], new=True)
     writes, shop_requests = rig.visma.writes(), len(rig.shop.requests)
     refused = rig.sync()
     assert refused.code == 78, refused.stderr
@@ -482,7 +488,7 @@ def test_short_access_tokens_and_rotation_over_many_passes(tmp_path: Path) -> No
         extra = paid(16, seed=11)[10:]
         for i in range(3):
             time.sleep(2.1)  # the access token on disk is dead: the pass must rotate
-            names += rig.add_orders(extra[i * 2: i * 2 + 2])
+            names += rig.add_orders(extra[i * 2: i * 2 + 2], new=True)
             run = rig.sync(env=env)
             assert run.code == 0, run.stderr
         refreshes = sum(1 for m, p, s in rig.visma.requests if p == "/identity/connect/token" and s == 200)
@@ -507,7 +513,7 @@ def test_revoked_grant_exits_77_with_login_hint(tmp_path: Path) -> None:
         assert rig.sync().code == 0
         rig.visma.revoke_grant()
         time.sleep(2.1)
-        rig.add_orders(paid(4, seed=12)[2:])
+        rig.add_orders(paid(4, seed=12)[2:], new=True)
         writes = rig.visma.writes()
         run = rig.sync()
         assert run.code == 77, run.stderr
@@ -552,13 +558,15 @@ def test_no_secret_in_any_output_with_verbose_client_credentials_and_a_crash(rig
     names = rig.add_orders(paid(3, seed=14))
     assert rig.run("-v", "sync", "--json", env=env).code == 0
     rig.visma.inject_fault("GET", "/v2/customerinvoicedrafts", "garbage")
-    rig.add_orders(paid(5, seed=14)[3:])
+    rig.add_orders(paid(5, seed=14)[3:], new=True)
     crash = rig.run("-v", "sync", "--json", env=env)
     assert crash.code == 70, crash.stderr
-    assert "Traceback" not in crash.stderr and "internal error" in crash.stderr
+    assert "internal error" in crash.stderr and crash.doc["exit_code"] == 70
     log = (rig.state_dir / "shopvisma.log").read_text(encoding="utf-8")
-    assert "Traceback" in log  # the traceback goes to the log file only
-    assert crash.doc["exit_code"] == 70
+    assert "Traceback" in log
+    rig.visma.inject_fault("GET", "/v2/customerinvoicedrafts", "garbage")
+    quiet_crash = rig.run("sync", "--json", env=env)
+    assert quiet_crash.code == 70 and "Traceback" not in quiet_crash.stderr
     rig.run("-v", "status", "--json", env=env)
     rig.run("dry-run", "--json", env=env)
     used = rig.secrets_used()
@@ -584,3 +592,15 @@ def test_every_output_of_a_faulty_series_is_secret_free(rig: Rig) -> None:
     assert not found, found
     matrix("mixed faults + secrets grep", rig, faults=3, tally=tally)
 
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="BUG: with -v the exit-70 traceback is printed on stderr too; the contract "
+                                       "says a short message on stderr, the traceback only in the log file")
+def test_crash_traceback_stays_in_the_log_file_with_verbose(rig: Rig) -> None:
+    rig.add_orders(paid(2, seed=16))
+    rig.visma.inject_fault("GET", "/v2/customerinvoicedrafts", "garbage")
+    crash = rig.run("-v", "sync", "--json")
+    assert crash.code == 70
+    assert "Traceback" in (rig.state_dir / "shopvisma.log").read_text(encoding="utf-8")
+    assert "Traceback" not in crash.stderr

@@ -1,0 +1,267 @@
+"""`make bench`: the real `shopvisma sync` CLI against rate-limited sandboxes (issue 7).
+
+The sandboxes run as threads in this process; the product runs as a subprocess exactly
+as cron runs it (config file, secrets from the environment, lock, checkpoint), so the
+wall time, RSS and request counts are those of the shipped code path. Scenario sizes
+and which limits are scaled are explained in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from measure import file_size, run_measured, run_sync, shopify_log, visma_log  # noqa: E402
+from orders import make_orders, previous_order  # noqa: E402
+from report import Idle, Limits, Row, results_md, text_table  # noqa: E402
+
+from shopvisma.demo import sandbox_env, write_sandbox_config  # noqa: E402
+from shopvisma.sandbox.shopify import ShopifySandbox  # noqa: E402
+from shopvisma.sandbox.visma import VismaSandbox  # noqa: E402
+
+REAL = Limits(visma_per_minute=600, bucket=1000.0, restore=100.0)
+BASELINE = ["-c", "import typer, requests"]
+SYNC_CONFIG = "max_wait_seconds = 3600"  # a backfill pass may wait longer than the 300 s default
+_WAIT_LINE = re.compile(r" INFO shopvisma\.\w+: (?P<what>.+): waiting (?P<secs>[\d.]+) s$")
+
+
+def scaled(k: float) -> Limits:
+    return Limits(int(REAL.visma_per_minute * k), REAL.bucket * k, REAL.restore * k)
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+@dataclass
+class Stage:
+    """A pair of sandboxes, a state dir and the environment a cron job would have."""
+
+    shop: ShopifySandbox
+    visma: VismaSandbox
+    state_dir: Path
+    env: dict[str, str]
+
+    def limit(self, limits: Limits | None) -> None:
+        """None lifts both limits (for the unmeasured warm-up); the bucket is full afterwards."""
+        self.visma.rate_limit_per_minute = limits.visma_per_minute if limits else None
+        self.shop.bucket_size = (limits or REAL).bucket
+        self.shop.restore_rate = limits.restore if limits else 1e9
+
+    def wait_full_bucket(self, timeout: float = 30) -> None:
+        """Cron passes are minutes apart: start each measured pass with a refilled bucket."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.shop.throttle_status()
+            if st["currentlyAvailable"] >= st["maximumAvailable"] - 1:
+                return
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.shop.stop()
+        self.visma.stop()
+
+
+def open_stage(orders: list[dict[str, Any]], limits: Limits | None, root: Path, name: str) -> Stage:
+    shop = ShopifySandbox(orders=orders, bucket_size=(limits or REAL).bucket,
+                          restore_rate=(limits or REAL).restore).start()
+    visma = VismaSandbox(rate_limit_per_minute=limits.visma_per_minute if limits else None).start()
+    folder = root / name
+    folder.mkdir(parents=True)
+    config = write_sandbox_config(folder / "config.toml", shop, visma, sync=SYNC_CONFIG)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SHOPVISMA_")}
+    stage = Stage(shop, visma, folder / "state", {**base, **sandbox_env(shop, visma, folder / "state", config)})
+    stage.limit(limits)
+    return stage
+
+
+def _waits(log_path: Path, offset: int) -> Counter[str]:
+    waits: Counter[str] = Counter()
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            for line in fh:
+                m = _WAIT_LINE.search(line.rstrip("\n"))
+                if m:
+                    waits[m.group("what")] += float(m.group("secs"))
+    except OSError:
+        pass
+    return waits
+
+
+def measured_pass(stage: Stage, key: str, label: str, limits: Limits) -> Row:
+    stage.limit(limits)
+    stage.wait_full_bucket()
+    v0, s0 = len(stage.visma.requests), len(stage.shop.requests)
+    log_path = stage.state_dir / "shopvisma.log"
+    log_offset = file_size(log_path)
+    proc = run_sync(stage.env)
+    doc = proc.doc or {}
+    counts = dict(doc.get("counts") or {})
+    row = Row(key, label, limits, orders=sum(counts.get(k, 0) for k in ("created", "exists", "failed")),
+              counts=counts, visma=visma_log(stage.visma.requests[v0:]), shopify=shopify_log(stage.shop.requests[s0:]),
+              wall_s=proc.wall_s, cpu_s=proc.cpu_s, rss_mb=proc.peak_rss_mb,
+              checkpoint_bytes=file_size(stage.state_dir / "checkpoint.json"), exit_code=proc.exit_code,
+              waits=_waits(log_path, log_offset))
+    if proc.exit_code not in (0, 1) or not doc:
+        row.note = f"sync exited {proc.exit_code}: {proc.stderr_tail.strip()[-600:]}"
+    if counts.get("failed"):
+        reasons = Counter(o.get("reason", "")[:90] for o in doc.get("orders") or [] if o.get("status") == "failed")
+        row.note += f" failed orders by reason: {dict(reasons.most_common(3))}"
+    say(f"  {key}) {label}: {row.orders} orders, exit {proc.exit_code}, {row.wall_s:.1f} s "
+        f"(floor {row.floor_s:.1f} s), RSS {row.rss_mb:.1f} MB")
+    return row
+
+
+def scenario_steady(n: int, root: Path) -> tuple[Row, Stage]:
+    """(a): the customers and articles already exist because a warm-up pass (unmeasured, no
+    limits) transferred an earlier order by each customer with the same lines."""
+    orders = make_orders(n, seed=11, start=datetime(2026, 2, 1, tzinfo=UTC), end=datetime(2026, 2, 28, tzinfo=UTC))
+    earlier = [previous_order(o, timedelta(days=30)) for o in orders]
+    stage = open_stage(earlier, None, root, "steady")
+    warm = run_sync(stage.env)
+    if warm.exit_code != 0:
+        raise SystemExit(f"warm-up pass failed ({warm.exit_code}): {warm.stderr_tail}")
+    say(f"  a) warm-up: {n} earlier orders of the same customers transferred in {warm.wall_s:.1f} s "
+        f"({len(stage.visma.customers)} customers, {len(stage.visma.articles)} articles now in Visma)")
+    for order in orders:
+        stage.shop.add_order(order)
+    return measured_pass(stage, "a", "steady state", REAL), stage
+
+
+def _import_top(env: dict[str, str], n: int = 6) -> list[tuple[str, float]]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "shopvisma", "sync", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    top: list[tuple[str, float]] = []
+    for line in proc.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and line.startswith("import time:") and not parts[2].startswith("  "):
+            try:
+                top.append((parts[2].strip(), int(parts[1]) / 1000))
+            except ValueError:
+                continue
+    return sorted(top, key=lambda item: -item[1])[:n]
+
+
+def scenario_idle(stage: Stage, runs: int = 5) -> tuple[Row, Idle]:
+    """(c): right after (a), nothing new; interleaved with the import baseline to share noise."""
+    idle = Idle([], [], [], [])
+    row: Row | None = None
+    for _ in range(runs):
+        row = measured_pass(stage, "c", "idle pass", REAL)
+        idle.sync_walls.append(row.wall_s)
+        idle.shopify_requests.append(row.shopify.requests)
+        idle.visma_requests.append(row.visma.api + row.visma.token)
+        idle.baseline_walls.append(run_measured(BASELINE, stage.env).wall_s)
+    idle.import_top = _import_top(stage.env)
+    assert row is not None
+    row.wall_s = statistics.median(idle.sync_walls)
+    row.note = f"wall is the median of {runs} idle passes"
+    say(f"  c) idle: median {row.wall_s:.3f} s vs import baseline {statistics.median(idle.baseline_walls):.3f} s "
+        f"= {idle.ratio:.2f}x")
+    return row, idle
+
+
+def scenario_backlog(key: str, label: str, n: int, seed: int, limits: Limits, root: Path) -> Row:
+    end = min(datetime(2026, 10, 31, tzinfo=UTC), datetime.now(UTC) - timedelta(days=2))
+    t = time.monotonic()
+    orders = make_orders(n, seed=seed, start=datetime(2026, 1, 2, tzinfo=UTC), end=end)
+    stage = open_stage(orders, limits, root, f"backlog-{key}")
+    say(f"  {key}) {n} orders generated and loaded in {time.monotonic() - t:.1f} s")
+    try:
+        return measured_pass(stage, key, label, limits)
+    finally:
+        stage.stop()
+
+
+def requested_cost_per_order(variables: dict[str, Any] | None) -> float | None:
+    """What Shopify charges up front for one more order node in the product's ORDERS_QUERY."""
+    try:
+        from graphql import parse
+        from graphql.language import OperationDefinitionNode
+
+        from shopvisma.sandbox.shopify import load_schema
+        from shopvisma.sandbox.shopify_cost import query_cost
+        from shopvisma.shopify_queries import ORDERS_QUERY
+
+        op = next(d for d in parse(ORDERS_QUERY).definitions if isinstance(d, OperationDefinitionNode))
+        base = {"after": None, "query": "", "lines": 10, **(variables or {})}
+        return float(query_cost(load_schema(), op, {}, {**base, "first": 2})
+                     - query_cost(load_schema(), op, {}, {**base, "first": 1}))
+    except Exception:  # noqa: BLE001 - an explanation helper must not fail the benchmark
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="(d) at the real limits too (about 20 minutes more)")
+    ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run; writes no results.md")
+    ap.add_argument("--scale", type=float, default=10.0, help="limit scale for (d) (default 10)")
+    ap.add_argument("--only", default="abcd", help="scenarios to run, e.g. 'ac' (c needs a)")
+    ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results.md)")
+    args = ap.parse_args(argv)
+    if datetime.now(UTC) < datetime(2026, 3, 15, tzinfo=UTC):
+        raise SystemExit("the benchmark's orders are dated 2026-01..2026-10; run it on a machine whose clock is later")
+    sizes = {"a": 300, "b": 2000, "d": 10_000} if not args.quick else {"a": 60, "b": 300, "d": 1500}
+    big = REAL if args.full else scaled(args.scale)
+    out = args.out or (None if args.quick else HERE / "results.md")
+    started = time.monotonic()
+    rows: list[Row] = []
+    idle: Idle | None = None
+    with tempfile.TemporaryDirectory(prefix="shopvisma-bench-") as tmp:
+        root = Path(tmp)
+        if "a" in args.only:
+            say(f"a) steady state, {sizes['a']} orders, {REAL.describe()}")
+            row, stage = scenario_steady(sizes["a"], root)
+            rows.append(row)
+            try:
+                if "c" in args.only:
+                    say("c) idle pass x5 and the import baseline x5")
+                    crow, idle = scenario_idle(stage)
+                    rows.append(crow)
+            finally:
+                stage.stop()
+        if "b" in args.only:
+            say(f"b) cold backlog, {sizes['b']} orders, {REAL.describe()}")
+            rows.append(scenario_backlog("b", "cold backlog", sizes["b"], 22, REAL, root))
+        if "d" in args.only:
+            say(f"d) large backlog, {sizes['d']} orders, {big.describe()}")
+            rows.append(scenario_backlog("d", "large backlog", sizes["d"], 33, big, root))
+    rows.sort(key=lambda r: r.key)
+    elapsed = time.monotonic() - started
+    say("")
+    say(text_table(rows))
+    say(f"\nwhole run {elapsed:.0f} s")
+    first_vars = None
+    variables_source = next((r for r in rows if r.shopify.page_sizes), None)
+    if variables_source is not None:
+        first_vars = {"lines": 10}
+    per_order_cost = requested_cost_per_order(first_vars)
+    info = {
+        "sizes": f"a) {sizes['a']}, b) {sizes['b']}, d) {sizes['d']} orders" + (" (--quick)" if args.quick else ""),
+        "limits": f"a), b), c) {REAL.describe()}; d) {big.describe()}",
+        "config": f"demo config from shopvisma.demo + [sync] {SYNC_CONFIG}",
+    }
+    if out is not None:
+        mode = " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
+        out.write_text(results_md(rows, idle, per_order_cost, mode or "(defaults)", elapsed, info), encoding="utf-8")
+        say(f"results written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
