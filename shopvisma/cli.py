@@ -171,9 +171,20 @@ def setup_logging(state_dir: Path | None, *, persist: bool = True) -> None:
             pass
     if OPTS.verbose:
         sh = logging.StreamHandler(sys.stderr)
+        sh.setFormatter(_NoTraceback())  # tracebacks go to the log file only
         sh.setLevel(logging.INFO)
         sh.addFilter(RedactingFilter())
         logger.addHandler(sh)
+
+
+class _NoTraceback(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text
+        record.exc_info = record.exc_text = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text = saved
 
 
 def _settings(*, persist_log: bool = True):  # type: ignore[no-untyped-def]

@@ -43,6 +43,7 @@ class OrderOutcome:
     expected_total: str = ""
     visma_total: str = ""
     currency: str = ""
+    transient: bool = False  # failed for a reason outside the order (Visma trouble)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in ("", None, [])}

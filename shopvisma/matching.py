@@ -17,12 +17,22 @@ from typing import Any
 
 from shopvisma import mapping
 from shopvisma.config import Settings
-from shopvisma.errors import ExitCode, ShopvismaError
+from shopvisma.errors import ExitCode, OrderError, ShopvismaError
 from shopvisma.model import Order, normalize_email
 
 FILTER_BATCH = 40  # keys per `or` filter: keeps the URL well under 2,000 characters
 
 CREDIT_KINDS = [("customerinvoicedrafts", "draft"), ("customerinvoices", "invoice")]
+
+
+class WriteNotDone(OrderError):
+    """A create got no clear answer (timeout, 5xx), and the lookup by its natural key shows
+    it was not made: this order fails for now and the pass goes on (sync.py stops the
+    pass only when several in a row fail like this: then Visma itself is in trouble)."""
+
+    def __init__(self, key: str, what: str, exc: BaseException):
+        super().__init__(key, f"Visma did not confirm creating the {what} ({exc}); it was not made, so the next "
+                              "sync retries it", hint="nothing to do unless it keeps failing", field="visma")
 
 
 def quote(value: str) -> str:
@@ -120,6 +130,8 @@ class VismaView:
             self.lookup_articles([spec.number])
             art = self.articles.get(spec.number.lower())
             if art is None:
+                if isinstance(exc, AmbiguousWriteError):
+                    raise WriteNotDone(spec.number, f"article {spec.number}", exc) from None
                 raise
         self.articles[spec.number.lower()] = art
         return art
@@ -129,12 +141,12 @@ class VismaView:
 
         try:
             cust = self.client.post("customers", body)
-        except AmbiguousWriteError:
+        except AmbiguousWriteError as exc:
             self.customers.pop(email, None)
             self.lookup_customers([email])
             found = self.choose_customer(email, body.get("CurrencyCode", ""))
             if found is None:
-                raise
+                raise WriteNotDone(email, f"customer {email}", exc) from None
             return found
         self.customers.setdefault(email, []).append(cust)
         return cust
@@ -144,12 +156,12 @@ class VismaView:
 
         try:
             doc = self.client.post(path, body)
-        except AmbiguousWriteError:
+        except AmbiguousWriteError as exc:
             self.forget_document(reference)
             self.lookup_documents([reference], [(path, kind)])
             if reference in self.documents:
                 return self.documents[reference]
-            raise
+            raise WriteNotDone(reference, f"{kind} {reference}", exc) from None
         self.documents[reference] = {**doc, "_kind": kind}
         return doc
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -274,6 +275,20 @@ def _read_lock_info(path: Path) -> dict[str, Any]:
         return {}
 
 
+_TEMP = re.compile(r"^\.[\w.-]+\.[0-9a-f]{12}\.tmp$")
+
+
+def _sweep_temp_files(state_dir: Path) -> None:
+    """Temp files of a run killed mid-write (atomic_write's); only the lock holder writes,
+    so any left when the lock is taken are orphans."""
+    try:
+        for entry in state_dir.iterdir():
+            if _TEMP.match(entry.name):
+                entry.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 class RunLock:
     """One sync at a time: the second cron run exits 75 at once instead of queueing.
 
@@ -296,6 +311,7 @@ class RunLock:
             raise LockedError(f"another shopvisma sync is running ({who}); this run did nothing",
                               hint="the next cron run will try again") from None
         self._lock = lock
+        _sweep_temp_files(self.paths.lock.parent)
         info = {"pid": os.getpid(), "started_at": iso(utc_now())}
         try:
             atomic_write(self.paths.lock_info, json.dumps(info).encode(), mode=0o644)

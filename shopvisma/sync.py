@@ -21,9 +21,9 @@ from typing import Any
 
 from shopvisma import mapping
 from shopvisma.config import Settings
-from shopvisma.errors import ExitCode, OrderError
+from shopvisma.errors import ExitCode, OrderError, UnavailableError
 from shopvisma.documents import OrderOutcome, credit, iso_utc, mark_done, refund_reference, transfer
-from shopvisma.matching import CREDIT_KINDS, VismaView, batches, document_kinds, order_emails, quote
+from shopvisma.matching import CREDIT_KINDS, VismaView, WriteNotDone, batches, document_kinds, order_emails, quote
 from shopvisma.model import Order, Refund, parse_order
 from shopvisma.state import (
     Checkpoint,
@@ -47,6 +47,7 @@ class PassResult:
     visma_requests: int = 0
     visma_writes: int = 0
     exit_code: ExitCode = ExitCode.OK
+    unconfirmed: int = 0  # creates in a row that Visma did not confirm (see MAX_UNCONFIRMED)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -298,6 +299,9 @@ def _guarded(name: str, order: Order, work: Callable[[OrderOutcome], None]) -> O
     outcome = OrderOutcome(name, "failed", order_id=order.id, currency=order.currency)
     try:
         work(outcome)
+    except WriteNotDone as exc:
+        outcome.status, outcome.reason, outcome.hint, outcome.field = "failed", exc.reason, exc.hint, exc.field
+        outcome.transient = True
     except OrderError as exc:
         outcome.status, outcome.reason, outcome.hint, outcome.field = "failed", exc.reason, exc.hint, exc.field
     except (VismaValidationError, VismaModuleError) as exc:  # Visma refused this order's data
@@ -307,9 +311,13 @@ def _guarded(name: str, order: Order, work: Callable[[OrderOutcome], None]) -> O
     return outcome
 
 
+MAX_UNCONFIRMED = 3  # creates in a row that Visma did not confirm before the pass gives up (69)
+
+
 def _settle(outcome: OrderOutcome, order: Order, checkpoint: Checkpoint, services: Services,
             result: PassResult, *, dry_run: bool) -> None:
     result.outcomes.append(outcome)
+    result.unconfirmed = result.unconfirmed + 1 if outcome.transient else 0
     if dry_run:
         return
     if outcome.status == "failed":
@@ -320,3 +328,6 @@ def _settle(outcome: OrderOutcome, order: Order, checkpoint: Checkpoint, service
         if outcome.name != order.name:
             entry["order_name"] = order.name
     services.save_checkpoint(checkpoint)
+    if result.unconfirmed >= MAX_UNCONFIRMED:
+        raise UnavailableError(f"Visma did not confirm {result.unconfirmed} creates in a row; stopping this pass",
+                               hint="nothing was lost: the next scheduled run retries those orders")

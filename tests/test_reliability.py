@@ -190,13 +190,30 @@ def test_ambiguous_and_transient_answers_resolve_in_the_same_pass(clocked: Clock
     exactly_once(clocked.visma, [o["name"] for o in orders])
 
 
-def test_a_create_refused_before_commit_aborts_69_then_converges(clocked: Clocked) -> None:
-    from shopvisma.errors import ExitCode, ShopvismaError
-
+def test_a_create_visma_did_not_confirm_fails_that_order_only_then_converges(clocked: Clocked) -> None:
+    """One 500 on a create: looked up by reference, not there, so that order stays pending
+    (exit 1) and the pass goes on; the next pass creates it."""
     orders = paid(4, seed=25)
     for o in orders:
         clocked.shop.add_order(o)
     clocked.visma.inject_fault("POST", "/v2/customerinvoicedrafts", "500")
+    result = clocked.sync()
+    assert int(result.exit_code) == 1
+    failed = [o for o in result.outcomes if o.status == "failed"]
+    assert len(failed) == 1 and failed[0].transient
+    assert len(clocked.visma.drafts) == 3
+    result = clocked.sync()
+    assert int(result.exit_code) == 0
+    exactly_once(clocked.visma, [o["name"] for o in orders])
+
+
+def test_creates_failing_in_a_row_stop_the_pass_69_then_converge(clocked: Clocked) -> None:
+    from shopvisma.errors import ExitCode, ShopvismaError
+
+    orders = paid(5, seed=25)
+    for o in orders:
+        clocked.shop.add_order(o)
+    clocked.visma.inject_fault("POST", "/v2/customerinvoicedrafts", "500", times=3)
     with pytest.raises(ShopvismaError) as info:
         clocked.sync()
     assert info.value.exit_code == ExitCode.UNAVAILABLE

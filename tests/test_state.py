@@ -247,3 +247,15 @@ def test_run_log_rotates(tmp_path: Path) -> None:
     assert log.stat().st_size <= 1_000_000 and rotated.stat().st_size <= 1_000_000
     runs = last_runs(tmp_path, 1200)
     assert [r["n"] for r in runs] == list(range(2500 - 1200, 2500))
+
+
+def test_lock_sweeps_temp_files_left_by_a_killed_write(tmp_path: Path) -> None:
+    from shopvisma.state import RunLock
+
+    orphan = tmp_path / ".checkpoint.json.0123456789ab.tmp"
+    orphan.write_text("{half")
+    keep = tmp_path / "notes.tmp"
+    keep.write_text("mine")
+    with RunLock(tmp_path):
+        pass
+    assert not orphan.exists() and keep.exists()

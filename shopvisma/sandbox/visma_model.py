@@ -128,7 +128,7 @@ def validate(body: Any, schema_name: str, prefix: str = "", decimals: dict[str, 
             wanted = prop.get("format") or "/".join(t for t in prop["type"] if t != "null")
             errors.append(field_error(path, f"The value for {name} is not a valid {wanted}.", "InvalidType"))
             continue
-        if isinstance(value, str) and "maxLength" in prop and len(value) > prop["maxLength"]:
+        if isinstance(value, str) and "maxLength" in prop and len(value.encode("utf-16-le")) // 2 > prop["maxLength"]:
             errors.append(
                 field_error(path, f"The field {name} must be a string with a maximum length of {prop['maxLength']}.",
                             "MaxLength")
