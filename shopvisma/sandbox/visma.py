@@ -93,6 +93,7 @@ class VismaSandbox:
         self._faults: list[_Fault] = []
         # Called as on_commit(method, path, answer_body) after a write is saved, before the answer goes out.
         self.on_commit: Callable[[str, str, Json], None] | None = None
+        self.accepted: list[tuple[str, str, Json]] = []  # (method, endpoint, body) of accepted writes
         self.latency = 0.0  # seconds added to every /v2 request
         self.hanging = threading.Event()  # set once a request is held by a "hang" fault
         self._release = threading.Event()
@@ -275,6 +276,8 @@ class VismaSandbox:
             extra = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
             return _Answer(err.status, _envelope(err), extra)
         if 200 <= answer.status < 300 and method in ("POST", "PUT", "DELETE"):
+            if raw.strip():  # every body the emulator accepted, for the contract test
+                self.accepted.append((method, endpoint, json.loads(raw.decode("utf-8"), parse_float=Decimal)))
             if self.on_commit is not None:
                 self.on_commit(method, path, answer.body if isinstance(answer.body, dict) else {})
             fault = self._take_fault(method, path, after_commit=True)
