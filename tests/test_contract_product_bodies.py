@@ -52,3 +52,20 @@ def test_every_body_the_product_sends_is_valid_in_both_specs(world, workflow: st
                 assert set(row) <= set(rows26), set(row) - set(rows26)
     expected = {"CustomerApi", "ArticleApi", "CustomerInvoiceDraftApi"} | ({"OrderApi"} if workflow == "order" else set())
     assert expected <= seen
+
+
+def test_every_graphql_document_the_product_sends_is_a_validated_one(world) -> None:
+    """test_contract_shopify validates ALL_QUERIES against the 2025-01 schema; here: the
+    product sends nothing else, over a pass with line paging and refunds."""
+    from shopvisma.sandbox.seed import demo_orders, make_refund
+    from shopvisma.shopify_queries import ALL_QUERIES
+
+    for o in demo_orders():
+        world.shop.add_order(o)
+    world.sync_json()
+    first = next(o for o in world.shop.orders.values() if o["name"] == "#1002")
+    world.shop.add_refund(first["id"], make_refund(first))
+    world.sync_json()
+    operations = {r["operation"] for r in world.shop.requests}
+    assert operations and operations <= set(ALL_QUERIES), operations
+    assert "OrderRefunds" in operations
