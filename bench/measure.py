@@ -184,3 +184,13 @@ def file_size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def checkpoint_parts(path: Path) -> dict[str, tuple[int, int]]:
+    """Top-level key -> (entries, JSON bytes): which part of the checkpoint grows."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {key: (len(value) if isinstance(value, (dict, list)) else 1, len(json.dumps(value)))
+            for key, value in data.items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import re
 import statistics
 import subprocess
@@ -25,17 +26,25 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from measure import file_size, run_measured, run_sync, shopify_log, visma_log  # noqa: E402
-from orders import make_orders, previous_order  # noqa: E402
-from report import Idle, Limits, Row, results_md, text_table  # noqa: E402
+from measure import (
+    checkpoint_parts,
+    file_size,
+    run_measured,
+    run_sync,
+    shopify_log,
+    visma_log,
+)
+from orders import make_orders, previous_order
+from report import Idle, Limits, Row, results_md, text_table
 
-from shopvisma.demo import sandbox_env, write_sandbox_config  # noqa: E402
-from shopvisma.sandbox.shopify import ShopifySandbox  # noqa: E402
-from shopvisma.sandbox.visma import VismaSandbox  # noqa: E402
+from shopvisma.demo import sandbox_env, write_sandbox_config
+from shopvisma.sandbox.shopify import ShopifySandbox
+from shopvisma.sandbox.visma import VismaSandbox
 
 REAL = Limits(visma_per_minute=600, bucket=1000.0, restore=100.0)
 BASELINE = ["-c", "import typer, requests"]
 SYNC_CONFIG = "max_wait_seconds = 3600"  # a backfill pass may wait longer than the 300 s default
+LAST_RUN = Path(tempfile.gettempdir()) / "shopvisma-bench-last.pickle"  # for --render
 _WAIT_LINE = re.compile(r" INFO shopvisma\.\w+: (?P<what>.+): waiting (?P<secs>[\d.]+) s$")
 
 
@@ -109,6 +118,7 @@ def measured_pass(stage: Stage, key: str, label: str, limits: Limits) -> Row:
     v0, s0 = len(stage.visma.requests), len(stage.shop.requests)
     log_path = stage.state_dir / "shopvisma.log"
     log_offset = file_size(log_path)
+    cpu0 = time.process_time()  # this process = the sandboxes' threads (and an idle main thread)
     if limits.scale == 1:
         proc = run_sync(stage.env)
     else:
@@ -122,7 +132,8 @@ def measured_pass(stage: Stage, key: str, label: str, limits: Limits) -> Row:
               counts=counts, visma=visma_log(stage.visma.requests[v0:]), shopify=shopify_log(stage.shop.requests[s0:]),
               wall_s=proc.wall_s, cpu_s=proc.cpu_s, rss_mb=proc.peak_rss_mb,
               checkpoint_bytes=file_size(stage.state_dir / "checkpoint.json"), exit_code=proc.exit_code,
-              waits=_waits(log_path, log_offset))
+              waits=_waits(log_path, log_offset), sandbox_cpu_s=time.process_time() - cpu0,
+              checkpoint_parts=checkpoint_parts(stage.state_dir / "checkpoint.json"))
     if proc.exit_code not in (0, 1) or not doc:
         row.note = f"sync exited {proc.exit_code}: {proc.stderr_tail.strip()[-600:]}"
     if counts.get("failed"):
@@ -151,7 +162,7 @@ def scenario_steady(n: int, root: Path) -> tuple[Row, Stage]:
 
 def _import_top(env: dict[str, str], n: int = 6) -> list[tuple[str, float]]:
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "shopvisma", "sync", "--json"], env=env,
-                          capture_output=True, text=True, timeout=120)
+                          check=False, capture_output=True, text=True, timeout=120)
     top: list[tuple[str, float]] = []
     for line in proc.stderr.splitlines():
         parts = line.split("|")
@@ -212,24 +223,43 @@ def requested_cost_per_order(variables: dict[str, Any] | None) -> float | None:
         return None
 
 
+def _child_d(args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """(d) in its own process: its sandboxes need their own GIL, and it runs while (b)
+    (which waits on rate limits almost all the time) keeps the other core mostly idle."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--only", "d", "--pickle", str(args.pickle_path),
+           "--scale", str(args.scale)] + (["--full"] if args.full else []) + (["--quick"] if args.quick else [])
+    return subprocess.Popen(cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="(d) at the real limits too (about 20 minutes more)")
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run; writes no results.md")
     ap.add_argument("--scale", type=float, default=10.0, help="limit scale for (d) (default 10)")
     ap.add_argument("--only", default="abcd", help="scenarios to run, e.g. 'ac' (c needs a)")
+    ap.add_argument("--serial", action="store_true", help="run (d) after (b) instead of alongside it")
     ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results.md)")
+    ap.add_argument("--pickle", type=Path, default=None, help=argparse.SUPPRESS)  # child mode: (d) only
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite the results file from the last run's measurements")
     args = ap.parse_args(argv)
+    if args.render:
+        rows, idle, mode, elapsed, info = pickle.loads(LAST_RUN.read_bytes())
+        write_results(args.out or HERE / "results.md", rows, idle, mode, elapsed, info)
+        return 0
     if datetime.now(UTC) < datetime(2026, 3, 15, tzinfo=UTC):
         raise SystemExit("the benchmark's orders are dated 2026-01..2026-10; run it on a machine whose clock is later")
     sizes = {"a": 300, "b": 2000, "d": 10_000} if not args.quick else {"a": 60, "b": 300, "d": 1500}
     big = REAL if args.full else scaled(args.scale)
-    out = args.out or (None if args.quick else HERE / "results.md")
     started = time.monotonic()
     rows: list[Row] = []
     idle: Idle | None = None
     with tempfile.TemporaryDirectory(prefix="shopvisma-bench-") as tmp:
         root = Path(tmp)
+        if args.pickle is not None:
+            row = scenario_backlog("d", "large backlog", sizes["d"], 33, big, root)
+            args.pickle.write_bytes(pickle.dumps(row))
+            return 0
         if "a" in args.only:
             say(f"a) steady state, {sizes['a']} orders, {REAL.describe()}")
             row, stage = scenario_steady(sizes["a"], root)
@@ -241,10 +271,20 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(crow)
             finally:
                 stage.stop()
+        child = None
+        parallel = "d" in args.only and "b" in args.only and not args.serial
+        if parallel:
+            args.pickle_path = root / "d.pickle"
+            say(f"d) large backlog, {sizes['d']} orders, {big.describe()} (own process, alongside b)")
+            child = _child_d(args)
         if "b" in args.only:
             say(f"b) cold backlog, {sizes['b']} orders, {REAL.describe()}")
             rows.append(scenario_backlog("b", "cold backlog", sizes["b"], 22, REAL, root))
-        if "d" in args.only:
+        if child is not None:
+            if child.wait() != 0 or not args.pickle_path.exists():
+                raise SystemExit(f"scenario d failed (exit {child.returncode})")
+            rows.append(pickle.loads(args.pickle_path.read_bytes()))
+        elif "d" in args.only:
             say(f"d) large backlog, {sizes['d']} orders, {big.describe()}")
             rows.append(scenario_backlog("d", "large backlog", sizes["d"], 33, big, root))
     rows.sort(key=lambda r: r.key)
@@ -252,21 +292,25 @@ def main(argv: list[str] | None = None) -> int:
     say("")
     say(text_table(rows))
     say(f"\nwhole run {elapsed:.0f} s")
-    first_vars = None
-    variables_source = next((r for r in rows if r.shopify.page_sizes), None)
-    if variables_source is not None:
-        first_vars = {"lines": 10}
-    per_order_cost = requested_cost_per_order(first_vars)
     info = {
         "sizes": f"a) {sizes['a']}, b) {sizes['b']}, d) {sizes['d']} orders" + (" (--quick)" if args.quick else ""),
         "limits": f"a), b), c) {REAL.describe()}; d) {big.describe()}",
+        "schedule": ("a) and c) alone, then b) and d) at the same time in two processes"
+                     if parallel else "one scenario after the other"),
         "config": f"demo config from shopvisma.demo + [sync] {SYNC_CONFIG}",
     }
+    out = args.out or (None if args.quick else HERE / "results.md")
+    mode = " ".join(argv if argv is not None else sys.argv[1:]) or "(defaults)"
+    LAST_RUN.write_bytes(pickle.dumps((rows, idle, mode, elapsed, info)))
     if out is not None:
-        mode = " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
-        out.write_text(results_md(rows, idle, per_order_cost, mode or "(defaults)", elapsed, info), encoding="utf-8")
-        say(f"results written to {out}")
+        write_results(out, rows, idle, mode, elapsed, info)
     return 0
+
+
+def write_results(out: Path, rows: list[Row], idle: Idle | None, mode: str, elapsed: float,
+                  info: dict[str, str]) -> None:
+    out.write_text(results_md(rows, idle, requested_cost_per_order(None), mode, elapsed, info), encoding="utf-8")
+    say(f"results written to {out}")
 
 
 if __name__ == "__main__":
