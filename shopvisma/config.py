@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from shopvisma.errors import ConfigError
-from shopvisma.mapping import MappingSettings
+from shopvisma.mapping_settings import MappingSettings
 
 APP = "shopvisma"
 FINANCIAL_STATUSES = (

@@ -20,7 +20,7 @@ from typing import Any
 
 import tomli_w
 
-from shopvisma.mapping import MappingSettings
+from shopvisma.mapping_settings import MappingSettings
 
 DOC_BEGIN = "<!-- mapping-table:begin (generated from MappingSettings; do not edit by hand) -->"
 DOC_END = "<!-- mapping-table:end -->"

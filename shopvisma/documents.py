@@ -21,6 +21,7 @@ from shopvisma.errors import OrderError
 from shopvisma.matching import VismaView
 from shopvisma.model import Order, Refund
 from shopvisma.state import Checkpoint, record_intent, record_refund, record_transfer
+from shopvisma.state import iso as iso_utc
 
 log = logging.getLogger("shopvisma.documents")
 
@@ -47,10 +48,6 @@ class OrderOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in ("", None, [])}
-
-
-def iso_utc(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def refund_reference(order: Order, index: int) -> str:

@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from shopvisma import mapping
+from typing import TYPE_CHECKING
+
 from shopvisma.config import Settings
 from shopvisma.errors import ExitCode, OrderError, ShopvismaError
-from shopvisma.model import Order, normalize_email
+
+if TYPE_CHECKING:  # the mapping code loads only when a pass has orders (idle passes stay cheap)
+    from shopvisma import mapping
+    from shopvisma.model import Order
 
 FILTER_BATCH = 40  # keys per `or` filter: keeps the URL well under 2,000 characters
 
@@ -92,7 +96,7 @@ class VismaView:
         for batch in batches(todo):
             flt = " or ".join(f"EmailAddress eq {quote(e)}" for e in batch)
             for cust in self.client.iter_list("customers", filter=flt):
-                key = normalize_email(cust.get("EmailAddress"))
+                key = (cust.get("EmailAddress") or "").strip().lower()  # model.normalize_email
                 if key in self.customers and all(c.get("Id") != cust.get("Id") for c in self.customers[key]):
                     self.customers[key].append(cust)
 
@@ -169,6 +173,8 @@ class VismaView:
 def load_company(client: Any, settings: Settings) -> mapping.Company:
     """The company facts every mapping default is read from (contract: 'every mapping
     has a default read from the company itself')."""
+    from shopvisma import mapping
+
     cs = client.get("companysettings")
     codings = tuple(
         mapping.Coding(

@@ -19,17 +19,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shopvisma import mapping
+from typing import TYPE_CHECKING
+
 from shopvisma.config import Settings
 from shopvisma.errors import ExitCode, OrderError, UnavailableError
-from shopvisma.documents import OrderOutcome, credit, iso_utc, mark_done, refund_reference, transfer
 from shopvisma.matching import CREDIT_KINDS, VismaView, WriteNotDone, batches, document_kinds, order_emails, quote
-from shopvisma.model import Order, Refund, parse_order
-from shopvisma.state import (
-    Checkpoint,
-    advance_bookmark,
-    record_pending,
-)
+from shopvisma.state import Checkpoint, advance_bookmark, record_pending
+from shopvisma.state import iso as iso_utc
+
+if TYPE_CHECKING:  # loaded on the first order: an idle pass never imports the mapping code
+    from shopvisma.documents import OrderOutcome
+    from shopvisma.model import Order, Refund
 
 log = logging.getLogger("shopvisma.sync")
 
@@ -111,6 +111,8 @@ def selected(order: Order, settings: Settings) -> str:
 
 def open_refunds(order: Order, checkpoint: Checkpoint) -> list[tuple[int, Refund]]:
     """Refunds that still need a credit draft, numbered in the order Shopify made them."""
+    from shopvisma import mapping
+
     ordered = sorted(order.refunds, key=lambda r: (r.created_at, r.id))
     return [(i, r) for i, r in enumerate(ordered, start=1)
             if r.id not in checkpoint.refunds_done and mapping.refund_needs_credit(r)]
@@ -134,7 +136,7 @@ def run_pass(
     started = now()
     result = PassResult(command="dry-run" if dry_run else "sync", started_at=started)
     view = VismaView(services.visma, settings)
-    money = mapping.money_key(settings.mapping)
+    money = "shopMoney" if settings.mapping.currency == "shop" else "presentmentMoney"  # mapping.money_key
     newest_seen: datetime | None = None
     chunk: list[Order] = []
     seen: set[str] = set()
@@ -147,6 +149,8 @@ def run_pass(
 
     try:
         for node in _candidate_nodes(settings, services, checkpoint, only):
+            from shopvisma.model import parse_order
+
             order = parse_order(node, money=money)
             if order.name in seen:
                 continue
@@ -218,7 +222,7 @@ def _candidate_nodes(settings: Settings, services: Services, checkpoint: Checkpo
 def _refunds_wanted(settings: Settings, checkpoint: Checkpoint) -> Callable[[dict[str, Any]], bool]:
     """Skip the refunds query for an order whose refunded amount is already all credited:
     a re-read of an old refunded order then costs no extra Shopify request."""
-    side = mapping.money_key(settings.mapping)
+    side = "shopMoney" if settings.mapping.currency == "shop" else "presentmentMoney"  # mapping.money_key
 
     def wanted(node: dict[str, Any]) -> bool:
         done = checkpoint.recent.get(node.get("name", ""), {})
@@ -232,6 +236,8 @@ def _check_edit(order: Order, done: dict[str, Any], checkpoint: Checkpoint, resu
                 *, dry_run: bool) -> None:
     """An order edited after transfer is not re-posted (the document may be approved
     already); it is reported, in the pass output and in `status`, with what changed."""
+    from shopvisma.documents import OrderOutcome
+
     was = done.get("total")
     if was is None or Decimal(was) == order.total:
         return
@@ -246,6 +252,9 @@ def _check_edit(order: Order, done: dict[str, Any], checkpoint: Checkpoint, resu
 
 def _handle_chunk(orders: list[Order], settings: Settings, services: Services, checkpoint: Checkpoint,
                   view: VismaView, result: PassResult, *, dry_run: bool) -> None:
+    from shopvisma import mapping
+    from shopvisma.documents import OrderOutcome, credit, mark_done, refund_reference, transfer
+
     refunds = {o.name: open_refunds(o, checkpoint) for o in orders}
     unsure = [o.name for o in orders if o.name not in checkpoint.recent or o.name in checkpoint.pending]
     view.lookup_documents(unsure, document_kinds(settings.visma.workflow))
@@ -294,6 +303,7 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
 
 def _guarded(name: str, order: Order, work: Callable[[OrderOutcome], None]) -> OrderOutcome:
     """Per-order errors become a failed outcome; the pass goes on with the next order."""
+    from shopvisma.documents import OrderOutcome
     from shopvisma.visma import VismaModuleError, VismaValidationError
 
     outcome = OrderOutcome(name, "failed", order_id=order.id, currency=order.currency)

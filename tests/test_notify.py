@@ -143,7 +143,8 @@ def test_notify_after_pass_skips_no_url_and_lock_held(monitor: Monitor) -> None:
 
 
 def test_pass_summary_is_one_line() -> None:
-    from shopvisma.sync import OrderOutcome, PassResult
+    from shopvisma.documents import OrderOutcome
+    from shopvisma.sync import PassResult
 
     result = PassResult(command="sync", started_at=datetime.now(UTC))
     assert pass_summary(result) == "nothing to do"
