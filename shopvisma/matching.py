@@ -26,6 +26,19 @@ if TYPE_CHECKING:  # the mapping code loads only when a pass has orders (idle pa
 
 FILTER_BATCH = 40  # keys per `or` filter: keeps the URL well under 2,000 characters
 
+# What a pass keeps of each Visma object: the fields later lookups and bodies read. Whole
+# responses (a draft with its rows) would make a backlog's memory grow with every order.
+_KEEP_CUSTOMER = ("Id", "CustomerNumber", "Name", "EmailAddress", "CurrencyCode", "IsActive", "IsPrivatePerson",
+                  "InvoiceAddress1", "InvoiceAddress2", "InvoicePostalCode", "InvoiceCity", "InvoiceCountryCode",
+                  "TermsOfPaymentId")
+_KEEP_ARTICLE = ("Id", "Number", "Name", "CodingId", "UnitId", "IsActive")
+_KEEP_DOCUMENT = ("Id", "YourReference", "CustomerId", "TotalAmount", "TotalVatAmount", "IncludesVat")
+
+
+def slim(obj: dict[str, Any], keep: tuple[str, ...], **extra: Any) -> dict[str, Any]:
+    return {**{k: obj[k] for k in keep if k in obj}, **extra}
+
+
 CREDIT_KINDS = [("customerinvoicedrafts", "draft"), ("customerinvoices", "invoice")]
 
 
@@ -83,7 +96,7 @@ class VismaView:
                 for doc in self.client.iter_list(path, filter=flt):
                     ref = (doc.get("YourReference") or "").strip()
                     if ref in batch and ref not in self.documents:
-                        self.documents[ref] = {**doc, "_kind": kind}
+                        self.documents[ref] = slim(doc, _KEEP_DOCUMENT, _kind=kind)
 
     def forget_document(self, reference: str) -> None:
         self.documents.pop(reference, None)
@@ -98,14 +111,14 @@ class VismaView:
             for cust in self.client.iter_list("customers", filter=flt):
                 key = (cust.get("EmailAddress") or "").strip().lower()  # model.normalize_email
                 if key in self.customers and all(c.get("Id") != cust.get("Id") for c in self.customers[key]):
-                    self.customers[key].append(cust)
+                    self.customers[key].append(slim(cust, _KEEP_CUSTOMER))
 
     def lookup_articles(self, numbers: Iterable[str]) -> None:
         todo = sorted({n for n in numbers if n and n.lower() not in self.articles})
         for batch in batches(todo):
             flt = " or ".join(f"Number eq {quote(n)}" for n in batch)
             for art in self.client.iter_list("articles", filter=flt):
-                self.articles[(art.get("Number") or "").lower()] = art
+                self.articles[(art.get("Number") or "").lower()] = slim(art, _KEEP_ARTICLE)
 
     def choose_customer(self, email: str, currency: str) -> dict[str, Any] | None:
         """One customer per e-mail and currency (a draft takes its currency from the
@@ -137,7 +150,7 @@ class VismaView:
                 if isinstance(exc, AmbiguousWriteError):
                     raise WriteNotDone(spec.number, f"article {spec.number}", exc) from None
                 raise
-        self.articles[spec.number.lower()] = art
+        self.articles[spec.number.lower()] = art = slim(art, _KEEP_ARTICLE)
         return art
 
     def create_customer(self, email: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +165,7 @@ class VismaView:
             if found is None:
                 raise WriteNotDone(email, f"customer {email}", exc) from None
             return found
-        self.customers.setdefault(email, []).append(cust)
+        self.customers.setdefault(email, []).append(slim(cust, _KEEP_CUSTOMER))
         return cust
 
     def create_document(self, path: str, kind: str, body: dict[str, Any], reference: str) -> dict[str, Any]:
@@ -166,8 +179,13 @@ class VismaView:
             if reference in self.documents:
                 return self.documents[reference]
             raise WriteNotDone(reference, f"{kind} {reference}", exc) from None
-        self.documents[reference] = {**doc, "_kind": kind}
+        self.documents[reference] = slim(doc, _KEEP_DOCUMENT, _kind=kind)
         return doc
+
+    def forget_chunk(self) -> None:
+        """Documents are looked up per chunk; once it is settled they are not needed again."""
+        self.documents.clear()
+        self._looked_up.clear()
 
 
 def load_company(client: Any, settings: Settings) -> mapping.Company:

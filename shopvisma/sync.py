@@ -297,6 +297,7 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
         if credited and not dry_run and order.name in checkpoint.recent:
             checkpoint.recent[order.name]["refunded"] = str(order.total_refunded)
+    view.forget_chunk()
     if not dry_run:
         services.save_checkpoint(checkpoint)
 

@@ -93,7 +93,8 @@ class VismaSandbox:
         self._faults: list[_Fault] = []
         # Called as on_commit(method, path, answer_body) after a write is saved, before the answer goes out.
         self.on_commit: Callable[[str, str, Json], None] | None = None
-        self.accepted: list[tuple[str, str, Json]] = []  # (method, endpoint, body) of accepted writes
+        # (method, endpoint, body) of the last accepted writes, for the contract test
+        self.accepted: deque[tuple[str, str, Json]] = deque(maxlen=5000)
         self.latency = 0.0  # seconds added to every /v2 request
         self.hanging = threading.Event()  # set once a request is held by a "hang" fault
         self._release = threading.Event()
