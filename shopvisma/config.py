@@ -93,6 +93,7 @@ class NotifySettings:
 class SyncSettings:
     overlap_minutes: int = 10
     max_wait_seconds: int = 300
+    visma_requests_per_minute: int = 590  # the client paces itself under Visma's 600/min per endpoint
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     },
     "state": {"dir": str},
     "notify": {"healthcheck_url": _URL},
-    "sync": {"overlap_minutes": int, "max_wait_seconds": int},
+    "sync": {"overlap_minutes": int, "max_wait_seconds": int, "visma_requests_per_minute": int},
 }
 
 
@@ -423,6 +424,8 @@ def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
     for name in ("overlap_minutes", "max_wait_seconds"):
         if getattr(sync, name) < 0:
             raise _Problem(f"sync.{name}", "must not be negative")
+    if sync.visma_requests_per_minute < 1:
+        raise _Problem("sync.visma_requests_per_minute", "must be at least 1")
     return Settings(
         path=path,
         shopify=shopify,

@@ -147,6 +147,7 @@ created_at_min = "{go_live}"
 [sync]
 # overlap_minutes = 10              # re-read orders updated this long before the bookmark
 # max_wait_seconds = 300            # total time a pass may spend waiting on rate limits
+# visma_requests_per_minute = 590   # pace under Visma's 600 requests/min per endpoint
 """
 
 

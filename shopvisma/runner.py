@@ -62,7 +62,8 @@ def open_services(settings: Settings, checkpoint_path: Any) -> Services:
         raise AuthError("no Visma client id/secret found (env, keyring or secrets file)", hint="run: shopvisma login visma")
     register(vsecret)
     visma = VismaClient(settings.visma.api_url, settings.visma.identity_url, vid, vsecret, tokens,
-                        max_wait=settings.sync.max_wait_seconds)
+                        max_wait=settings.sync.max_wait_seconds,
+                        rate_limit=settings.sync.visma_requests_per_minute)
     return Services(shopify=shopify, visma=visma, save_checkpoint=lambda cp: save_checkpoint(checkpoint_path, cp))
 
 
