@@ -10,6 +10,7 @@ last one made.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +24,8 @@ from shopvisma.errors import ExitCode, OrderError, ShopvismaError
 if TYPE_CHECKING:  # the mapping code loads only when a pass has orders (idle passes stay cheap)
     from shopvisma import mapping
     from shopvisma.model import Order
+
+log = logging.getLogger("shopvisma.matching")
 
 FILTER_BATCH = 40  # keys per `or` filter: keeps the URL well under 2,000 characters
 
@@ -81,6 +84,27 @@ class VismaView:
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)  # number (lower case) → article
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # YourReference → document
     _looked_up: set[tuple[str, str]] = field(default_factory=set)
+    _unfilterable: set[tuple[str, str]] = field(default_factory=set)
+
+    def _where(self, path: str, prop: str, values: list[str]) -> Iterator[dict[str, Any]]:
+        """Objects of `path` whose `prop` is one of `values`: one OData `or` filter; where
+        Visma refuses to filter on that property (its docs do not say which are
+        filterable), the whole list, matched here. Never cached: a lookup after a lost
+        answer must see what was just created."""
+        if (path, prop) not in self._unfilterable:
+            from shopvisma.visma import VismaValidationError
+
+            try:
+                yield from self.client.iter_list(path, filter=" or ".join(f"{prop} eq {quote(v)}" for v in values))
+                return
+            except VismaValidationError as exc:
+                log.warning("Visma refused $filter on %s/%s (%s); matching on the full list instead",
+                            path, prop, exc.message)
+                self._unfilterable.add((path, prop))
+        wanted = {v.strip().lower() for v in values}
+        for obj in self.client.iter_list(path):
+            if str(obj.get(prop) or "").strip().lower() in wanted:
+                yield obj
 
     def load_company(self) -> mapping.Company:
         if self.company is None:
@@ -92,8 +116,7 @@ class VismaView:
             todo = sorted({r for r in references if r not in self.documents and (path, r) not in self._looked_up})
             self._looked_up.update((path, r) for r in todo)
             for batch in batches(todo):
-                flt = " or ".join(f"YourReference eq {quote(r)}" for r in batch)
-                for doc in self.client.iter_list(path, filter=flt):
+                for doc in self._where(path, "YourReference", batch):
                     ref = (doc.get("YourReference") or "").strip()
                     if ref in batch and ref not in self.documents:
                         self.documents[ref] = slim(doc, _KEEP_DOCUMENT, _kind=kind)
@@ -107,8 +130,7 @@ class VismaView:
         for e in todo:
             self.customers[e] = []
         for batch in batches(todo):
-            flt = " or ".join(f"EmailAddress eq {quote(e)}" for e in batch)
-            for cust in self.client.iter_list("customers", filter=flt):
+            for cust in self._where("customers", "EmailAddress", batch):
                 key = (cust.get("EmailAddress") or "").strip().lower()  # model.normalize_email
                 if key in self.customers and all(c.get("Id") != cust.get("Id") for c in self.customers[key]):
                     self.customers[key].append(slim(cust, _KEEP_CUSTOMER))
@@ -116,8 +138,7 @@ class VismaView:
     def lookup_articles(self, numbers: Iterable[str]) -> None:
         todo = sorted({n for n in numbers if n and n.lower() not in self.articles})
         for batch in batches(todo):
-            flt = " or ".join(f"Number eq {quote(n)}" for n in batch)
-            for art in self.client.iter_list("articles", filter=flt):
+            for art in self._where("articles", "Number", batch):
                 self.articles[(art.get("Number") or "").lower()] = slim(art, _KEEP_ARTICLE)
 
     def choose_customer(self, email: str, currency: str) -> dict[str, Any] | None:
