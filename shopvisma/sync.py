@@ -144,7 +144,8 @@ def run_pass(
 
     def flush() -> None:
         if chunk:
-            _handle_chunk(chunk, settings, services, checkpoint, view, result, dry_run=dry_run)
+            _handle_chunk(chunk, settings, services, checkpoint, view, result, dry_run=dry_run,
+                          recheck=only is not None)
             chunk.clear()
 
     try:
@@ -165,7 +166,7 @@ def run_pass(
                 checkpoint.pending.pop(order.name, None)  # e.g. cancelled since it failed
                 continue
             done = checkpoint.recent.get(order.name)
-            if done and order.name not in checkpoint.pending and not open_refunds(order, checkpoint):
+            if done and only is None and order.name not in checkpoint.pending and not open_refunds(order, checkpoint):
                 _check_edit(order, done, checkpoint, result, dry_run=dry_run)
                 continue  # transferred in an earlier pass: no Visma request at all
             taken += 1
@@ -251,12 +252,13 @@ def _check_edit(order: Order, done: dict[str, Any], checkpoint: Checkpoint, resu
 
 
 def _handle_chunk(orders: list[Order], settings: Settings, services: Services, checkpoint: Checkpoint,
-                  view: VismaView, result: PassResult, *, dry_run: bool) -> None:
+                  view: VismaView, result: PassResult, *, dry_run: bool, recheck: bool = False) -> None:
+    """`recheck` (replay): look every order up in Visma, even those the checkpoint knows."""
     from shopvisma import mapping
     from shopvisma.documents import OrderOutcome, credit, mark_done, refund_reference, transfer
 
     refunds = {o.name: open_refunds(o, checkpoint) for o in orders}
-    unsure = [o.name for o in orders if o.name not in checkpoint.recent or o.name in checkpoint.pending]
+    unsure = [o.name for o in orders if recheck or o.name not in checkpoint.recent or o.name in checkpoint.pending]
     view.lookup_documents(unsure, document_kinds(settings.visma.workflow))
     refund_refs = [refund_reference(o, i) for o in orders for i, _ in refunds[o.name]]
     if refund_refs:
@@ -264,7 +266,7 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
     todo = [o for o in orders if o.name in unsure and o.name not in view.documents]
     for order in orders:
         doc = view.documents.get(order.name)
-        if doc is not None and (order.name not in checkpoint.recent or order.name in checkpoint.pending):
+        if doc is not None and (recheck or order.name not in checkpoint.recent or order.name in checkpoint.pending):
             result.outcomes.append(OrderOutcome(order.name, "exists", order_id=order.id,
                                                 document_id=doc.get("Id", ""), kind=doc["_kind"]))
             if not dry_run:

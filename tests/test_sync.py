@@ -240,3 +240,22 @@ def test_where_visma_refuses_a_filter_the_pass_matches_on_the_full_list(world) -
     assert len(numbers) == len(set(numbers))
     keys = [(c["EmailAddress"].lower(), c.get("CurrencyCode")) for c in world.visma.customers.values()]
     assert len(keys) == len(set(keys))
+
+
+def test_replay_one_order_now(world) -> None:
+    orders = _paid(2, seed=16)
+    orders[0]["email"] = None
+    for o in orders:
+        world.shop.add_order(o)
+    assert world.sync_json()[0] == 1
+    name = orders[0]["name"]
+    world.shop.update_order(orders[0]["id"], email="late@example.com")
+    dry = world.cli("replay", name, "--dry-run", "--json")
+    assert dry.exit_code == 0 and json.loads(dry.stdout)["counts"] == {"would-create": 1}
+    assert len(world.visma.drafts) == 1
+    res = world.cli("replay", name.lstrip("#"), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["counts"] == {"created": 1} and len(world.visma.drafts) == 2
+    again = world.cli("replay", name, "--json")
+    assert json.loads(again.stdout)["counts"] == {"exists": 1} and len(world.visma.drafts) == 2
+    assert world.cli("replay", "#424242").exit_code == 1
