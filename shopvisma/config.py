@@ -313,7 +313,8 @@ def _check_datetime(value: Any, key: str) -> datetime:
     return parsed
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: where plain http is allowed (sandbox, tests)."""
     if host.lower() == "localhost" or host.lower().endswith(".localhost"):
         return True
     try:
@@ -343,7 +344,7 @@ def _check_url(value: str, key: str) -> str:
                        "credentials belong in the secret store (`shopvisma login`)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _Problem(key, f"{url!r} is not an http(s) URL with a host", "e.g. https://example.com/path")
-    if parts.scheme != "https" and not _is_loopback(parts.hostname):
+    if parts.scheme != "https" and not is_loopback(parts.hostname):
         raise _Problem(key, f"{url!r} is not https:// (plain http is refused except on a loopback address)",
                        "use https://, or 127.0.0.1/localhost for a local emulator")
     return url

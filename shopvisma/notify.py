@@ -11,11 +11,11 @@ nothing here raises; the caller gets an error string to log, or None.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from shopvisma.config import is_loopback
 from shopvisma.errors import ExitCode
 from shopvisma.redact import redact
 
@@ -30,15 +30,6 @@ SUMMARY_MAX = 500  # healthchecks keeps up to 100 kB, but the body is a one-line
 # Exit codes that send no ping: 75 means another pass holds the lock and will ping
 # itself; a /fail for it would page someone whenever a pass outlasts the interval.
 NO_PING_EXIT_CODES = frozenset({int(ExitCode.TEMPFAIL)})
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _where(url: str) -> str:
@@ -76,7 +67,7 @@ def ping_healthcheck(url: str, *, exit_code: int, summary: str, timeout: float =
         from shopvisma import __version__
 
         parts = urlsplit(url.strip())
-        if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname or "")):
+        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname or "")):
             return f"healthcheck ping not sent: {_where(url)} is not an https:// URL"
         target = url.strip() if int(exit_code) == 0 else fail_url(url)
         body = ping_body(exit_code, summary).encode("utf-8")
