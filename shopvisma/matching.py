@@ -204,9 +204,11 @@ class VismaView:
         return doc
 
     def forget_chunk(self) -> None:
-        """Documents are looked up per chunk; once it is settled they are not needed again."""
+        """Documents and customers are looked up per chunk (one batched request each); once
+        it is settled they are not needed again, and keeping them would grow with the backlog."""
         self.documents.clear()
         self._looked_up.clear()
+        self.customers.clear()
 
 
 def load_company(client: Any, settings: Settings) -> mapping.Company:
