@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .mapping_bodies import credit_draft_body, draft_body, json_ready, order_body
+from .mapping_bodies import credit_draft_body, draft_body, order_body
 from .mapping_plan import (
     VatCodings,
     needed_articles,
@@ -30,7 +30,7 @@ from .model import MoneyKey, Order
 __all__ = [
     "ArticleSpec", "Coding", "Company", "DocumentPlan", "MappingSettings", "RowPlan", "VatCodings",
     "credit_draft_body", "customer_body", "customer_key", "document_includes_vat", "draft_body",
-    "foreign_customer", "json_ready", "money_key", "needed_articles", "order_body", "plan_document", "plan_refund",
+    "foreign_customer", "money_key", "needed_articles", "order_body", "plan_document", "plan_refund",
     "predict_totals", "resolve_vat_codings", "refund_needs_credit",
 ]
 

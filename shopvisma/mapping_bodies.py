@@ -14,19 +14,6 @@ from typing import Any
 from .mapping_rows import DocumentPlan, RowPlan, cut, is_visma_discount, round_half_up
 
 
-def json_ready(obj: Any) -> Any:
-    """The body with Decimals as JSON numbers (int when whole), for the HTTP boundary only:
-    `requests`' json= cannot encode Decimal. float(Decimal) keeps ≤ 15 significant digits
-    exactly, far more than any amount here (2-4 decimals, < 10^9)."""
-    if isinstance(obj, Decimal):
-        return int(obj) if obj == obj.to_integral_value() else float(obj)
-    if isinstance(obj, dict):
-        return {k: json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    return obj
-
-
 def _article_id(article_ids: dict[str, str], row: RowPlan) -> str:
     try:
         return article_ids[row.article.number]

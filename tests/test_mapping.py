@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from shopvisma.errors import OrderError
+from shopvisma.http import encode_json
 from shopvisma.mapping import (
     Company,
     MappingSettings,
@@ -19,7 +20,6 @@ from shopvisma.mapping import (
     document_includes_vat,
     draft_body,
     foreign_customer,
-    json_ready,
     money_key,
     needed_articles,
     order_body,
@@ -297,7 +297,7 @@ def test_draft_body_written_out() -> None:
              "DiscountPercentage": D("0.5085")},
         ],
     }
-    assert json_ready(body)["Rows"][1]["DiscountPercentage"] == 0.5085  # a fraction: 50.85 %
+    assert json.loads(encode_json(body))["Rows"][1]["DiscountPercentage"] == 0.5085  # a fraction: 50.85 %
     with pytest.raises(ValueError):
         draft_body(plan, customer_id="c", article_ids={}, customer=VISMA_CUSTOMER)
 
@@ -393,11 +393,12 @@ def test_bodies_match_both_visma_specs(specs) -> None:
             _check(r, defs["OrderRowApi"], f"{version} OrderRowApi")
 
 
-def test_json_ready_keeps_every_digit() -> None:
+def test_the_wire_keeps_every_digit() -> None:
+    """http.encode_json writes each Decimal as its exact literal (no float on the way)."""
     case = next(c for c in CASES if c.name == "foreign-eur-4-decimals")
     body = draft_body(_plan(case), customer_id="c", article_ids={"CANDLE": "a"}, customer=VISMA_CUSTOMER)
-    text = json.dumps(json_ready(body))
+    text = encode_json(body).decode()
     assert '"UnitPrice": 2.6633' in text and '"Quantity": 3,' in text
     back = json.loads(text, parse_float=Decimal)
     assert back["Rows"][0]["UnitPrice"] == D("2.6633")
-    assert json_ready({"a": [D("0.10"), D("-10.00")]}) == {"a": [0.1, -10]}
+    assert encode_json({"a": [D("0.10"), D("-10.00"), D("100")]}) == b'{"a": [0.10, -10, 100]}'

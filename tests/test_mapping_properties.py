@@ -16,12 +16,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shopvisma.http import encode_json
 from shopvisma.mapping import (
     DocumentPlan,
     MappingSettings,
     credit_draft_body,
     draft_body,
-    json_ready,
     order_body,
     plan_document,
     plan_refund,
@@ -122,7 +122,7 @@ def test_document_total_equals_shopify_total(o, s, includes_vat, is_foreign) -> 
 
 def _as_visma_reads_it(body: dict[str, Any]) -> dict[str, Any]:
     """The body through the HTTP boundary and back, numbers as Decimal: what Visma receives."""
-    return json.loads(json.dumps(json_ready(body)), parse_float=Decimal, parse_int=Decimal)
+    return json.loads(encode_json(body), parse_float=Decimal, parse_int=Decimal)
 
 
 def _visma_total(rows: list[dict[str, Any]], rates: dict[str, Decimal], includes_vat: bool) -> Decimal:
