@@ -146,8 +146,6 @@ def setup_logging(state_dir: Path | None, *, persist: bool = True) -> None:
     """Log to shopvisma.log in the state dir. Read-only commands (persist=False) keep
     their records in memory and write them only if an error occurs, so `dry-run` leaves
     every file in the state dir byte-identical."""
-    from logging.handlers import MemoryHandler
-
     from shopvisma.redact import RedactingFilter
 
     logger = logging.getLogger("shopvisma")
@@ -164,6 +162,8 @@ def setup_logging(state_dir: Path | None, *, persist: bool = True) -> None:
             if persist:
                 logger.addHandler(fh)
             else:
+                from logging.handlers import MemoryHandler  # not on a sync: it imports pickle, socket, queue
+
                 mh = MemoryHandler(10_000, flushLevel=logging.ERROR, target=fh, flushOnClose=False)
                 mh.addFilter(RedactingFilter())
                 logger.addHandler(mh)
@@ -209,7 +209,7 @@ def sync(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = Fal
 
     settings = _settings()
     try:
-        result = run_command(settings, dry_run=False, limit=limit)
+        result = run_command(settings, dry_run=False, limit=limit, sink=(sink := _sink()))
     except ShopvismaError as exc:
         _ping(settings, int(exc.exit_code), exc.message)
         raise
@@ -217,7 +217,7 @@ def sync(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = Fal
         _ping(settings, int(ExitCode.SOFTWARE), f"internal error ({type(exc).__name__})")
         raise
     _ping(settings, int(result.exit_code), pass_summary(result))
-    _report(result)
+    _report(result, sink)
 
 
 def _ping(settings: Any, code: int, summary: str) -> None:
@@ -237,17 +237,35 @@ def dry_run(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = 
     OPTS.merge(config, json_, quiet, verbose)
     from shopvisma.runner import run_command
 
-    result = run_command(_settings(persist_log=False), dry_run=True, limit=limit)
-    _report(result)
+    result = run_command(_settings(persist_log=False), dry_run=True, limit=limit, sink=(sink := _sink(dry=True)))
+    _report(result, sink)
 
 
-def _report(result: Any) -> None:
+def _sink(*, dry: bool = False) -> Any:
+    """Where each order's outcome goes as it settles: the --json spool, a stderr line, or
+    (under -q) nowhere; the pass then keeps only failed/edited outcomes (flat memory)."""
     from shopvisma import report
 
     if OPTS.json:
-        emit_json(result.as_dict())
+        return report.JsonSpool()
+    if OPTS.quiet:
+        return lambda outcome: None
+    return lambda outcome: report.print_outcome(outcome, dry=dry, verbose=OPTS.verbose)
+
+
+def _report(result: Any, sink: Any = None) -> None:
+    from shopvisma import report
+
+    if OPTS.json:
+        if isinstance(sink, report.JsonSpool):
+            sink.write_document(result)
+        else:
+            emit_json(result.as_dict())
     elif not OPTS.quiet:
-        report.print_pass(result, verbose=OPTS.verbose)
+        if sink is None:
+            report.print_pass(result, verbose=OPTS.verbose)
+        else:
+            report.print_summary(result, verbose=OPTS.verbose)
     elif result.exit_code:
         report.print_failures(result)
     raise typer.Exit(int(result.exit_code))

@@ -10,8 +10,6 @@ of `MappingSettings`, so the mapping module can grow keys without touching this 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import ipaddress
 import os
 import re
 import tomllib
@@ -231,6 +229,8 @@ def _error(path: Path, problems: list[_Problem]) -> ConfigError:
 def _unknown(dotted: str, candidates: list[str]) -> _Problem:
     last = dotted.rsplit(".", 1)[-1]
     same_leaf = [c for c in candidates if c.rsplit(".", 1)[-1] == last and c != dotted]
+    import difflib  # only when a key is wrong
+
     close = same_leaf or difflib.get_close_matches(dotted, candidates, n=1, cutoff=0.6)
     hint = f"did you mean `{close[0]}`?" if close else "see docs/configuration.md for the known keys"
     return _Problem(dotted, "unknown key (unknown keys are errors, not ignored)", hint)
@@ -254,6 +254,8 @@ def _convert(value: Any, ann: Any, key: str) -> Any:
     if origin is Literal:
         if value not in args:
             choices = ", ".join(f'"{a}"' for a in args)
+            import difflib
+
             close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
             raise _Problem(key, f"{value!r} is not one of {choices}", f'did you mean "{close[0]}"?' if close else "")
         return value
@@ -317,7 +319,13 @@ def is_loopback(host: str) -> bool:
     """127.0.0.0/8, ::1 or localhost: where plain http is allowed (sandbox, tests)."""
     if host.lower() == "localhost" or host.lower().endswith(".localhost"):
         return True
+    if re.fullmatch(r"127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}", host):
+        return True
+    if ":" not in host and not re.fullmatch(r"[\d.]+", host):
+        return False  # a host name: no need for ipaddress
     try:
+        import ipaddress  # ~2 ms, and only for a literal address
+
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
@@ -379,6 +387,8 @@ def _origin(url: str) -> str:
 def _statuses(values: tuple[str, ...], allowed: tuple[str, ...], key: str, kind: str) -> tuple[str, ...]:
     for i, status in enumerate(values):
         if status not in allowed:
+            import difflib
+
             close = difflib.get_close_matches(status.lower(), allowed, n=1)
             raise _Problem(f"{key}[{i}]", f"{status!r} is not a Shopify {kind} status (lower case: {', '.join(allowed)})",
                            f'did you mean "{close[0]}"?' if close else "")

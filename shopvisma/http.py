@@ -18,7 +18,6 @@ Two layers of retry, on purpose:
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import time
@@ -110,6 +109,8 @@ def retry_after_seconds(resp: requests.Response, now: Callable[[], float] = time
     except ValueError:
         pass
     try:
+        import email.utils  # an HTTP-date Retry-After is rare: not imported on every run
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopvisma.sync import PassResult
+
+if TYPE_CHECKING:
+    from shopvisma.documents import OrderOutcome
 
 
 def _out(line: str = "") -> None:
@@ -18,30 +21,71 @@ def _out(line: str = "") -> None:
 
 
 def print_pass(result: PassResult, *, verbose: bool = False) -> None:
-    dry = result.command == "dry-run"
+    """A pass whose outcomes were kept (demo): every line, then the summary."""
     for o in result.outcomes:
-        if o.status == "failed":
-            _out(f"FAILED  {o.name}: {o.reason}")
-            if o.hint:
-                _out(f"        what to do: {o.hint}")
-        elif o.status == "created":
-            _out(f"created {o.name} → Visma {o.kind} {o.document_id} (total {o.visma_total or o.expected_total} {o.currency};"
-                 f" customer {o.customer}; articles {', '.join(o.articles) or '-'})")
-        elif o.status == "would-create":
-            _out(f"would create {o.kind} for {o.name}: total {o.expected_total} {o.currency};"
-                 f" customer {o.customer}; articles {', '.join(o.articles) or '-'}")
-            if o.body is not None:
-                _out(json.dumps(o.body, indent=2, ensure_ascii=False, default=str))
-        elif o.status == "edited":
-            _out(f"EDITED  {o.name}: {o.reason}")
+        print_outcome(o, dry=result.command == "dry-run", verbose=verbose)
+    print_summary(result, verbose=verbose)
+
+
+def print_outcome(o: OrderOutcome, *, dry: bool, verbose: bool = False) -> None:
+    """One order's line, printed as the order settles (a long backlog shows its progress)."""
+    if o.status == "failed":
+        _out(f"FAILED  {o.name}: {o.reason}")
+        if o.hint:
             _out(f"        what to do: {o.hint}")
-        elif verbose and o.status == "exists":
-            _out(f"exists  {o.name} → Visma {o.kind} {o.document_id}")
+    elif o.status == "created":
+        _out(f"created {o.name} → Visma {o.kind} {o.document_id} (total {o.visma_total or o.expected_total} {o.currency};"
+             f" customer {o.customer}; articles {', '.join(o.articles) or '-'})")
+    elif o.status == "would-create":
+        _out(f"would create {o.kind} for {o.name}: total {o.expected_total} {o.currency};"
+             f" customer {o.customer}; articles {', '.join(o.articles) or '-'}")
+        if o.body is not None:
+            _out(json.dumps(o.body, indent=2, ensure_ascii=False, default=str))
+    elif o.status == "edited":
+        _out(f"EDITED  {o.name}: {o.reason}")
+        _out(f"        what to do: {o.hint}")
+    elif verbose and o.status == "exists":
+        _out(f"exists  {o.name} → Visma {o.kind} {o.document_id}")
+
+
+def print_summary(result: PassResult, *, verbose: bool = False) -> None:
+    dry = result.command == "dry-run"
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items()) or "nothing to do"
     verb = "dry-run" if dry else "sync"
     if result.exit_code or verbose or dry or result.count("created"):
         _out(f"{verb}: {counts} (requests: Shopify {result.shopify_requests}, Visma {result.visma_requests},"
              f" writes {result.visma_writes})")
+
+
+class JsonSpool:
+    """The --json "orders" list, written to a temporary file as orders settle and copied
+    into the one JSON document at the end: the pass never holds every outcome in memory."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        self.n = 0
+
+    def __call__(self, o: OrderOutcome) -> None:
+        from shopvisma.http import encode_json
+
+        item = encode_json(o.as_dict(), indent=2).decode("utf-8").replace("\n", "\n    ")
+        self.file.write(("," if self.n else "") + "\n    " + item)
+        self.n += 1
+
+    def write_document(self, result: PassResult, out: Any = None) -> None:
+        from shopvisma.http import encode_json
+
+        out = out or sys.stdout
+        head = encode_json(result.as_dict(orders=False), indent=2).decode("utf-8")
+        out.write(head[: head.rstrip().rindex("}")].rstrip() + ',\n  "orders": [')
+        self.file.seek(0)
+        while chunk := self.file.read(1 << 16):
+            out.write(chunk)
+        out.write(("\n  ]" if self.n else "]") + "\n}\n")
+        out.flush()
+        self.file.close()
 
 
 def print_failures(result: PassResult) -> None:

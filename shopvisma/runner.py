@@ -25,7 +25,7 @@ from shopvisma.state import (
     save_checkpoint,
     state_paths,
 )
-from shopvisma.sync import PassResult, Services, run_pass
+from shopvisma.sync import PassResult, Services, Sink, run_pass
 
 log = logging.getLogger("shopvisma.runner")
 
@@ -68,7 +68,8 @@ def open_services(settings: Settings, checkpoint_path: Any) -> Services:
 
 
 def run_command(settings: Settings, *, dry_run: bool, limit: int | None = None,
-                only: set[str] | None = None, services: Services | None = None) -> PassResult:
+                only: set[str] | None = None, services: Services | None = None,
+                sink: Sink | None = None) -> PassResult:
     """`sync` / `dry-run` / `replay`: the lock is held for the whole pass (token rotation
     writes tokens.json under it). dry-run never saves the checkpoint or the run log."""
     paths = state_paths(settings.state_dir)
@@ -81,7 +82,7 @@ def run_command(settings: Settings, *, dry_run: bool, limit: int | None = None,
         if dry_run:
             services.save_checkpoint = lambda cp: None
         try:
-            result = run_pass(settings, services, checkpoint, dry_run=dry_run, limit=limit, only=only)
+            result = run_pass(settings, services, checkpoint, dry_run=dry_run, limit=limit, only=only, sink=sink)
         except ShopvismaError as exc:
             if not dry_run:
                 _record(settings, checkpoint, None, exc, started)

@@ -12,6 +12,7 @@ writes is harmless too.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -36,8 +37,16 @@ log = logging.getLogger("shopvisma.sync")
 CHUNK = 100  # orders handled together: one batched lookup per kind per chunk
 
 
+Sink = Callable[["OrderOutcome"], None]
+KEPT = ("failed", "edited")  # what a streamed pass still keeps: summaries, run log, notify need them
+
+
 @dataclass
 class PassResult:
+    """Counts for every order; the outcomes themselves either all kept (tests, replay) or,
+    with a `sink`, handed over as each order settles and only failed/edited ones kept, so a
+    10,000-order backlog does not hold 10,000 outcomes (memory stays flat)."""
+
     command: str
     started_at: datetime
     finished_at: datetime | None = None
@@ -48,9 +57,19 @@ class PassResult:
     visma_writes: int = 0
     exit_code: ExitCode = ExitCode.OK
     unconfirmed: int = 0  # creates in a row that Visma did not confirm (see MAX_UNCONFIRMED)
+    tally: Counter[str] = dc_field(default_factory=Counter)
+    sink: Sink | None = dc_field(default=None, repr=False)
+
+    def add(self, outcome: OrderOutcome) -> None:
+        """Call once the outcome is final: the sink may print or serialize it right away."""
+        self.tally[outcome.status] += 1
+        if self.sink is not None:
+            self.sink(outcome)
+        if self.sink is None or outcome.status in KEPT:
+            self.outcomes.append(outcome)
 
     def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
+        return self.tally[status]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -63,8 +82,9 @@ class PassResult:
             self.exit_code = ExitCode.PARTIAL
         return self
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, *, orders: bool = True) -> dict[str, Any]:
+        """`orders=False`: the document without its "orders" list (a streamed pass writes it)."""
+        doc: dict[str, Any] = {
             "command": self.command,
             "started_at": iso_utc(self.started_at),
             "finished_at": iso_utc(self.finished_at) if self.finished_at else None,
@@ -74,8 +94,10 @@ class PassResult:
             "bookmark": self.bookmark,
             "requests": {"shopify": self.shopify_requests, "visma": self.visma_requests,
                          "visma_writes": self.visma_writes},
-            "orders": [o.as_dict() for o in self.outcomes],
         }
+        if orders:
+            doc["orders"] = [o.as_dict() for o in self.outcomes]
+        return doc
 
 
 @dataclass
@@ -130,11 +152,12 @@ def run_pass(
     limit: int | None = None,
     only: set[str] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sink: Sink | None = None,
 ) -> PassResult:
     """Run one pass. Raises ShopvismaError for pass-level failures (auth, unavailable);
     per-order problems become `failed` outcomes and the order stays pending."""
     started = now()
-    result = PassResult(command="dry-run" if dry_run else "sync", started_at=started)
+    result = PassResult(command="dry-run" if dry_run else "sync", started_at=started, sink=sink)
     view = VismaView(services.visma, settings)
     money = "shopMoney" if settings.mapping.currency == "shop" else "presentmentMoney"  # mapping.money_key
     newest_seen: datetime | None = None
@@ -243,7 +266,7 @@ def _check_edit(order: Order, done: dict[str, Any], checkpoint: Checkpoint, resu
     if was is None or Decimal(was) == order.total:
         return
     reason = f"edited in Shopify after transfer: total {Decimal(was):.2f} → {order.total:.2f} {order.currency}"
-    result.outcomes.append(OrderOutcome(order.name, "edited", order_id=order.id, reason=reason,
+    result.add(OrderOutcome(order.name, "edited", order_id=order.id, reason=reason,
                                         document_id=done.get("document_id", ""), kind=done.get("kind", ""),
                                         hint="adjust the Visma document by hand, or credit and re-invoice it"))
     if not dry_run:
@@ -267,7 +290,7 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
     for order in orders:
         doc = view.documents.get(order.name)
         if doc is not None and (recheck or order.name not in checkpoint.recent or order.name in checkpoint.pending):
-            result.outcomes.append(OrderOutcome(order.name, "exists", order_id=order.id,
+            result.add(OrderOutcome(order.name, "exists", order_id=order.id,
                                                 document_id=doc.get("Id", ""), kind=doc["_kind"]))
             if not dry_run:
                 mark_done(checkpoint, order, doc.get("Id", ""), doc["_kind"])
@@ -329,7 +352,7 @@ MAX_UNCONFIRMED = 3  # creates in a row that Visma did not confirm before the pa
 
 def _settle(outcome: OrderOutcome, order: Order, checkpoint: Checkpoint, services: Services,
             result: PassResult, *, dry_run: bool) -> None:
-    result.outcomes.append(outcome)
+    result.add(outcome)
     result.unconfirmed = result.unconfirmed + 1 if outcome.transient else 0
     if dry_run:
         return

@@ -152,8 +152,9 @@ def test_pass_summary_is_one_line() -> None:
     def outcome(name: str, status: str, reason: str = "") -> OrderOutcome:
         return OrderOutcome(name=name, status=status, reason=reason)
 
-    result.outcomes = [outcome("#1", "created"), outcome("#2", "created"),
-                       *(outcome(f"#{i}", "failed", "no e-mail") for i in range(10, 15))]
+    for o in [outcome("#1", "created"), outcome("#2", "created"),
+              *(outcome(f"#{i}", "failed", "no e-mail") for i in range(10, 15))]:
+        result.add(o)
     text = pass_summary(result)
     assert "\n" not in text
     assert text.startswith("2 created, 5 failed; failed #10: no e-mail")

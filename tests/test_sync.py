@@ -259,3 +259,32 @@ def test_replay_one_order_now(world) -> None:
     again = world.cli("replay", name, "--json")
     assert json.loads(again.stdout)["counts"] == {"exists": 1} and len(world.visma.drafts) == 2
     assert world.cli("replay", "#424242").exit_code == 1
+
+
+def test_outcomes_stream_out_and_only_failures_are_kept(world) -> None:
+    """A backlog pass must not hold every outcome (issue #7, flat memory): the --json
+    "orders" list is spooled as orders settle, human lines print as they settle, and the
+    pass keeps only failed/edited outcomes; the document is still one complete JSON value."""
+    from shopvisma.config import load_settings
+    from shopvisma.runner import run_command
+
+    orders = _paid(7, seed=4)
+    orders[2]["email"] = None  # one order that fails (no e-mail)
+    for o in orders:
+        world.shop.add_order(o)
+    seen: list[Any] = []
+    result = run_command(load_settings(world.config), dry_run=True, sink=seen.append)
+    assert len(seen) == 7
+    assert result.counts == {"would-create": 6, "failed": 1}
+    assert [o.status for o in result.outcomes] == ["failed"]
+
+    code, doc = world.sync_json()
+    assert code == 1
+    assert doc["counts"] == {"created": 6, "failed": 1}
+    assert sorted(o["status"] for o in doc["orders"]) == ["created"] * 6 + ["failed"]
+    assert list(doc)[-1] == "orders"
+    code, doc = world.sync_json()
+    assert doc["orders"] == [o for o in doc["orders"] if o["status"] == "failed"]
+
+    res = world.cli("sync", "-v")
+    assert "FAILED" in res.stderr and "sync: 1 failed" in res.stderr
