@@ -7,7 +7,6 @@ keyring) are imported inside the commands that need them: an idle cron pass
 should cost little more than importing typer and requests.
 """
 
-from __future__ import annotations
 
 import logging
 import sys

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import platformdirs
-
 from shopvisma.errors import ConfigError
 from shopvisma.mapping_settings import MappingSettings
 
@@ -101,7 +99,7 @@ class Settings:
     visma: VismaSettings = field(default_factory=VismaSettings)
     criteria: Criteria = field(default_factory=Criteria)
     mapping: MappingSettings = field(default_factory=MappingSettings)
-    state_dir: Path = field(default_factory=lambda: platformdirs.user_state_path(APP))
+    state_dir: Path = field(default_factory=lambda: _user_dir("state"))
     notify: NotifySettings = field(default_factory=NotifySettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
 
@@ -150,13 +148,20 @@ class _Problem(Exception):
         self.key, self.what, self.hint = key, what, hint
 
 
+def _user_dir(kind: str) -> Path:
+    """platformdirs, imported only when no path is given (cron with SHOPVISMA_* set skips it)."""
+    import platformdirs
+
+    return platformdirs.user_state_path(APP) if kind == "state" else platformdirs.user_config_path(APP)
+
+
 def config_path(explicit: Path | None = None) -> Path:
     if explicit is not None:
         return Path(explicit).expanduser()
     env = os.environ.get("SHOPVISMA_CONFIG", "").strip()
     if env:
         return Path(env).expanduser()
-    return platformdirs.user_config_path(APP) / "config.toml"
+    return _user_dir("config") / "config.toml"
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -464,7 +469,7 @@ def _state_dir(configured: str | None, config_file: Path) -> Path:
         if not configured.strip():
             raise _Problem("state.dir", "is empty", "remove the key to use the default state folder")
         return (config_file.parent / Path(configured.strip()).expanduser()).absolute()
-    return platformdirs.user_state_path(APP)
+    return _user_dir("state")
 
 
 def write_starter_config(path: Path, shop: str = "") -> None:

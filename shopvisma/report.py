@@ -62,14 +62,16 @@ class JsonSpool:
     into the one JSON document at the end: the pass never holds every outcome in memory."""
 
     def __init__(self) -> None:
-        import tempfile
-
-        self.file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        self.file: Any = None  # created on the first order: an idle pass makes no file
         self.n = 0
 
     def __call__(self, o: OrderOutcome) -> None:
         from shopvisma.http import encode_json
 
+        if self.file is None:
+            import tempfile
+
+            self.file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
         item = encode_json(o.as_dict(), indent=2).decode("utf-8").replace("\n", "\n    ")
         self.file.write(("," if self.n else "") + "\n    " + item)
         self.n += 1
@@ -80,12 +82,13 @@ class JsonSpool:
         out = out or sys.stdout
         head = encode_json(result.as_dict(orders=False), indent=2).decode("utf-8")
         out.write(head[: head.rstrip().rindex("}")].rstrip() + ',\n  "orders": [')
-        self.file.seek(0)
-        while chunk := self.file.read(1 << 16):
-            out.write(chunk)
+        if self.file is not None:
+            self.file.seek(0)
+            while chunk := self.file.read(1 << 16):
+                out.write(chunk)
+            self.file.close()
         out.write(("\n  ]" if self.n else "]") + "\n}\n")
         out.flush()
-        self.file.close()
 
 
 def print_failures(result: PassResult) -> None:
