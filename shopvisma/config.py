@@ -90,6 +90,7 @@ class SyncSettings:
     overlap_minutes: int = 10
     max_wait_seconds: int = 300
     visma_requests_per_minute: int = 590  # the client paces itself under Visma's 600/min per endpoint
+    bulk_first_import: bool = True  # no bookmark yet: read the backlog with one bulk operation (bulk.py)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     },
     "state": {"dir": str},
     "notify": {"healthcheck_url": _URL},
-    "sync": {"overlap_minutes": int, "max_wait_seconds": int, "visma_requests_per_minute": int},
+    "sync": {"overlap_minutes": int, "max_wait_seconds": int, "visma_requests_per_minute": int,
+             "bulk_first_import": bool},
 }
 
 

@@ -148,6 +148,7 @@ created_at_min = "{go_live}"
 # overlap_minutes = 10              # re-read orders updated this long before the bookmark
 # max_wait_seconds = 300            # total time a pass may spend waiting on rate limits
 # visma_requests_per_minute = 590   # pace under Visma's 600 requests/min per endpoint
+# bulk_first_import = true          # first run (no bookmark): one Shopify bulk operation, not pages
 """
 
 

@@ -311,10 +311,19 @@ class ShopifyClient:
         return max(1, min(MAX_PAGE, int(limit // per_order)))
 
     def iter_orders(self, search: str, *, page_size: int | None = None, lines: int = 10,
-                    want_refunds: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[dict[str, Any]]:
+                    want_refunds: Callable[[dict[str, Any]], bool] | None = None,
+                    bulk: bool = False) -> Iterator[dict[str, Any]]:
         """Stream order nodes matching `search`, page by page, each complete: all its line
         items, and `refunds` (fetched apart, only for orders with a refunded amount, and only
-        when `want_refunds(node)` agrees: the caller may know they are all credited already)."""
+        when `want_refunds(node)` agrees: the caller may know they are all credited already).
+        `bulk`: try one bulk operation first (bulk.py), pages when it is not usable."""
+        if bulk:
+            from .bulk import iter_orders_bulk
+
+            nodes = iter_orders_bulk(self, search, want_refunds)
+            if nodes is not None:
+                yield from nodes
+                return
         first = min(MAX_PAGE, page_size or FIRST_PAGE)
         after: str | None = None
         per_order: float | None = None
@@ -335,7 +344,7 @@ class ShopifyClient:
                 first = self._next_page_size(first)
             for node in conn.get("nodes") or []:
                 self._complete_lines(node)
-                self._complete_refunds(node, want_refunds)
+                self.complete_refunds(node, want_refunds)
                 yield node
             info = conn.get("pageInfo") or {}
             if not info.get("hasNextPage") or not info.get("endCursor"):
@@ -355,7 +364,7 @@ class ShopifyClient:
             info = more.get("pageInfo") or {}
         items["pageInfo"] = {"hasNextPage": False, "endCursor": info.get("endCursor")}
 
-    def _complete_refunds(self, node: dict[str, Any],
+    def complete_refunds(self, node: dict[str, Any],
                           want: Callable[[dict[str, Any]], bool] | None = None) -> None:
         """Refund line items cost more points than the rest of an order: ask only when refunded."""
         if "refunds" in node:

@@ -12,7 +12,7 @@ _MONEY = "{ shopMoney { amount currencyCode } presentmentMoney { amount currency
 _TAX = "taxLines { title rate priceSet " + _MONEY + " }"
 _ADDRESS = "{ name firstName lastName company address1 address2 city zip countryCodeV2 phone }"
 
-ORDER_FIELDS = f"""
+_ORDER_SCALARS = f"""
   id legacyResourceId name email createdAt updatedAt cancelledAt test
   displayFinancialStatus displayFulfillmentStatus tags
   currencyCode presentmentCurrencyCode taxesIncluded
@@ -26,21 +26,26 @@ ORDER_FIELDS = f"""
   customer {{ id displayName firstName lastName }}
   billingAddress {_ADDRESS}
   shippingAddress {_ADDRESS}
+"""
+_LINE = f"""id sku name title variantTitle quantity taxable isGiftCard requiresShipping
+      originalUnitPriceSet {_MONEY}
+      discountAllocations {{ allocatedAmountSet {_MONEY} }}
+      {_TAX}"""
+_SHIPPING_LINE = f"""title code
+      originalPriceSet {_MONEY}
+      discountedPriceSet {_MONEY}
+      {_TAX}"""
+
+ORDER_FIELDS = f"""{_ORDER_SCALARS}
   lineItems(first: $lines) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
-      id sku name title variantTitle quantity taxable isGiftCard requiresShipping
-      originalUnitPriceSet {_MONEY}
-      discountAllocations {{ allocatedAmountSet {_MONEY} }}
-      {_TAX}
+      {_LINE}
     }}
   }}
   shippingLines(first: 5) {{
     nodes {{
-      title code
-      originalPriceSet {_MONEY}
-      discountedPriceSet {_MONEY}
-      {_TAX}
+      {_SHIPPING_LINE}
     }}
   }}
 """
@@ -91,4 +96,42 @@ ORDER_REFUNDS_QUERY = (
     "}\n"
 )
 
-ALL_QUERIES = {"Orders": ORDERS_QUERY, "OrderLines": ORDER_LINES_QUERY, "OrderRefunds": ORDER_REFUNDS_QUERY}
+# Bulk operations (a first import): the same order fields, every line item and shipping
+# line, as one JSONL file. Nested connections take no `first` in a bulk query and come
+# back as their own lines with `__parentId`; `__typename` tells which connection.
+BULK_CHILD_KEYS = {"LineItem": "lineItems", "ShippingLine": "shippingLines"}
+
+
+def bulk_orders_query(search: str) -> str:
+    """The query a bulk operation runs (a string argument, validated like the others)."""
+    import json
+
+    return (
+        "{\n"
+        f"  orders(query: {json.dumps(search)}, sortKey: UPDATED_AT) {{\n"
+        "    edges { node {" + _ORDER_SCALARS
+        + f"      lineItems {{ edges {{ node {{ __typename {_LINE} }} }} }}\n"
+        + f"      shippingLines {{ edges {{ node {{ __typename id {_SHIPPING_LINE} }} }} }}\n"
+        "    } }\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+BULK_RUN_MUTATION = (
+    "mutation BulkOrders($query: String!) {\n"
+    "  bulkOperationRunQuery(query: $query) {\n"
+    "    bulkOperation { id status }\n"
+    "    userErrors { field message }\n"
+    "  }\n"
+    "}\n"
+)
+
+BULK_STATUS_QUERY = (
+    "query BulkStatus {\n"
+    "  currentBulkOperation(type: QUERY) { id status errorCode objectCount url }\n"
+    "}\n"
+)
+
+ALL_QUERIES = {"Orders": ORDERS_QUERY, "OrderLines": ORDER_LINES_QUERY, "OrderRefunds": ORDER_REFUNDS_QUERY,
+               "BulkOrders": BULK_RUN_MUTATION, "BulkStatus": BULK_STATUS_QUERY}

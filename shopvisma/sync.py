@@ -172,7 +172,10 @@ def run_pass(
             chunk.clear()
 
     try:
-        for node in _candidate_nodes(settings, services, checkpoint, only):
+        # A bulk operation is a Shopify mutation (not in a dry-run), and its result is not
+        # guaranteed in UPDATED_AT order (not with --limit, which advances the bookmark early).
+        bulk_ok = settings.sync.bulk_first_import and not dry_run and limit is None
+        for node in _candidate_nodes(settings, services, checkpoint, only, bulk_ok=bulk_ok):
             from shopvisma.model import parse_order
 
             order = parse_order(node, money=money)
@@ -218,7 +221,7 @@ def _count(client: Any, attr: str) -> int:
 
 
 def _candidate_nodes(settings: Settings, services: Services, checkpoint: Checkpoint,
-                     only: set[str] | None) -> Iterator[dict[str, Any]]:
+                     only: set[str] | None, *, bulk_ok: bool = False) -> Iterator[dict[str, Any]]:
     """Orders changed since the bookmark (minus an overlap: Shopify's search index lags
     writes), then pending orders outside that window, fetched by name."""
     from shopvisma.shopify import build_search
@@ -231,7 +234,9 @@ def _candidate_nodes(settings: Settings, services: Services, checkpoint: Checkpo
             since = datetime.fromisoformat(checkpoint.bookmark.replace("Z", "+00:00")) - overlap
         search = build_search(settings.criteria, updated_since=since, created_at_min=settings.criteria.created_at_min)
         yielded: set[str] = set()
-        for node in services.shopify.iter_orders(search, want_refunds=_refunds_wanted(settings, checkpoint)):
+        # No bookmark (first run, lost checkpoint): the whole history, so one bulk operation.
+        for node in services.shopify.iter_orders(search, want_refunds=_refunds_wanted(settings, checkpoint),
+                                                 bulk=bulk_ok and not checkpoint.bookmark):
             yielded.add(node["name"])
             yield node
         pending = {info.get("order_name") or name for name, info in checkpoint.pending.items()}

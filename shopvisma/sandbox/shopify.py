@@ -26,7 +26,8 @@ from typing import Any, Callable
 from graphql import GraphQLError, build_schema, execute, parse, validate
 from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
 
-from .shopify_cost import query_cost
+from .shopify_bulk import RESULT_PATH as BULK_RESULT_PATH
+from .shopify_bulk import BulkState, install_bulk_resolvers, operation_cost, serve_result
 from .shopify_graphql import coerce_variables, graphql_error_json, install_resolvers
 from .shopify_search import to_instant
 
@@ -45,6 +46,7 @@ def load_schema() -> Any:
         if _SCHEMA is None:
             schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
             install_resolvers(schema)
+            install_bulk_resolvers(schema)
             _SCHEMA = schema
         return _SCHEMA
 
@@ -126,6 +128,7 @@ class ShopifySandbox:
         restore_rate: float = 100.0,
         api_version: str = "2025-07",
         clock: Callable[[], float] = time.time,
+        bulk_seconds: float = 0.0,
     ) -> None:
         self.access_token = access_token
         self.client_id = client_id
@@ -140,6 +143,8 @@ class ShopifySandbox:
         self.token_requests: list[dict] = []
         self.client_tokens: dict[str, float] = {}  # token -> expiry on self.clock
         self.faults: list[str] = []
+        self.bulk = BulkState(seconds=bulk_seconds)  # bulk query operations (shopify_bulk.py)
+        self.bulk_downloads: list[dict] = []  # [{"id", "status", "bytes"}] per GET of a bulk result URL
         self.lock = threading.RLock()
         self._available = self.bucket_size
         self._bucket_at = clock()
@@ -168,6 +173,7 @@ class ShopifySandbox:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.bulk.close()
 
     def __enter__(self) -> "ShopifySandbox":
         return self.start()
@@ -218,10 +224,13 @@ class ShopifySandbox:
             return refund
 
     def inject_fault(self, kind: str, times: int = 1) -> None:
-        if kind not in ("500", "throttle", "401"):
+        if kind not in ("500", "throttle", "401", "bulk_failed"):
             raise ValueError(f"unknown fault {kind!r}")
         with self.lock:
-            self.faults.extend([kind] * times)
+            if kind == "bulk_failed":  # consumed by the next bulkOperationRunQuery, not by any request
+                self.bulk.fail_next += times
+            else:
+                self.faults.extend([kind] * times)
 
     # ----------------------------------------------------------------- bucket
     def throttle_status(self) -> dict[str, float]:
@@ -288,7 +297,7 @@ class ShopifySandbox:
         if var_errors:
             return {"errors": [graphql_error_json(e) for e in var_errors], "extensions": self._cost_ext(0, 0)}
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        requested = query_cost(self.schema, operation, fragments, coerced)
+        requested = operation_cost(self.schema, operation, fragments, coerced)
         if requested > MAX_QUERY_COST:
             return {
                 "errors": [{
@@ -322,7 +331,7 @@ class ShopifySandbox:
                 self.schema, document, root_value=self, variable_values=variables, operation_name=op_name,
                 context_value={"now": datetime.fromtimestamp(self.clock(), tz=timezone.utc)},
             )
-            actual = min(requested, query_cost(self.schema, operation, fragments, coerced, result.data))
+            actual = min(requested, operation_cost(self.schema, operation, fragments, coerced, result.data))
             self._available = min(self.bucket_size, self._available + (requested - actual))
         record["cost"] = actual
         out: dict[str, Any] = {}
@@ -362,6 +371,10 @@ def _make_handler(sandbox: ShopifySandbox) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(length) if length else b""
 
         def do_GET(self) -> None:  # noqa: N802
+            path = urllib.parse.urlsplit(self.path).path
+            if path.startswith(BULK_RESULT_PATH):  # a bulk result: signed storage URL on Shopify, so no token
+                serve_result(sandbox, self, path)
+                return
             self._send(404, {"errors": "Not Found"})
 
         def do_POST(self) -> None:  # noqa: N802
