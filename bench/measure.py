@@ -188,6 +188,7 @@ class ShopifyLog:
     requested: float = 0.0  # requestedQueryCost of accepted queries (what had to be available)
     by_operation: collections.Counter[str] = field(default_factory=collections.Counter)
     page_sizes: list[int] = field(default_factory=list)
+    downloads: int = 0  # GETs of a bulk operation's result file (not GraphQL, no cost)
 
 
 def shopify_log(entries: list[dict[str, Any]]) -> ShopifyLog:

@@ -85,13 +85,14 @@ class Stage:
         self.visma.stop()
 
 
-def open_stage(orders: list[dict[str, Any]], limits: Limits | None, root: Path, name: str) -> Stage:
+def open_stage(orders: list[dict[str, Any]], limits: Limits | None, root: Path, name: str,
+               sync_extra: str = "") -> Stage:
     shop = ShopifySandbox(orders=orders, bucket_size=(limits or REAL).bucket,
                           restore_rate=(limits or REAL).restore).start()
     visma = VismaSandbox(rate_limit_per_minute=limits.visma_per_minute if limits else None).start()
     folder = root / name
     folder.mkdir(parents=True)
-    config = write_sandbox_config(folder / "config.toml", shop, visma, sync=SYNC_CONFIG)
+    config = write_sandbox_config(folder / "config.toml", shop, visma, sync=SYNC_CONFIG + sync_extra)
     base = {k: v for k, v in os.environ.items() if not k.startswith("SHOPVISMA_")}
     stage = Stage(shop, visma, folder / "state", {**base, **sandbox_env(shop, visma, folder / "state", config)})
     stage.limit(limits)
@@ -115,7 +116,7 @@ def _waits(log_path: Path, offset: int) -> Counter[str]:
 def measured_pass(stage: Stage, key: str, label: str, limits: Limits) -> Row:
     stage.limit(limits)
     stage.wait_full_bucket()
-    v0, s0 = len(stage.visma.requests), len(stage.shop.requests)
+    v0, s0, d0 = len(stage.visma.requests), len(stage.shop.requests), len(stage.shop.bulk_downloads)
     log_path = stage.state_dir / "shopvisma.log"
     log_offset = file_size(log_path)
     cpu0 = time.process_time()  # this process = the sandboxes' threads (and an idle main thread)
@@ -129,8 +130,11 @@ def measured_pass(stage: Stage, key: str, label: str, limits: Limits) -> Row:
     counts = dict(doc.get("counts") or {})
     handled = {o.get("order_id") or o.get("name") for o in doc.get("orders") or []
                if o.get("status") in ("created", "failed", "edited")}  # not "exists": re-read overlap
+    shop = shopify_log(stage.shop.requests[s0:])
+    shop.downloads = len(stage.shop.bulk_downloads) - d0
+    shop.requests += shop.downloads  # the bulk result file is one more request
     row = Row(key, label, limits, orders=len(handled),
-              counts=counts, visma=visma_log(stage.visma.requests[v0:]), shopify=shopify_log(stage.shop.requests[s0:]),
+              counts=counts, visma=visma_log(stage.visma.requests[v0:]), shopify=shop,
               wall_s=proc.wall_s, cpu_s=proc.cpu_s, rss_mb=proc.peak_rss_mb,
               checkpoint_bytes=file_size(stage.state_dir / "checkpoint.json"), exit_code=proc.exit_code,
               waits=_waits(log_path, log_offset), sandbox_cpu_s=time.process_time() - cpu0,
@@ -194,11 +198,15 @@ def scenario_idle(stage: Stage, runs: int = 5) -> tuple[Row, Idle]:
     return row, idle
 
 
-def scenario_backlog(key: str, label: str, n: int, seed: int, limits: Limits, root: Path) -> Row:
+PAGED = "\nbulk_first_import = false"
+
+
+def scenario_backlog(key: str, label: str, n: int, seed: int, limits: Limits, root: Path,
+                     sync_extra: str = "") -> Row:
     end = min(datetime(2026, 10, 31, tzinfo=UTC), datetime.now(UTC) - timedelta(days=2))
     t = time.monotonic()
     orders = make_orders(n, seed=seed, start=datetime(2026, 1, 2, tzinfo=UTC), end=end)
-    stage = open_stage(orders, limits, root, f"backlog-{key}")
+    stage = open_stage(orders, limits, root, f"backlog-{key}", sync_extra)
     say(f"  {key}) {n} orders generated and loaded in {time.monotonic() - t:.1f} s")
     try:
         return measured_pass(stage, key, label, limits)
@@ -224,12 +232,20 @@ def requested_cost_per_order(variables: dict[str, Any] | None) -> float | None:
         return None
 
 
-def _child_d(args: argparse.Namespace) -> subprocess.Popen[bytes]:
-    """(d) in its own process: its sandboxes need their own GIL, and it runs while (b)
-    (which waits on rate limits almost all the time) keeps the other core mostly idle."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--only", "d", "--pickle", str(args.pickle_path),
+def _child(key: str, pickle_path: Path, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """(d) and (e) in their own processes: their sandboxes need their own GIL, and they run
+    while (b) (which waits on rate limits almost all the time) keeps a core mostly idle."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--only", key, "--pickle", str(pickle_path),
            "--scale", str(args.scale)] + (["--full"] if args.full else []) + (["--quick"] if args.quick else [])
     return subprocess.Popen(cmd)
+
+
+def _backlog(key: str, sizes: dict[str, int], big: Limits, root: Path) -> Row:
+    if key == "d":
+        return scenario_backlog("d", "large backlog", sizes["d"], 33, big, root)
+    if key == "e":  # (b) again, same orders, read page by page: what the bulk read saves
+        return scenario_backlog("e", "cold backlog, paged", sizes["b"], 22, REAL, root, PAGED)
+    return scenario_backlog("b", "cold backlog", sizes["b"], 22, REAL, root)
 
 
 def compile_product() -> None:
@@ -248,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="(d) at the real limits too (about 20 minutes more)")
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run; writes no results.md")
     ap.add_argument("--scale", type=float, default=10.0, help="limit scale for (d) (default 10)")
-    ap.add_argument("--only", default="abcd", help="scenarios to run, e.g. 'ac' (c needs a)")
+    ap.add_argument("--only", default="abcde", help="scenarios to run, e.g. 'ac' (c needs a)")
     ap.add_argument("--serial", action="store_true", help="run (d) after (b) instead of alongside it")
     ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results.md)")
     ap.add_argument("--pickle", type=Path, default=None, help=argparse.SUPPRESS)  # child mode: (d) only
@@ -270,8 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="shopvisma-bench-") as tmp:
         root = Path(tmp)
         if args.pickle is not None:
-            row = scenario_backlog("d", "large backlog", sizes["d"], 33, big, root)
-            args.pickle.write_bytes(pickle.dumps(row))
+            args.pickle.write_bytes(pickle.dumps(_backlog(args.only, sizes, big, root)))
             return 0
         if "a" in args.only:
             say(f"a) steady state, {sizes['a']} orders, {REAL.describe()}")
@@ -284,31 +299,33 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(crow)
             finally:
                 stage.stop()
-        child = None
-        parallel = "d" in args.only and "b" in args.only and not args.serial
-        if parallel:
-            args.pickle_path = root / "d.pickle"
-            say(f"d) large backlog, {sizes['d']} orders, {big.describe()} (own process, alongside b)")
-            child = _child_d(args)
+        parallel = "b" in args.only and not args.serial
+        children = {}
+        for key in "de":
+            if key in args.only and parallel:
+                label = "large backlog" if key == "d" else "cold backlog read page by page"
+                say(f"{key}) {label}, {sizes['d' if key == 'd' else 'b']} orders (own process, alongside b)")
+                children[key] = (root / f"{key}.pickle", _child(key, root / f"{key}.pickle", args))
         if "b" in args.only:
             say(f"b) cold backlog, {sizes['b']} orders, {REAL.describe()}")
-            rows.append(scenario_backlog("b", "cold backlog", sizes["b"], 22, REAL, root))
-        if child is not None:
-            if child.wait() != 0 or not args.pickle_path.exists():
-                raise SystemExit(f"scenario d failed (exit {child.returncode})")
-            rows.append(pickle.loads(args.pickle_path.read_bytes()))
-        elif "d" in args.only:
-            say(f"d) large backlog, {sizes['d']} orders, {big.describe()}")
-            rows.append(scenario_backlog("d", "large backlog", sizes["d"], 33, big, root))
+            rows.append(_backlog("b", sizes, big, root))
+        for key, (path, child) in children.items():
+            if child.wait() != 0 or not path.exists():
+                raise SystemExit(f"scenario {key} failed (exit {child.returncode})")
+            rows.append(pickle.loads(path.read_bytes()))
+        for key in "de":
+            if key in args.only and key not in children:
+                say(f"{key}) backlog, {REAL.describe() if key == 'e' else big.describe()}")
+                rows.append(_backlog(key, sizes, big, root))
     rows.sort(key=lambda r: r.key)
     elapsed = time.monotonic() - started
     say("")
     say(text_table(rows))
     say(f"\nwhole run {elapsed:.0f} s")
     info = {
-        "sizes": f"a) {sizes['a']}, b) {sizes['b']}, d) {sizes['d']} orders" + (" (--quick)" if args.quick else ""),
-        "limits": f"a), b), c) {REAL.describe()}; d) {big.describe()}",
-        "schedule": ("a) and c) alone, then b) and d) at the same time in two processes"
+        "sizes": f"a) {sizes['a']}, b) and e) {sizes['b']}, d) {sizes['d']} orders" + (" (--quick)" if args.quick else ""),
+        "limits": f"a), b), c), e) {REAL.describe()}; d) {big.describe()}",
+        "schedule": ("a) and c) alone, then b), d) and e) at the same time in three processes"
                      if parallel else "one scenario after the other"),
         "config": f"demo config from shopvisma.demo + [sync] {SYNC_CONFIG}",
     }
