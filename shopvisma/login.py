@@ -70,8 +70,9 @@ def login_shopify(settings: Settings, *, token: str | None, client_id: str | Non
 def login_visma(settings: Settings, *, no_browser: bool, client_id: str | None, client_secret: str | None,
                 say: Say, stdin: TextIO = sys.stdin, open_browser: Callable[[str], Any] | None = None,
                 timeout: float = 300.0) -> dict[str, Any]:
+    from shopvisma.lock import RunLock
     from shopvisma.secrets import SecretStore, TokenFile
-    from shopvisma.state import RunLock, state_paths
+    from shopvisma.state import state_paths
     from shopvisma.visma import authorize_url, exchange_code
 
     store = SecretStore(settings.state_dir)

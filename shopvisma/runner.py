@@ -14,14 +14,13 @@ from typing import Any
 
 from shopvisma.config import Settings
 from shopvisma.errors import AuthError, ShopvismaError
+from shopvisma.lock import RunLock, lock_state
 from shopvisma.redact import register
 from shopvisma.state import (
     Checkpoint,
-    RunLock,
     append_run_log,
     last_runs,
     load_checkpoint,
-    lock_state,
     save_checkpoint,
     state_paths,
 )

@@ -1,4 +1,4 @@
-"""The state dir: checkpoint, run lock, run log, and the atomic write they share.
+"""The state dir: checkpoint, run log, and the atomic write they share (the run lock: lock.py).
 
 The checkpoint is an optimisation and a progress report, not the source of truth:
 documents are found in Visma by their reference (`YourReference` = order name), so a
@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
-from shopvisma.errors import ConfigError, LockedError
+from shopvisma.errors import ConfigError
 
 VERSION = 1
 RECENT_MAX = 500
@@ -262,99 +259,6 @@ def save_checkpoint(path: Path, cp: Checkpoint, now: datetime | None = None) -> 
     prune(cp, now)
     text = json.dumps(checkpoint_to_json(cp), indent=1, sort_keys=True, ensure_ascii=False, default=str)
     atomic_write(Path(path), (text + "\n").encode("utf-8"), mode=0o600)
-
-
-# ---------------------------------------------------------------- run lock
-
-
-def _read_lock_info(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-_TEMP = re.compile(r"^\.[\w.-]+\.[0-9a-f]{12}\.tmp$")
-
-
-def _sweep_temp_files(state_dir: Path) -> None:
-    """Temp files of a run killed mid-write (atomic_write's); only the lock holder writes,
-    so any left when the lock is taken are orphans."""
-    try:
-        for entry in state_dir.iterdir():
-            if _TEMP.match(entry.name):
-                entry.unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
-class RunLock:
-    """One sync at a time: the second cron run exits 75 at once instead of queueing.
-
-    An OS advisory lock (flock via filelock): the kernel drops it when the holder dies,
-    so a SIGKILLed run never leaves a stale lock. The sidecar file only says who holds it.
-    """
-
-    def __init__(self, state_dir: Path):
-        self.paths = state_paths(state_dir)
-        self._lock: FileLock | None = None
-
-    def acquire(self) -> None:
-        self.paths.lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = FileLock(str(self.paths.lock), timeout=0)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            info = _read_lock_info(self.paths.lock_info)
-            who = f"pid {info.get('pid', 'unknown')} since {info.get('started_at', 'unknown')}"
-            raise LockedError(f"another shopvisma sync is running ({who}); this run did nothing",
-                              hint="the next cron run will try again") from None
-        self._lock = lock
-        _sweep_temp_files(self.paths.lock.parent)
-        info = {"pid": os.getpid(), "started_at": iso(utc_now())}
-        try:
-            atomic_write(self.paths.lock_info, json.dumps(info).encode(), mode=0o644)
-        except OSError:
-            pass  # the sidecar is informational; the lock itself is held
-
-    def release(self) -> None:
-        if self._lock is None:
-            return
-        try:
-            self.paths.lock_info.unlink(missing_ok=True)
-        except OSError:
-            pass
-        self._lock.release()
-        self._lock = None
-
-    @property
-    def held(self) -> bool:
-        return self._lock is not None
-
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def lock_state(state_dir: Path) -> dict[str, Any]:
-    """Whether a sync holds the lock, and who; probes for an instant, creates nothing."""
-    paths = state_paths(state_dir)
-    if not paths.lock.exists():
-        return {"held": False, "pid": None, "since": None}
-    lock = FileLock(str(paths.lock), timeout=0)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        info = _read_lock_info(paths.lock_info)
-        return {"held": True, "pid": info.get("pid"), "since": info.get("started_at")}
-    except OSError:
-        return {"held": False, "pid": None, "since": None, "error": "lock file not readable"}
-    lock.release()
-    return {"held": False, "pid": None, "since": None}
 
 
 # ---------------------------------------------------------------- run log

@@ -15,15 +15,14 @@ from pathlib import Path
 import pytest
 
 from shopvisma.errors import ConfigError, ExitCode, LockedError
+from shopvisma.lock import RunLock, lock_state
 from shopvisma.state import (
     RECENT_MAX,
     Checkpoint,
-    RunLock,
     advance_bookmark,
     append_run_log,
     last_runs,
     load_checkpoint,
-    lock_state,
     record_intent,
     record_pending,
     record_refund,
@@ -202,7 +201,7 @@ def test_lock_state_creates_nothing(tmp_path: Path) -> None:
 def test_lock_of_a_killed_process_does_not_block(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import time
-        from shopvisma.state import RunLock
+        from shopvisma.lock import RunLock
         lock = RunLock({str(tmp_path)!r})
         lock.acquire()
         print("locked", flush=True)
@@ -250,7 +249,7 @@ def test_run_log_rotates(tmp_path: Path) -> None:
 
 
 def test_lock_sweeps_temp_files_left_by_a_killed_write(tmp_path: Path) -> None:
-    from shopvisma.state import RunLock
+    from shopvisma.lock import RunLock
 
     orphan = tmp_path / ".checkpoint.json.0123456789ab.tmp"
     orphan.write_text("{half")

@@ -120,7 +120,7 @@ def test_bad_orders_are_named_and_the_rest_go_through(world) -> None:
 
 
 def test_lock_held_exits_75(world) -> None:
-    from shopvisma.state import RunLock
+    from shopvisma.lock import RunLock
 
     with RunLock(world.state_dir):
         res = world.cli("sync")
