@@ -205,7 +205,10 @@ def run_pass(
         result.visma_requests = _count(services.visma, "requests")
         result.visma_writes = _count(services.visma, "write_count")
     if not dry_run and only is None:
-        advance_bookmark(checkpoint, newest_seen, started)
+        # A first pass that found nothing (a new shop) still sets the bookmark: otherwise
+        # every idle pass would be a "first import" (a bulk operation, not one request).
+        advance_bookmark(checkpoint, newest_seen if newest_seen is not None or checkpoint.bookmark else started,
+                         started)
     result.bookmark = checkpoint.bookmark
     return result.finish()
 

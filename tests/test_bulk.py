@@ -115,3 +115,16 @@ def test_bulk_query_validates_against_the_real_schema() -> None:
     search = build_search(Criteria(financial_status=("paid",), tags_exclude=('no "sync"',)), updated_since=None,
                           created_at_min=datetime(2026, 1, 1, tzinfo=UTC))
     assert validate(schema, parse(bulk_orders_query(search))) == []
+
+
+def test_a_shop_with_no_orders_yet_runs_one_bulk_operation_then_idle_passes(world) -> None:
+    """The first pass sets the bookmark even when it found nothing, so the next passes are
+    idle passes (one Shopify request), not a bulk operation every five minutes."""
+    code, _ = world.sync_json()
+    assert code == 0
+    assert _operations(world.shop).count("BulkOrders") == 1
+    for _ in range(2):
+        world.shop.requests.clear()
+        code, doc = world.sync_json()
+        assert code == 0 and doc["requests"]["shopify"] == 1
+        assert _operations(world.shop) == ["Orders"]
