@@ -38,11 +38,21 @@ class BulkUnusable(Exception):
 
 
 def start(client: Any, search: str) -> str:
-    """Run the bulk query; its operation id (or BulkUnusable with Shopify's words)."""
-    data = client.execute(BULK_RUN_MUTATION, {"query": bulk_orders_query(search)})
+    """Run the bulk query; its operation id (or BulkUnusable with Shopify's words).
+
+    A first import of a big shop may outlast one pass's wait budget (exit 69). The next
+    cron run then finds its own query still running and waits for that operation
+    instead of falling back to pages."""
+    query = bulk_orders_query(search)
+    data = client.execute(BULK_RUN_MUTATION, {"query": query})
     payload = data.get("bulkOperationRunQuery") or {}
     problems = payload.get("userErrors") or []
     op = payload.get("bulkOperation") or {}
+    if any(p.get("code") == "OPERATION_IN_PROGRESS" for p in problems):
+        current = client.execute(BULK_STATUS_QUERY, {}).get("currentBulkOperation") or {}
+        if current.get("query") == query and current.get("status") in ("CREATED", "RUNNING") and current.get("id"):
+            log.info("bulk operation %s of an earlier pass is still running: waiting for it", current["id"])
+            return str(current["id"])
     if problems or not op.get("id"):
         raise BulkUnusable("; ".join(str(p.get("message")) for p in problems) or "no operation id")
     return str(op["id"])

@@ -122,14 +122,14 @@ BULK_RUN_MUTATION = (
     "mutation BulkOrders($query: String!) {\n"
     "  bulkOperationRunQuery(query: $query) {\n"
     "    bulkOperation { id status }\n"
-    "    userErrors { field message }\n"
+    "    userErrors { code field message }\n"
     "  }\n"
     "}\n"
 )
 
 BULK_STATUS_QUERY = (
     "query BulkStatus {\n"
-    "  currentBulkOperation(type: QUERY) { id status errorCode objectCount url }\n"
+    "  currentBulkOperation(type: QUERY) { id status errorCode objectCount url query }\n"
     "}\n"
 )
 

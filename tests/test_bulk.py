@@ -128,3 +128,25 @@ def test_a_shop_with_no_orders_yet_runs_one_bulk_operation_then_idle_passes(worl
         code, doc = world.sync_json()
         assert code == 0 and doc["requests"]["shopify"] == 1
         assert _operations(world.shop) == ["Orders"]
+
+
+def test_a_bulk_operation_longer_than_one_pass_is_picked_up_by_the_next(world) -> None:
+    """Shopify may take minutes: the pass that runs out of its wait budget exits 69, and the
+    next one waits for the same operation rather than starting over or paging."""
+    import time
+
+    orders = _paid(8, seed=10)
+    for o in orders:
+        world.shop.add_order(o)
+    world.shop.bulk.seconds = 2.5
+    world.write_config(sync="max_wait_seconds = 2")
+    first = world.cli("sync", "-q")
+    assert first.exit_code == 69, first.stderr
+    assert not world.visma.drafts
+    time.sleep(1.0)
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    ops = _operations(world.shop)
+    assert ops.count("BulkOrders") == 2 and "Orders" not in ops, ops
+    assert len(world.shop.bulk_downloads) == 1
+    assert _refs(world.visma) == sorted(o["name"] for o in orders)
