@@ -257,7 +257,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
 
 def save_checkpoint(path: Path, cp: Checkpoint, now: datetime | None = None) -> None:
     prune(cp, now)
-    text = json.dumps(checkpoint_to_json(cp), indent=1, sort_keys=True, ensure_ascii=False, default=str)
+    text = json.dumps(checkpoint_to_json(cp), sort_keys=True, ensure_ascii=False, default=str,
+                      separators=(",", ":"))  # compact: the C encoder, ~3x faster on every pass
     atomic_write(Path(path), (text + "\n").encode("utf-8"), mode=0o600)
 
 

@@ -411,7 +411,7 @@ def test_corrupt_checkpoint_exits_78_with_recovery_and_posts_nothing(rig: Rig, d
     cp = rig.state_dir / "checkpoint.json"
     text = cp.read_text(encoding="utf-8")
     cp.write_text({"truncated": text[: len(text) // 2], "empty": "", "garbage": "\x00\x01{not json",
-                   "wrong-version": text.replace('"version": 1', '"version": 99')}[damage], encoding="utf-8")
+                   "wrong-version": text.replace('"version":1', '"version":99')}[damage], encoding="utf-8")
     rig.add_orders(paid(6, seed=4)[4:], new=True)
     writes, shop_requests = rig.visma.writes(), len(rig.shop.requests)
     refused = rig.sync()
