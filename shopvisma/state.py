@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -184,19 +185,28 @@ def record_refund(cp: Checkpoint, refund_id: str, order_name: str, document_id: 
     cp.refunds_done[refund_id] = {"order_name": order_name, "document_id": document_id, "at": iso(at or utc_now())}
 
 
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def prune(cp: Checkpoint, now: datetime | None = None) -> None:
     """Bound the history maps (500 entries / 30 days) so the file never grows with the shop."""
     cutoff = (now or utc_now()) - timedelta(days=RECENT_DAYS)
+    cut = iso(cutoff)
     for name in ("recent", "refunds_done", "edited"):
         entries: dict[str, dict[str, Any]] = getattr(cp, name)
-        dated = []
+        dated: list[tuple[Any, str, dict[str, Any]]] = []
         for key, value in entries.items():
+            at = value.get("at")
+            if isinstance(at, str) and _CANONICAL.fullmatch(at):  # our own iso(): sorts as text (fast;
+                if at >= cut:                                     # this runs on every save)
+                    dated.append((at, key, value))
+                continue
             try:
-                at = parse_iso(str(value.get("at")))
+                when = iso(parse_iso(str(at)))
             except (ValueError, TypeError):
                 continue
-            if at >= cutoff:
-                dated.append((at, key, value))
+            if when >= cut:
+                dated.append((when, key, value))
         dated.sort(key=lambda item: item[0])
         setattr(cp, name, {key: value for _, key, value in dated[-RECENT_MAX:]})
 

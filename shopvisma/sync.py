@@ -371,7 +371,9 @@ def _settle(outcome: OrderOutcome, order: Order, checkpoint: Checkpoint, service
         entry["hint"] = outcome.hint
         if outcome.name != order.name:
             entry["order_name"] = order.name
-    services.save_checkpoint(checkpoint)
+        services.save_checkpoint(checkpoint)
+    # A success is saved with the next order's intent or at the end of the chunk: until
+    # then its intent is on disk, and a crash only costs a lookup (found in Visma, done).
     if result.unconfirmed >= MAX_UNCONFIRMED:
         raise UnavailableError(f"Visma did not confirm {result.unconfirmed} creates in a row; stopping this pass",
                                hint="nothing was lost: the next scheduled run retries those orders")

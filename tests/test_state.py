@@ -258,3 +258,19 @@ def test_lock_sweeps_temp_files_left_by_a_killed_write(tmp_path: Path) -> None:
     with RunLock(tmp_path):
         pass
     assert not orphan.exists() and keep.exists()
+
+
+def test_prune_reads_any_iso_form_and_keeps_the_newest() -> None:
+    """Entries we wrote compare as text (fast path, on every save); any other ISO form is
+    parsed, so a hand-edited or older checkpoint is pruned by the same clock."""
+    from shopvisma.state import prune
+
+    cp = Checkpoint()
+    cp.recent = {
+        "#canonical": {"at": "2026-02-28T12:00:00Z"},
+        "#offset": {"at": "2026-02-28T13:00:00+01:00"},  # the same instant as #canonical
+        "#old-offset": {"at": "2026-01-01T00:00:00+00:00"},
+        "#unreadable": {"at": "yesterday"},
+    }
+    prune(cp, now=T0)
+    assert set(cp.recent) == {"#canonical", "#offset"}
