@@ -284,7 +284,7 @@ def targets(rows: dict[str, Row], idle: Idle | None, per_order_cost: float | Non
                        f"{r.floor_s:.0f} s floor); logged waits {waited:.0f} s. "
                        + ("At this scale the pass is CPU-bound, not rate-bound: the sandboxes' share is "
                           "benchmark overhead (they scan whole tables per lookup), the sync share is what the "
-                          "product could cut (per-order checkpoint saves with fsync, JSON of every response)."
+                          "product could cut (a checkpoint save with fsync per order, JSON of every response)."
                           if serial > r.floor_s else
                           "Overlapping the Shopify fetch with the Visma writes would bring it towards the floor."))
         burst = r.max_consecutive <= 1
