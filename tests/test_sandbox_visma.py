@@ -501,3 +501,36 @@ def test_totals_rule_functions() -> None:
     t = totals([(Decimal("100"), Decimal("25")), (Decimal("0.05"), Decimal("25")), (Decimal("10"), Decimal("6"))],
                includes_vat=True)
     assert t.vat == Decimal("20.01") + Decimal("0.57") and t.amount == Decimal("110.05")
+
+
+def test_or_of_equalities_is_the_same_filter_as_its_terms() -> None:
+    """The sandbox answers `P eq 'a' or P eq 'b' ...` with one set lookup (speed for the
+    benchmark); it must match exactly what the terms say one by one."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from shopvisma.sandbox.visma_filter import FilterError, compile_filter
+
+    guid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    texts = st.sampled_from(["#1001", "#1001 refund 1", "#1002", "abc", "ABC", guid, guid.upper(), "", "O'Hara"])
+    values = st.one_of(texts, st.none(), st.integers(-3, 3), st.booleans())
+
+    @settings(max_examples=300, deadline=None)
+    @given(terms=st.lists(texts, min_size=2, max_size=5), value=values)
+    def check(terms: list[str], value: object) -> None:
+        text = " or ".join(f"YourReference eq '{t.replace(chr(39), chr(39) * 2)}'" for t in terms)
+        record = {"YourReference": value}
+
+        def outcome(pred):  # type: ignore[no-untyped-def]
+            try:
+                return pred(record)
+            except FilterError:
+                return "error"
+
+        fast = outcome(compile_filter(text, ["YourReference"]))
+        one_by_one = [outcome(compile_filter(f"YourReference eq '{t.replace(chr(39), chr(39) * 2)}'",
+                                             ["YourReference"])) for t in terms]
+        expected = "error" if "error" in one_by_one else any(one_by_one)
+        assert fast == expected
+
+    check()
