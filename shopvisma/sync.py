@@ -133,6 +133,8 @@ def selected(order: Order, settings: Settings) -> str:
 
 def open_refunds(order: Order, checkpoint: Checkpoint) -> list[tuple[int, Refund]]:
     """Refunds that still need a credit draft, numbered in the order Shopify made them."""
+    if not order.refunds:
+        return []  # the common case, and an idle pass's: no mapping code to load
     from shopvisma import mapping
 
     ordered = sorted(order.refunds, key=lambda r: (r.created_at, r.id))
@@ -268,11 +270,10 @@ def _check_edit(order: Order, done: dict[str, Any], checkpoint: Checkpoint, resu
                 *, dry_run: bool) -> None:
     """An order edited after transfer is not re-posted (the document may be approved
     already); it is reported, in the pass output and in `status`, with what changed."""
-    from shopvisma.documents import OrderOutcome
-
     was = done.get("total")
     if was is None or Decimal(was) == order.total:
         return
+    from shopvisma.documents import OrderOutcome  # not before: an idle pass re-reads unedited orders
     reason = f"edited in Shopify after transfer: total {Decimal(was):.2f} → {order.total:.2f} {order.currency}"
     result.add(OrderOutcome(order.name, "edited", order_id=order.id, reason=reason,
                                         document_id=done.get("document_id", ""), kind=done.get("kind", ""),

@@ -13,7 +13,7 @@ from test_contract_shopify import real_schema  # noqa: F401 - fixture
 
 from shopvisma.sandbox.seed import generate_orders, make_refund
 from shopvisma.sandbox.shopify import ShopifySandbox, load_schema
-from shopvisma.sandbox.shopify_bulk import (
+from shopvisma.sandbox.shopify_bulk_query import (
     IN_LIST,
     NO_CONNECTION,
     NOT_QUERY,
