@@ -86,7 +86,7 @@ def read_orders(session: requests.Session, url: str | None, *, timeout: float) -
         raise BulkUnusable(f"result download: HTTP {resp.status_code}")
     order: dict[str, Any] | None = None
     with resp:
-        for raw in resp.iter_lines():
+        for raw in resp.iter_lines(chunk_size=1 << 16):  # the file may be many MB
             if not raw.strip():
                 continue
             row = json.loads(raw)
