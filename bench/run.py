@@ -179,7 +179,7 @@ def _import_top(env: dict[str, str], n: int = 6) -> list[tuple[str, float]]:
     return sorted(top, key=lambda item: -item[1])[:n]
 
 
-def scenario_idle(stage: Stage, runs: int = 5) -> tuple[Row, Idle]:
+def scenario_idle(stage: Stage, runs: int = 9) -> tuple[Row, Idle]:
     """(c): right after (a), nothing new; interleaved with the import baseline to share noise."""
     idle = Idle([], [], [], [])
     row: Row | None = None
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             try:
                 if "c" in args.only:
-                    say("c) idle pass x5 and the import baseline x5")
+                    say("c) idle pass x9 and the import baseline x9")
                     crow, idle = scenario_idle(stage)
                     rows.append(crow)
             finally:
