@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from shopvisma.config import is_loopback
+from shopvisma.config_values import is_loopback
 from shopvisma.errors import ExitCode
 from shopvisma.redact import redact
 
