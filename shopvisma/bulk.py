@@ -23,8 +23,14 @@ from typing import Any
 
 import requests
 
+from .errors import UnavailableError
 from .http import describe
-from .shopify_queries import BULK_CHILD_KEYS, BULK_RUN_MUTATION, BULK_STATUS_QUERY, bulk_orders_query
+from .shopify_queries import (
+    BULK_CHILD_KEYS,
+    BULK_RUN_MUTATION,
+    BULK_STATUS_QUERY,
+    bulk_orders_query,
+)
 
 log = logging.getLogger("shopvisma.shopify")
 
@@ -70,7 +76,14 @@ def wait_until_done(client: Any, op_id: str) -> dict[str, Any]:
             return op
         if status in GONE:
             raise BulkUnusable(f"bulk operation {status.lower()} ({op.get('errorCode') or 'no error code'})")
-        client.budget.wait(pause, "Shopify bulk operation running")
+        budget = client.budget
+        if budget.spent + pause > budget.max_wait:
+            raise UnavailableError(
+                f"Shopify is still preparing the order history for the first import (bulk operation {status.lower()}, "
+                f"waited {budget.spent:.0f} s in this run)",
+                hint="nothing is lost: the next run waits for the same operation; a larger [sync] max_wait_seconds "
+                     "lets one run wait longer")
+        budget.wait(pause, "Shopify bulk operation running")
         pause = min(pause * 1.5, POLL_MAX)
 
 
@@ -132,8 +145,6 @@ def iter_orders_bulk(client: Any, search: str,
                 client.complete_refunds(node, want_refunds)
                 yield node
         except BulkUnusable as exc:
-            from .errors import UnavailableError
-
             raise UnavailableError(f"Shopify bulk result unreadable: {exc}",
                                    hint="the next scheduled run retries") from None
 

@@ -142,6 +142,7 @@ def test_a_bulk_operation_longer_than_one_pass_is_picked_up_by_the_next(world) -
     world.write_config(sync="max_wait_seconds = 2")
     first = world.cli("sync", "-q")
     assert first.exit_code == 69, first.stderr
+    assert "still preparing the order history" in first.stderr and "next run waits" in first.stderr
     assert not world.visma.drafts
     time.sleep(1.0)
     code, doc = world.sync_json()
