@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -123,16 +123,20 @@ def run_demo(*, extra_orders: int = 0, say: Say, verbose: bool = False) -> dict[
         visma.stop()
 
 
-def serve_sandbox(*, shopify_port: int, visma_port: int, orders: int, say: Say) -> None:
+def serve_sandbox(*, shopify_port: int, visma_port: int, orders: int, say: Say,
+                  quirks: Iterable[str] = ()) -> None:
+    """`quirks`: Visma readings to serve instead of the defaults (sandbox/visma_quirks.py)."""
     from shopvisma.sandbox.seed import demo_orders, generate_orders
     from shopvisma.sandbox.shopify import ShopifySandbox
     from shopvisma.sandbox.visma import VismaSandbox
 
+    visma = VismaSandbox(quirks=quirks)  # before binding anything: an unknown quirk fails first
     shop = ShopifySandbox(orders=demo_orders() + generate_orders(orders, seed=1)).start(port=shopify_port)
-    visma = VismaSandbox().start(port=visma_port)
+    visma.start(port=visma_port)
     say(f"Shopify Admin GraphQL: {shop.api_url}  (X-Shopify-Access-Token: {shop.access_token})")
     say(f"Visma eAccounting:     {visma.api_url}  identity {visma.identity_url}")
     say(f"  client id {visma.client_id}, a refresh token: {visma.issue_refresh_token()}")
+    say(f"  quirks: {', '.join(sorted(visma.quirks))}" if visma.quirks else "  quirks: none (default readings)")
     say("Ctrl-C stops both.")
     try:
         while True:

@@ -2,10 +2,12 @@
 
 Tests, `shopvisma demo` and `shopvisma sandbox` point the real client at it. It keeps the
 parts of Visma's behaviour that break integrations: rotating refresh tokens, expiring
-access tokens, per-endpoint rate limits without Retry-After, the error envelope, strict
+access tokens, per-endpoint rate limits, scopes, the error envelope, strict
 required fields and max lengths (from visma_schema.json, extracted from Visma's specs),
 server-computed VAT and totals, and faults injected after a write was committed.
-See docs/sandbox-visma.md for what is approximate.
+See docs/sandbox-visma.md for what is approximate. Where Visma's docs leave a behaviour
+open, `quirks` (visma_quirks.py) switches the emulator to another plausible reading, so the
+product's suite can run under each (docs/sandbox.md, "Readings").
 
 Fault hooks for the reliability suite (tests/test_faults.py): `on_commit` runs after a
 write is saved and before its answer is sent (a test SIGKILLs the client there), a
@@ -18,12 +20,10 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import threading
 import time
-import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,12 +41,19 @@ from .visma_docs import (
     save_draft,
     save_order,
 )
-from .visma_filter import FilterError, apply_filter
 from .visma_identity import Answer as _Answer
-from .visma_identity import Identity
-from .visma_model import ApiError, Json, field_error, scalar_properties, utc, validation_error
+from .visma_identity import Identity, missing_scope
+from .visma_model import ApiError, Json, field_error, scalar_properties, validation_error
+from .visma_quirks import (
+    QuirkSet,
+    RateLimiter,
+    envelope,
+    list_page,
+    present,
+    quota_answer,
+    served_status,
+)
 
-MAX_PAGE_SIZE = 1000
 FAULT_KINDS = ("500", "timeout-after-commit", "500-after-commit", "429", "hang", "400", "garbage")
 HANG_TIMEOUT = 30.0  # a held request goes on by itself after this, so a forgotten release() cannot wedge a test
 
@@ -65,31 +72,31 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def _envelope(err: ApiError) -> Json:
-    return {"ErrorCode": err.code, "DeveloperErrorMessage": err.message, "ErrorId": str(uuid.uuid4()),
-            "Errors": err.errors}
-
-
 class VismaSandbox:
     """In-process Visma eAccounting v2 + identity server over loopback HTTP."""
 
     def __init__(self, *, client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
                  access_token_ttl: float = 3600.0, rate_limit_per_minute: int | None = None,
                  order_module: bool = True, show_prices_excl_vat_pc: bool = False,
-                 company_currency: str = "SEK", clock: Callable[[], float] = time.time) -> None:
+                 company_currency: str = "SEK", clock: Callable[[], float] = time.time,
+                 quirks: Iterable[str] = ()) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.access_token_ttl = access_token_ttl
         self.rate_limit_per_minute = rate_limit_per_minute
         self.clock = clock
         self._lock = threading.RLock()
-        self._state = State(company_currency, show_prices_excl_vat_pc, order_module)
+        # One live set, shared with the company state and the identity server (see `quirks`).
+        self._quirks = QuirkSet(quirks)
+        if not order_module:
+            self._quirks.add("no-order-module")
+        self._state = State(company_currency, show_prices_excl_vat_pc, self._quirks)
         s = self._state
         self.customers, self.articles, self.drafts = s.customers, s.articles, s.drafts
         self.orders, self.invoices, self.units = s.orders, s.invoices, s.units
         self.codings, self.vatcodes, self.terms_of_payments = s.codings, s.vatcodes, s.terms_of_payments
         self.company_settings = s.company_settings
         self.requests: list[tuple[str, str, int]] = []
-        self._identity = Identity(client_id, client_secret, access_token_ttl, clock)
+        self._identity = Identity(client_id, client_secret, access_token_ttl, clock, self._quirks)
         self._faults: list[_Fault] = []
         # Called as on_commit(method, path, answer_body) after a write is saved, before the answer goes out.
         self.on_commit: Callable[[str, str, Json], None] | None = None
@@ -99,10 +106,21 @@ class VismaSandbox:
         self.hanging = threading.Event()  # set once a request is held by a "hang" fault
         self._release = threading.Event()
         self._issued: list[str] = []  # every access/refresh token and authorization code handed out
-        self._calls: dict[str, deque[float]] = {}
+        self._limiter = RateLimiter(clock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.api_url = self.identity_url = ""
+
+    @property
+    def quirks(self) -> QuirkSet:
+        """The readings served now (visma_quirks.QUIRKS); add or remove names at any time."""
+        return self._quirks
+
+    @quirks.setter
+    def quirks(self, names: Iterable[str]) -> None:
+        wanted = QuirkSet(names)  # check every name before changing anything
+        self._quirks.clear()
+        self._quirks.update(wanted)
 
     # ------------------------------------------------------------------ lifecycle
     def _bind(self, host: str, port: int) -> ThreadingHTTPServer:
@@ -203,7 +221,7 @@ class VismaSandbox:
         elif path == "/v2" or path.startswith("/v2/"):
             answer = self._api(method, path, query, headers, raw)
         else:
-            answer = _Answer(404, _envelope(ApiError(404, 3000, "No resource matches the request URI.")))
+            answer = _Answer(404, self._envelope(ApiError(404, 3000, "No resource matches the request URI.")))
         with self._lock:
             self.requests.append((method, path, 0 if answer.hang_up else answer.status))
             if path.startswith("/identity/") and answer.status in (200, 302):
@@ -225,34 +243,20 @@ class VismaSandbox:
                     return fault
         return None
 
-    def _rate_limited(self, endpoint: str) -> _Answer | None:
-        limit = self.rate_limit_per_minute
-        if not limit:
-            return None
-        with self._lock:
-            now = self.clock()
-            window = self._calls.setdefault(endpoint, deque())
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= limit:
-                wait = max(1, math.ceil(window[0] + 60 - now))
-                return _Answer(429, self._quota_body(wait))
-            window.append(now)
-        return None
+    def _envelope(self, err: ApiError) -> Json:
+        return envelope(err, self._quirks)
 
-    def _quota_body(self, wait: int) -> Json:
-        limit = self.rate_limit_per_minute or 600
-        return {"ErrorCode": 4010, "ErrorId": str(uuid.uuid4()),
-                "DeveloperErrorMessage": f"API calls quota exceeded! maximum admitted {limit} per Minute. "
-                                         f"Try again in {wait} seconds."}
+    def _quota(self, wait: int) -> _Answer:
+        body, headers = quota_answer(self.rate_limit_per_minute or 600, wait, self._quirks)
+        return _Answer(429, body, headers)
 
     # ------------------------------------------------------------------ API
     def _api(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes) -> _Answer:
         segments = [s for s in path[len("/v2"):].split("/") if s]
         endpoint = segments[0].lower() if segments else ""
-        limited = self._rate_limited(endpoint)
-        if limited is not None:
-            return limited
+        wait = self._limiter.wait(endpoint, self.rate_limit_per_minute) if self.rate_limit_per_minute else None
+        if wait is not None:
+            return self._quota(wait)
         if self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(method, path, after_commit=False)
@@ -261,21 +265,19 @@ class VismaSandbox:
             self._release.wait(HANG_TIMEOUT)
         elif fault is not None:
             if fault.kind == "429":
-                return _Answer(429, self._quota_body(60))
+                return self._quota(60)
             if fault.kind == "400":
-                return _Answer(400, _envelope(validation_error([field_error(
+                return _Answer(400, self._envelope(validation_error([field_error(
                     "Rows[0].Text", "Injected fault: the field is not valid.", "Invalid")])))
             if fault.kind == "garbage":
                 return _Answer(200, ["not", "what", "the", "spec", "says"])
-            return _Answer(500, _envelope(ApiError(500, 1000, "Injected fault: internal server error.")))
+            return _Answer(500, self._envelope(ApiError(500, 1000, "Injected fault: internal server error.")))
         try:
-            self._authenticate(headers)
-            if endpoint == "orders" and not self._state.order_module:
-                raise ApiError(403, 4002, "NoAccessToModule - The company does not have access to this module.")
+            self._admit(method, endpoint, headers)
             answer = self._route(method, endpoint, segments[1:], query, raw)
         except ApiError as err:
             extra = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-            return _Answer(err.status, _envelope(err), extra)
+            return _Answer(err.status, self._envelope(err), extra)
         if 200 <= answer.status < 300 and method in ("POST", "PUT", "DELETE"):
             if raw.strip():  # every body the emulator accepted, for the contract test
                 self.accepted.append((method, endpoint, json.loads(raw.decode("utf-8"), parse_float=Decimal)))
@@ -285,14 +287,27 @@ class VismaSandbox:
             if fault is not None and fault.kind == "timeout-after-commit":
                 return _Answer(answer.status, hang_up=True)
             if fault is not None:
-                return _Answer(500, _envelope(ApiError(500, 1000, "Injected fault after the write was saved.")))
-        return answer
+                return _Answer(500, self._envelope(ApiError(500, 1000, "Injected fault after the write was saved.")))
+        status, keep_body = served_status(method, answer.status, self._quirks)
+        return answer if status == answer.status else _Answer(status, answer.body if keep_body else None)
 
-    def _authenticate(self, headers: dict[str, str]) -> None:
+    def _admit(self, method: str, endpoint: str, headers: dict[str, str]) -> None:
+        """Refusals before a call runs, in an ASP.NET pipeline's order: the bearer token (401),
+        its scopes (an authorization policy: 403 / 4006), then the company (startup guide
+        403 / 4003, module 403 / 4002; Visma's 403 bodies carry `Errors: []`)."""
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        if not self._identity.access_token_is_live(token):
+        granted = self._identity.token_scopes(token)
+        if granted is None:
             raise ApiError(401, 4005, "AuthorizationException - Authorization has been denied for this request.")
+        lacking = missing_scope(endpoint, method, granted)
+        if lacking is not None:
+            raise ApiError(403, 4006, "NoAccessToScopes - The access token lacks a scope this endpoint requires "
+                                      f"(any of: {', '.join(lacking)}).", [])
+        if "startup-guide" in self._quirks:
+            raise ApiError(403, 4003, "StartupGuideNotCompleted - The startup guide has not been completed.", [])
+        if endpoint == "orders" and not self._state.order_module:
+            raise ApiError(403, 4002, "NoAccessToModule - The company does not have access to this module.", [])
 
     def _tables(self, endpoint: str) -> tuple[dict[str, Json], list[str] | tuple[str, ...]] | None:
         s = self._state
@@ -313,7 +328,7 @@ class VismaSandbox:
     def _route(self, method: str, endpoint: str, rest: list[str], query: dict[str, str], raw: bytes) -> _Answer:
         if endpoint == "companysettings" and not rest and method == "GET":
             with self._lock:
-                return _Answer(200, dict(self._state.company_settings))
+                return _Answer(200, self._state.settings())
         tables = self._tables(endpoint)
         if tables is None or len(rest) > 1:
             raise ApiError(404, 3000, "No resource matches the request URI.")
@@ -324,8 +339,9 @@ class VismaSandbox:
                     record = find(table, rest[0])
                     if record is None:
                         raise not_found(rest[0])
-                    return _Answer(200, copy.deepcopy(record))
-                return _Answer(200, copy.deepcopy(self._page(list(table.values()), properties, query)))
+                    return _Answer(200, copy.deepcopy(present(endpoint, record, self._quirks)))
+                page = list_page(endpoint, list(table.values()), properties, query, self._quirks, self.clock())
+                return _Answer(200, copy.deepcopy(page))
         writers: dict[str, Callable[..., Json]] = {
             "customers": create_customer, "articles": create_article,
             "customerinvoicedrafts": save_draft, "orders": save_order,
@@ -349,27 +365,10 @@ class VismaSandbox:
                                                 "InvalidJson")]) from exc
         with self._lock:
             if rest:
-                return _Answer(200, copy.deepcopy(writer(self._state, body, self.clock(), rest[0])))
-            return _Answer(201, copy.deepcopy(writer(self._state, body, self.clock())))
-
-    def _page(self, records: list[Json], properties: Any, query: dict[str, str]) -> Json:
-        try:
-            page = int(query.get("$page", "1"))
-            size = int(query.get("$pagesize", "50"))
-        except ValueError as exc:
-            raise validation_error([field_error("$page", "$page and $pagesize must be integers.", "Invalid")]) from exc
-        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-            raise validation_error([field_error("$pagesize", f"$page must be >= 1 and $pagesize 1-{MAX_PAGE_SIZE}.",
-                                                "Range")])
-        if query.get("$filter"):
-            try:
-                records = apply_filter(records, query["$filter"], properties)
-            except FilterError as exc:
-                raise validation_error([field_error("$filter", str(exc), "InvalidFilter")]) from exc
-        total = len(records)
-        meta = {"CurrentPage": page, "PageSize": size, "TotalNumberOfPages": math.ceil(total / size),
-                "TotalNumberOfResults": total, "ServerTimeUtc": utc(self.clock())}
-        return {"Meta": meta, "Data": records[(page - 1) * size: page * size]}
+                saved = writer(self._state, body, self.clock(), rest[0])
+                return _Answer(200, copy.deepcopy(present(endpoint, saved, self._quirks)))
+            saved = writer(self._state, body, self.clock())
+            return _Answer(201, copy.deepcopy(present(endpoint, saved, self._quirks)))
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -40,11 +40,16 @@ INVOICE_FIELDS = (
 )
 
 
+INCLUDES_VAT_RULES = ("setting-name", "spec-2026")
+
+
 @dataclass
 class State:
     company_currency: str
     show_prices_excl_vat_pc: bool
-    order_module: bool
+    # The sandbox's live set of readings (visma_quirks.py); shared, so switching one mid-test
+    # changes what the next request sees.
+    quirks: set[str] = field(default_factory=set)
     customers: dict[str, Json] = field(default_factory=dict)
     articles: dict[str, Json] = field(default_factory=dict)
     drafts: dict[str, Json] = field(default_factory=dict)
@@ -58,11 +63,34 @@ class State:
     next_customer_number: int = 1
     next_order_number: int = 1
     next_invoice_number: int = 1
-    # Which reading of IncludesVat the emulator follows: "setting-name" (private person and
-    # ShowPricesExclVatPC off, as the setting's name says) or "spec-2026" (private and the
-    # checkbox ON, as the 2026 OpenAPI description words it). Real Visma: unconfirmed, so the
-    # product must read IncludesVat back; tests run both readings.
-    includes_vat_rule: str = "setting-name"
+
+    @property
+    def includes_vat_rule(self) -> str:
+        """Which reading of IncludesVat the emulator follows: "setting-name" (private person and
+        ShowPricesExclVatPC off, as the setting's name says) or "spec-2026" (private and the
+        checkbox ON, as the 2026 OpenAPI description words it). Real Visma: unconfirmed, so the
+        product must read IncludesVat back; tests run both readings. The same switch as the
+        "includes-vat-spec-2026" quirk."""
+        return "spec-2026" if "includes-vat-spec-2026" in self.quirks else "setting-name"
+
+    @includes_vat_rule.setter
+    def includes_vat_rule(self, rule: str) -> None:
+        if rule not in INCLUDES_VAT_RULES:
+            raise ValueError(f"includes_vat_rule must be one of {INCLUDES_VAT_RULES}, not {rule!r}")
+        if rule == "spec-2026":
+            self.quirks.add("includes-vat-spec-2026")
+        else:
+            self.quirks.discard("includes-vat-spec-2026")
+
+    @property
+    def order_module(self) -> bool:
+        """Whether the company has sales_standard: the same switch as the "no-order-module" quirk."""
+        return "no-order-module" not in self.quirks
+
+    def settings(self) -> Json:
+        """Company settings as served now (ActivatedModules follows the module switch)."""
+        self.company_settings["ActivatedModules"] = ["sales_standard"] if self.order_module else []
+        return dict(self.company_settings)
 
     def __post_init__(self) -> None:
         data = seed(self.company_currency, self.show_prices_excl_vat_pc, self.order_module)
@@ -227,7 +255,8 @@ def _document(state: State, body: Any, kind: str, now: float, existing: Json | N
     rows = _rows(state, body, row_schema, includes_vat, errors)
     if errors or customer is None:
         raise validation_error(errors)
-    t = totals([(r["Amount"], r["VatRate"]) for r in rows if r.get("VatRate") is not None], includes_vat)
+    t = totals([(r["Amount"], r["VatRate"]) for r in rows if r.get("VatRate") is not None], includes_vat,
+               per_row="vat-per-row" in state.quirks)
     doc = _writable(body, kind)
     terms = state.terms_of_payments.get(body.get("TermsOfPaymentId") or customer["TermsOfPaymentId"])
     doc.update(

@@ -76,6 +76,7 @@ class _Parser:
         self.tokens = tokens
         self.i = 0
         self.properties = {p.lower(): p for p in properties}
+        self.used: set[str] = set()  # the properties the filter names (for per-endpoint whitelists)
 
     def peek(self) -> _Tok | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -185,6 +186,7 @@ class _Parser:
             prop = self.properties.get(tok.text.lower())
             if prop is None or prop != tok.text:
                 raise FilterError(f"Could not find a property named '{tok.text}' on type.")
+            self.used.add(prop)
             getter: Any = lambda r: r.get(prop)  # noqa: E731
             getter.prop = prop
             return getter
@@ -272,14 +274,20 @@ def _compare(op: str, a: Any, b: Any) -> bool:
     return bool({"gt": x > y, "ge": x >= y, "lt": x < y, "le": x <= y}[op])
 
 
-def compile_filter(text: str, properties: Collection[str]) -> Predicate:
+def parse_filter(text: str, properties: Collection[str]) -> tuple[Predicate, frozenset[str]]:
     """Parse `text` against the entity's top-level scalar `properties`; raises FilterError.
     Property names are case-sensitive (as OData's are), but a wrong-case name is reported
-    as unknown rather than silently matched."""
+    as unknown rather than silently matched. Also returns the properties named, because
+    real Visma filters only on a per-endpoint whitelist (the "filter-whitelist" reading)."""
     tokens = _tokenize(text)
     if not tokens:
         raise FilterError("Empty $filter.")
-    return _Parser(tokens, properties).parse()
+    parser = _Parser(tokens, properties)
+    return parser.parse(), frozenset(parser.used)
+
+
+def compile_filter(text: str, properties: Collection[str]) -> Predicate:
+    return parse_filter(text, properties)[0]
 
 
 def apply_filter(records: list[dict[str, Any]], text: str, properties: Collection[str]) -> list[dict[str, Any]]:

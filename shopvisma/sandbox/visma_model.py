@@ -212,9 +212,11 @@ def _terms(name: str, english: str, days: int, type_id: int, type_text: str) -> 
 
 
 def _coding(name: str, english: str, kind: str, rate: int, account: int, active: bool = True) -> Json:
+    """`VatRate` is "the VAT rate code" (a string) in the spec, reported as "25%" style; the
+    number to compute with is `VatRatePercent` (its scale is the "vat-rate-fraction" reading)."""
     return {
         "Id": seed_id(f"coding-{name}"), "Name": name, "NameEnglish": english, "Type": kind,
-        "VatRate": str(rate), "IsActive": active, "VatRatePercent": Decimal(rate),
+        "VatRate": f"{rate}%", "IsActive": active, "VatRatePercent": Decimal(rate),
         "DomesticSalesSubjectToVatAccountNumber": account,
         "ChangedUtc": "2025-01-01T00:00:00Z",
     }
@@ -243,15 +245,21 @@ class Totals:
     per_rate: dict[Decimal, Decimal] = field(default_factory=dict)
 
 
-def totals(rows: list[tuple[Decimal, Decimal]], includes_vat: bool) -> Totals:
-    """(row amount, VAT percent) pairs → document totals by the Visma totals rule."""
+def totals(rows: list[tuple[Decimal, Decimal]], includes_vat: bool, *, per_row: bool = False) -> Totals:
+    """(row amount, VAT percent) pairs → document totals by the Visma totals rule; `per_row`
+    (the "vat-per-row" reading) rounds each row's VAT and sums those instead."""
     per_rate: dict[Decimal, Decimal] = {}
     for amount, rate in rows:
         per_rate[rate] = per_rate.get(rate, Decimal("0")) + amount
-    vat = Decimal("0")
-    for rate_percent, total in per_rate.items():
+
+    def vat_of(amount: Decimal, rate_percent: Decimal) -> Decimal:
         r = rate_percent / 100
-        vat += round2(total * r / (1 + r)) if includes_vat else round2(total * r)
+        return round2(amount * r / (1 + r)) if includes_vat else round2(amount * r)
+
+    if per_row:
+        vat = sum((vat_of(amount, rate) for amount, rate in rows), Decimal("0"))
+    else:
+        vat = sum((vat_of(total, rate) for rate, total in per_rate.items()), Decimal("0"))
     net_or_gross = sum(per_rate.values(), Decimal("0"))
     total_amount = net_or_gross if includes_vat else net_or_gross + vat
     return Totals(amount=round2(total_amount), vat=round2(vat), per_rate=per_rate)
