@@ -14,10 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from shopvisma.config import Settings
-from shopvisma.model import Order, parse_order
-from shopvisma.matching import batches as _batches
-from shopvisma.matching import quote as _quote
-from shopvisma.sync import Services, selected
+from shopvisma.matching import CREDIT_KINDS, VismaView, document_kinds
+from shopvisma.model import Order, Refund, parse_order
+from shopvisma.sync import Services, credited_refunds, selected
 
 CENT = Decimal("0.01")
 
@@ -32,25 +31,23 @@ class Finding:
     documents: list[str] = field(default_factory=list)
 
 
-def _doc_kinds(settings: Settings) -> list[tuple[str, str]]:
-    first = ("orders", "order") if settings.visma.workflow == "order" else ("customerinvoicedrafts", "draft")
-    return [first, ("customerinvoices", "invoice")]
+def _lookup(view: VismaView, refs: list[str], kinds: list[tuple[str, str]],
+            found: dict[str, list[dict[str, Any]]]) -> None:
+    """Every document carrying each reference, through the lookup a pass uses, so a `$filter`
+    Visma refuses falls back to the full list here too (matched trimmed and case-insensitively,
+    as sync matches), and in the kinds sync puts them in (a credit is a draft or an invoice,
+    whatever the workflow)."""
+    by_key = {r.strip().lower(): r for r in refs}
+    for path, kind in kinds:
+        for doc in view.where(path, "YourReference", refs):
+            ref = by_key.get(str(doc.get("YourReference") or "").strip().lower())
+            if ref is not None:
+                found.setdefault(ref, []).append({**doc, "_kind": kind})
 
 
-def _lookup(services: Services, settings: Settings, refs: list[str]) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {r: [] for r in refs}
-    for path, kind in _doc_kinds(settings):
-        for batch in _batches(refs):
-            flt = " or ".join(f"YourReference eq {_quote(r)}" for r in batch)
-            for doc in services.visma.iter_list(path, filter=flt):
-                ref = (doc.get("YourReference") or "").strip()
-                if ref in found:
-                    found[ref].append({**doc, "_kind": kind})
-    return found
-
-
-def _refund_refs(order: Order) -> list[str]:
-    return [f"{order.name} refund {i}" for i in range(1, len(order.refunds) + 1)]
+def _refund_refs(order: Order) -> list[tuple[str, Refund]]:
+    """(reference, refund) for the refunds sync credits, numbered as sync numbers them."""
+    return [(f"{order.name} refund {i}", refund) for i, refund in credited_refunds(order)]
 
 
 def reconcile(settings: Settings, services: Services, date_from: datetime, date_to: datetime) -> dict[str, Any]:
@@ -65,15 +62,17 @@ def reconcile(settings: Settings, services: Services, date_from: datetime, date_
         order = parse_order(node, money=money)  # type: ignore[arg-type]
         if not selected(order, settings) and date_from <= order.created_at < date_to:
             orders.append(order)
-    refs = [o.name for o in orders] + [r for o in orders for r in _refund_refs(o)]
-    docs = _lookup(services, settings, refs) if refs else {}
+    refunds = {o.name: _refund_refs(o) for o in orders}
+    view = VismaView(services.visma, settings, observations=services.observations)
+    docs: dict[str, list[dict[str, Any]]] = {}
+    _lookup(view, [o.name for o in orders], document_kinds(settings.visma.workflow), docs)
+    _lookup(view, [ref for o in orders for ref, _ in refunds[o.name]], CREDIT_KINDS, docs)
     findings: list[Finding] = []
     matched = 0
     for order in orders:
         found = docs.get(order.name, [])
         ok = _check(order.name, found, order.total, order.total_tax, findings)
-        for i, refund in enumerate(order.refunds, start=1):
-            ref = f"{order.name} refund {i}"
+        for ref, refund in refunds[order.name]:
             ok = _check(ref, docs.get(ref, []), refund.total, None, findings) and ok
         matched += ok
     return {
@@ -97,7 +96,9 @@ def _check(ref: str, found: list[dict[str, Any]], total: Decimal, vat: Decimal |
                                 shopify_total=f"{total:.2f}", documents=ids))
         return False
     doc = found[0]
-    v_total = abs(Decimal(str(doc.get("TotalAmount", 0)))).quantize(CENT)
+    from shopvisma.visma_readings import document_total
+
+    v_total = abs(document_total(doc, total) or Decimal(0))
     if v_total != abs(total).quantize(CENT):
         findings.append(Finding(ref, "total-mismatch", f"Visma {v_total} vs Shopify {total:.2f}",
                                 shopify_total=f"{total:.2f}", visma_total=f"{v_total}", documents=ids))

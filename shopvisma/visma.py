@@ -15,85 +15,37 @@ from __future__ import annotations
 import collections
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
 from . import redact
-from .errors import AuthError, ExitCode, ShopvismaError, UnavailableError
-from .http import (
-    WaitBudget,
-    check_session,
-    describe,
-    encode_json,
-    make_session,
-    not_sent,
-    retry_after_seconds,
-    utc_iso,
+from .errors import AuthError, ShopvismaError, UnavailableError
+from .http import (WaitBudget, check_session, describe, encode_json, make_session, not_sent, retry_after_seconds,
+                   utc_iso)
+from .visma_errors import (  # re-exported: callers import the errors from here
+    LOGIN_HINT, AmbiguousWriteError, VismaAuthError, VismaCompanyInactiveError, VismaConflictError, VismaError,
+    VismaModuleError, VismaScopeError, VismaStartupGuideError, VismaValidationError, as_int, error_from_response,
+    message_wait, read_envelope, scope_for, scopes_for,
 )
 
 log = logging.getLogger("shopvisma.visma")
 
-LOGIN_HINT = "run: shopvisma login visma"
 SCOPES = ("ea:api", "offline_access", "ea:sales", "ea:accounting_readonly")
 RATE_LIMIT = 590  # Visma: 600 requests per minute per client and endpoint; a little headroom
 REFRESH_MARGIN = 60.0  # refresh when the access token has less than this left (or a quarter of its life)
-_TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?) second", re.IGNORECASE)
+DEFAULT_RATE_WAIT = 60.0  # Visma's window is a minute: the wait when the 429 names none
+MIN_RATE_WAIT = 1.0  # a "Retry-After: 0" must not turn the retry loop into a burst
+MAX_PAGES = 10_000  # a list longer than this is a paging loop, not data (500,000 rows at 50 a page)
 
-
-class VismaError(ShopvismaError):
-    """Visma refused a request; carries the envelope's fields for the caller to decide."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        error_code: int | None = None,
-        field_errors: list[dict[str, Any]] | None = None,
-        error_id: str | None = None,
-        hint: str = "",
-    ):
-        super().__init__(message, hint=hint)
-        self.status = status
-        self.error_code = error_code
-        self.field_errors = field_errors or []
-        self.error_id = error_id
-
-
-class VismaValidationError(VismaError):
-    """400 / ErrorCode 2000: the body was refused; the order stays pending with this reason."""
-
-    exit_code = ExitCode.PARTIAL
-
-
-class VismaModuleError(VismaError):
-    """4002: the company lacks the module (sales orders need `sales_standard`)."""
-
-    exit_code = ExitCode.CONFIG
-
-
-class AmbiguousWriteError(ShopvismaError):
-    """A POST/PUT was sent but its outcome is unknown (timeout, dropped connection, 5xx).
-
-    The caller must look the document up by its reference before trying again.
-    """
-
-    exit_code = ExitCode.UNAVAILABLE
-
-    def __init__(self, message: str, *, method: str, path: str):
-        super().__init__(message, hint="look the document up by its reference before retrying")
-        self.method = method
-        self.path = path
-
-
-class _RateLimited(Exception):
-    def __init__(self, wait: float):
-        self.wait = wait
+__all__ = [
+    "LOGIN_HINT", "SCOPES", "AmbiguousWriteError", "VismaAuthError", "VismaClient", "VismaCompanyInactiveError",
+    "VismaConflictError", "VismaError", "VismaModuleError", "VismaScopeError", "VismaStartupGuideError",
+    "VismaValidationError", "authorize_url", "exchange_code", "scope_for", "scopes_for",
+]
 
 
 def authorize_url(
@@ -113,13 +65,19 @@ def authorize_url(
     return f"{identity_url.rstrip('/')}/connect/authorize?{query}"
 
 
-def _token_section(payload: dict[str, Any], now: float, old_refresh: str | None = None) -> dict[str, Any]:
+def _token_section(payload: Any, now: float, old_refresh: str | None = None) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise UnavailableError("Visma identity server returned a token response that is not a JSON object",
+                               hint="the next scheduled run retries")
     access = payload.get("access_token")
     if not access:
         raise AuthError("Visma's token response has no access token", hint=LOGIN_HINT)
     refresh = payload.get("refresh_token") or old_refresh
     redact.register(access, refresh)
-    life = float(payload.get("expires_in") or 3600)
+    try:
+        life = float(payload.get("expires_in") or 3600)
+    except (TypeError, ValueError):
+        life = 3600.0  # Visma documents one hour; an unreadable value must not end the run
     return {
         "access_token": access,
         "refresh_token": refresh,
@@ -127,6 +85,14 @@ def _token_section(payload: dict[str, Any], now: float, old_refresh: str | None 
         "expires_in": life,
         "rotated_at": utc_iso(now),
     }
+
+
+def _token_json(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        raise UnavailableError("Visma identity server returned a non-JSON token response",
+                               hint="the next scheduled run retries") from None
 
 
 def _token_post(
@@ -146,9 +112,12 @@ def _token_post(
 
 def _token_error(resp: requests.Response) -> ShopvismaError:
     try:
-        err = str(resp.json().get("error", ""))
+        body = resp.json()
     except ValueError:
-        err = ""
+        body = None
+    err = str(body.get("error") or "") if isinstance(body, dict) else ""
+    if resp.status_code == 429:
+        return UnavailableError("Visma identity server rate limit", hint="the next scheduled run retries")
     if err == "invalid_grant":
         return AuthError("Visma grant is missing or revoked", hint=LOGIN_HINT)
     if err in ("invalid_client", "unauthorized_client") or resp.status_code == 401:
@@ -171,7 +140,7 @@ def exchange_code(
                        {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}, (5, 60))
     if resp.status_code != 200:
         raise _token_error(resp)
-    section = _token_section(resp.json(), clock())
+    section = _token_section(_token_json(resp), clock())
     tokens.update("visma", section)
     return section
 
@@ -203,6 +172,7 @@ class VismaClient:
         clock: Callable[[], float] = time.time,
         jitter: float = 0.5,
         rate_limit: int = RATE_LIMIT,
+        max_pages: int = MAX_PAGES,
     ):
         self.api_url = api_url.rstrip("/")
         self.identity_url = identity_url.rstrip("/")
@@ -216,6 +186,7 @@ class VismaClient:
         self.jitter = jitter
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
         self.rate_limit = rate_limit
+        self.max_pages = max_pages
         self.paced_seconds = 0.0
         self._sleep = sleep
         self._sent: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
@@ -263,11 +234,7 @@ class VismaClient:
                 continue
             if resp.status_code != 200:
                 raise _token_error(resp)
-            try:
-                payload = resp.json()
-            except ValueError:
-                raise UnavailableError("Visma identity server returned a non-JSON token response") from None
-            new = _token_section(payload, self.clock(), old_refresh=str(refresh))
+            new = _token_section(_token_json(resp), self.clock(), old_refresh=str(refresh))
             # The old refresh token is void now: the new one goes to disk first.
             self.tokens.update("visma", new)
             log.info("Visma tokens rotated")
@@ -282,17 +249,12 @@ class VismaClient:
         return f"{self.api_url}/{path.lstrip('/')}"
 
     def _rate_limit_wait(self, resp: requests.Response) -> float:
-        wait = None
-        try:
-            match = _TRY_AGAIN.search(str(resp.json().get("DeveloperErrorMessage", "")))
-            wait = float(match.group(1)) if match else None
-        except (ValueError, AttributeError):
-            pass
-        if wait is None:
-            wait = retry_after_seconds(resp, self.clock)
-        if wait is None:
-            wait = 60.0  # Visma's window is a minute
-        return wait + random.uniform(0, self.jitter)
+        """Visma says how long in its message, the throttling library behind it may also send
+        Retry-After: both are honoured (the longer wins), neither means a whole window."""
+        told = [w for w in (message_wait(read_envelope(resp).message), retry_after_seconds(resp, self.clock))
+                if w is not None]
+        wait = max(told) if told else DEFAULT_RATE_WAIT
+        return max(wait, MIN_RATE_WAIT) + random.uniform(0, self.jitter)
 
     def _pace(self, endpoint: str) -> None:
         """Stay under Visma's 600 requests/minute per endpoint instead of running into 429s:
@@ -311,10 +273,9 @@ class VismaClient:
                 window.popleft()
         window.append(now)
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                body: Any = None) -> dict[str, Any]:
-        """One logical call: waits out 429s, refreshes once on 401, maps errors."""
-        method = method.upper()
+    def _send(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> requests.Response:
+        """One logical call: waits out 429s, refreshes once on 401, maps errors; the
+        successful answer is returned whole (a create's Location header may be needed)."""
         write = method not in ("GET", "HEAD")
         endpoint = _endpoint(path)
         refreshed = False
@@ -336,86 +297,125 @@ class VismaClient:
                 if write and not not_sent(exc):
                     raise AmbiguousWriteError(what + "; the outcome is unknown", method=method, path=path) from None
                 raise UnavailableError(what, hint="the next scheduled run retries") from None
-            log.debug("Visma %s /%s -> %s", method, endpoint, resp.status_code)
-            if resp.status_code == 429:
+            status = resp.status_code
+            log.debug("Visma %s /%s -> %s", method, endpoint, status)
+            code = read_envelope(resp).code if 400 <= status < 500 and status != 429 else None
+            if status == 429 or code == 4010:
                 self.budget.wait(self._rate_limit_wait(resp), f"Visma rate limit on /{endpoint}")
                 continue
-            if resp.status_code == 401 and not refreshed:
+            if (status == 401 or code == 4005) and not refreshed:
                 refreshed = True
                 self.access_token(force=True)
                 continue
-            if resp.status_code >= 500:
-                what = f"Visma {method} /{endpoint} answered HTTP {resp.status_code}"
+            if status >= 500 or status == 408:
+                what = f"Visma {method} /{endpoint} answered HTTP {status}"
                 if write:
                     raise AmbiguousWriteError(what + "; the outcome is unknown", method=method, path=path)
                 raise UnavailableError(what, hint="the next scheduled run retries")
-            if resp.status_code >= 400:
-                raise self._error(resp, method, endpoint)
-            if resp.status_code == 204 or not resp.content:
-                return {}
-            try:
-                return resp.json()
-            except ValueError:
-                raise UnavailableError(f"Visma {method} /{endpoint} returned a non-JSON body") from None
+            if status >= 400:
+                raise error_from_response(resp, method, endpoint)
+            return resp
         raise UnavailableError(f"Visma {method} /{endpoint}: too many retries", hint="the next scheduled run retries")
 
-    def _error(self, resp: requests.Response, method: str, endpoint: str) -> ShopvismaError:
+    @staticmethod
+    def _json(resp: requests.Response, method: str, path: str) -> Any:
+        if resp.status_code == 204 or not resp.content:
+            return {}
         try:
-            env = resp.json()
-            if not isinstance(env, dict):
-                env = {}
+            return resp.json()
         except ValueError:
-            env = {}
-        code = env.get("ErrorCode")
-        code = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
-        dev = str(env.get("DeveloperErrorMessage") or resp.reason or "").strip()
-        fields = [e for e in env.get("Errors") or [] if isinstance(e, dict)]
-        status = resp.status_code
-        detail = "; ".join(f"{e.get('Field') or '?'}: {e.get('Message') or e.get('ErrorCode')}" for e in fields)
-        message = f"Visma {method} /{endpoint}: HTTP {status}" + (f" ErrorCode {code}" if code else "")
-        message += f": {detail or dev}" if (detail or dev) else ""
-        kw: dict[str, Any] = {"status": status, "error_code": code, "field_errors": fields,
-                              "error_id": env.get("ErrorId")}
-        if code == 4002:
-            return VismaModuleError(message, hint='the company lacks the module; set [visma] workflow = "invoice-draft"',
-                                    **kw)
-        if status == 401 or code == 4005:
-            return AuthError(f"Visma refused the access token ({message})", hint=LOGIN_HINT)
-        if status == 403 or code == 4006:
-            return AuthError(
-                f"Visma denied access, the grant lacks a scope ({message})",
-                hint="the grant needs scopes " + " ".join(SCOPES) + "; " + LOGIN_HINT,
-            )
-        if status == 400 and (code in (None, 2000) or fields):
-            return VismaValidationError(message, **kw)
-        return VismaError(message, **kw)
+            what = f"Visma {method} /{_endpoint(path)} returned a non-JSON body"
+            if method not in ("GET", "HEAD"):  # it was accepted, but what it made is not known
+                raise AmbiguousWriteError(what, method=method, path=path) from None
+            raise UnavailableError(what, hint="the next scheduled run retries") from None
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                body: Any = None) -> Any:
+        """The decoded answer ({} when there is none)."""
+        method = method.upper()
+        return self._json(self._send(method, path, params, body), method, path)
 
     # -- convenience ----------------------------------------------------------
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)
 
     def post(self, path: str, body: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.request("POST", path, params=params, body=body)
+        """The created object, whether Visma answers 200 or 201, with it or (Location only) without.
+        A create with no object and no Location is a write of unknown result: callers look the
+        object up by its natural key, exactly as after a timeout."""
+        resp = self._send("POST", path, params, body)
+        doc = self._json(resp, "POST", path)
+        if isinstance(doc, dict) and doc:
+            return doc
+        where = self._relative(resp.headers.get("Location") or "")
+        if where:
+            return self._object(self.get(where), "POST", path)
+        raise AmbiguousWriteError(f"Visma POST /{_endpoint(path)} answered {resp.status_code} without the object "
+                                  "it made", method="POST", path=path)
 
     def put(self, path: str, body: Any) -> dict[str, Any]:
-        return self.request("PUT", path, body=body)
+        """The stored object after the update, always: a PUT may answer 200 with it or 204 / an
+        empty body, and callers verify totals on what this returns (so never on {})."""
+        doc = self.request("PUT", path, body=body)
+        if isinstance(doc, dict) and doc:
+            return doc
+        return self._object(self.get(path), "PUT", path)
+
+    def _object(self, doc: Any, method: str, path: str) -> dict[str, Any]:
+        if isinstance(doc, dict) and doc:
+            return doc
+        raise AmbiguousWriteError(f"Visma {method} /{_endpoint(path)} succeeded but the object cannot be read "
+                                  "back", method=method, path=path)
+
+    def _relative(self, location: str) -> str:
+        """A Location header as a path under the API base ("" when it points elsewhere)."""
+        split, api = urlsplit(location), urlsplit(self.api_url)
+        base = api.path.rstrip("/") + "/"
+        if not location or (split.netloc and split.netloc != api.netloc) or not split.path.startswith(base):
+            return ""
+        return split.path[len(base):]
 
     def iter_list(self, path: str, *, filter: str | None = None, orderby: str | None = None,
                   pagesize: int = 1000) -> Iterator[dict[str, Any]]:
-        """Every item of a list endpoint, one page ($page/$pagesize) at a time."""
-        page = 1
-        while True:
+        """Every item of a list endpoint, one page ($page/$pagesize) at a time.
+
+        Visma may serve fewer rows than asked for (a silent cap on $pagesize), so the end is
+        read from Meta (pages, or failing that the row count), never from a short page; with
+        no Meta at all it goes on until an empty page. A server that clamps $page to the last
+        page (the same rows again) ends the list too, and `max_pages` bounds it all."""
+        seen = 0
+        previous: list[Any] = []
+        for page in range(1, self.max_pages + 1):
             params: dict[str, Any] = {"$page": page, "$pagesize": pagesize}
             if filter:
                 params["$filter"] = filter
             if orderby:
                 params["$orderby"] = orderby
-            body = self.get(path, params)
-            data = body.get("Data") or []
-            yield from data
-            meta = body.get("Meta") or {}
-            total = int(meta.get("TotalNumberOfPages") or 0)
-            if not data or page >= total:
+            body: Any = self.get(path, params)
+            raw = body if isinstance(body, list) else body.get("Data") if isinstance(body, dict) else None
+            if not isinstance(raw, list | None) or not all(isinstance(item, dict) for item in raw or []):
+                # Read as "no rows", a lookup by reference would create a second document.
+                raise UnavailableError(f"Visma GET /{_endpoint(path)} answered a list in a shape it does not "
+                                       "document (not {Meta, Data: [objects]})",
+                                       hint="the next scheduled run retries; if it persists, report it")
+            if isinstance(body, list):  # an endpoint that answers a bare array of objects is one page
+                yield from body
                 return
-            page += 1
+            data: list[dict[str, Any]] = raw or []
+            ids = [item.get("Id") for item in data]
+            if not data or (ids == previous and None not in ids):
+                return
+            previous = ids
+            yield from data
+            seen += len(data)
+            meta = body.get("Meta")
+            meta = meta if isinstance(meta, dict) else {}
+            pages, results = as_int(meta.get("TotalNumberOfPages")), as_int(meta.get("TotalNumberOfResults"))
+            if pages is None and results is None:
+                continue
+            if (pages is None or page >= pages) and (results is None or seen >= results):
+                return
+        raise UnavailableError(f"Visma GET /{_endpoint(path)}: still more rows after {self.max_pages} pages",
+                               hint="the list did not end as its Meta said; the next scheduled run retries")
+

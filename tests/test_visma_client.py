@@ -1,4 +1,5 @@
-"""VismaClient against the loopback Visma sandbox over real HTTP.
+"""VismaClient against the loopback Visma sandbox over real HTTP, and against a
+scripted fake session for every reading of what Visma's docs leave open.
 
 One fake clock drives the sandbox (token expiry, rate-limit window) and the
 client (token freshness, sleeps), so rotations and 429 waits are exact and
@@ -7,10 +8,12 @@ nothing really sleeps.
 
 from __future__ import annotations
 
+import email.utils
+import json as _json
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,16 +21,23 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from shopvisma.errors import AuthError, ExitCode, UnavailableError
+from shopvisma.errors import AuthError, ExitCode, ShopvismaError, UnavailableError
 from shopvisma.http import make_session
 from shopvisma.visma import (
+    SCOPES,
     AmbiguousWriteError,
+    VismaAuthError,
     VismaClient,
+    VismaCompanyInactiveError,
     VismaError,
     VismaModuleError,
+    VismaScopeError,
+    VismaStartupGuideError,
     VismaValidationError,
     authorize_url,
     exchange_code,
+    scope_for,
+    scopes_for,
 )
 
 VismaSandbox = pytest.importorskip("shopvisma.sandbox.visma").VismaSandbox
@@ -391,5 +401,422 @@ def test_client_paces_itself_under_the_limit_and_never_meets_a_429(ft: FakeTime,
         statuses = [s for _, p, s in sandbox.requests if p.startswith("/v2")]
         assert statuses == [200] * 12
         assert len(ft.sleeps) == 2 and client.paced_seconds > 100  # two full windows waited out
+    finally:
+        sandbox.stop()
+
+
+# == every reading of what Visma's docs leave open, against a scripted fake session =========
+# These need no sandbox: each test scripts Visma's answers exactly, so a reading the sandbox
+# does not serve (or serves differently) is still pinned down here.
+API = "https://visma.test/v2"
+IDENTITY = "https://identity.test"
+
+
+def answer(status: int = 200, body: Any = None, headers: dict[str, str] | None = None,
+           raw: bytes | None = None) -> requests.Response:
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = raw if raw is not None else (b"" if body is None else _json.dumps(body).encode())
+    resp.headers.update(headers or {})
+    resp.headers.setdefault("Content-Type", "application/json")
+    resp.reason = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+                   403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}.get(status, "")
+    return resp
+
+
+Handler = Callable[[str, str, dict[str, Any]], requests.Response]
+
+
+class FakeSession(requests.Session):
+    """Answers API calls from `handler(method, path, params)` (or a script of answers, the last
+    one repeating) and token calls with a fresh token; records what was sent."""
+
+    def __init__(self, handler: Handler | list[requests.Response]):
+        super().__init__()
+        self.handler = handler
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+        self.token_posts = 0
+
+    def request(self, method: str, url: str, *args: Any, params: Any = None, **kw: Any) -> requests.Response:  # type: ignore[override]
+        path = url[len(API):]
+        self.sent.append((method, path, dict(params or {})))
+        if callable(self.handler):
+            return self.handler(method, path, dict(params or {}))
+        return self.handler.pop(0) if len(self.handler) > 1 else self.handler[0]
+
+    def post(self, url: str, *args: Any, **kw: Any) -> requests.Response:  # type: ignore[override]
+        assert url == f"{IDENTITY}/connect/token"
+        self.token_posts += 1
+        return answer(200, {"access_token": f"access-{self.token_posts}", "refresh_token": f"r-{self.token_posts}",
+                            "expires_in": 3600})
+
+
+class MemoryTokens:
+    def __init__(self, now: float):
+        self.data: dict[str, Any] = {"visma": {"access_token": "access-0", "refresh_token": "r-0",
+                                               "expires_at": now + 3600, "expires_in": 3600}}
+
+    def load(self) -> dict[str, Any]:
+        return _json.loads(_json.dumps(self.data))
+
+    def update(self, section: str, values: dict[str, Any]) -> dict[str, Any]:
+        self.data[section] = {**self.data.get(section, {}), **values}
+        return self.data[section]
+
+
+def fake_client(ft: FakeTime, handler: Handler | list[requests.Response], **kw: Any) -> tuple[VismaClient, FakeSession]:
+    session = FakeSession(handler)
+    kw.setdefault("jitter", 0)
+    client = VismaClient(API, IDENTITY, "client", "secret-xyz", MemoryTokens(ft.now), session=session,
+                         sleep=ft.sleep, clock=ft, **kw)
+    return client, session
+
+
+def envelope(code: Any, message: str = "", errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"ErrorCode": code, "DeveloperErrorMessage": message, "ErrorId": "3fa7da17-eeb2-48f6-997d-0be158f4cba4",
+            "Errors": errors if errors is not None else []}
+
+
+# -- the error envelope ------------------------------------------------------------------
+
+def test_4002_with_empty_errors_on_orders_is_the_sales_orders_module(ft: FakeTime) -> None:
+    client, _ = fake_client(ft, [answer(403, envelope(4002, "NoAccessToModule - The company does not have "
+                                                            "access to this module."))])
+    with pytest.raises(VismaModuleError) as ei:
+        client.get("orders")
+    err = ei.value
+    assert err.exit_code == ExitCode.CONFIG == 78 and err.status == 403 and err.error_code == 4002
+    assert "sales orders module" in err.message and "sales_standard" in err.message
+    assert 'workflow = "invoice-draft"' in err.hint and "activate" in err.hint
+
+
+def test_4002_module_on_another_endpoint_names_it(ft: FakeTime) -> None:
+    client, _ = fake_client(ft, [answer(403, envelope(4002, "NoAccessToModule"))])
+    with pytest.raises(VismaModuleError) as ei:
+        client.get("vatcodes")
+    assert "/vatcodes" in ei.value.message and ei.value.exit_code == 78
+    assert "workflow" not in ei.value.hint
+
+
+def test_4002_api_standard_names_the_api_module(ft: FakeTime) -> None:
+    client, _ = fake_client(ft, [answer(403, envelope(4002, "ForbiddenRequestException - No access to module: "
+                                                            "api_standard"))])
+    with pytest.raises(VismaModuleError) as ei:
+        client.get("customers")
+    assert "api_standard" in ei.value.message and ei.value.exit_code == 78
+    assert "Apps and extensions" in ei.value.hint
+
+
+@pytest.mark.parametrize("inner", ["4002", 4002, None])
+def test_4002_with_field_errors_is_a_refused_create(ft: FakeTime, inner: Any) -> None:
+    errors = [{"Field": "Rows[0].ArticleId", "ErrorCode": inner, "Message": "The article is inactive", "Key": None}]
+    client, _ = fake_client(ft, [answer(400, envelope(4002, "CanNotBeCreatedOrUpdated", errors))])
+    with pytest.raises(VismaValidationError) as ei:
+        client.post("customerinvoicedrafts", {"CustomerId": "c"})
+    assert ei.value.exit_code == ExitCode.PARTIAL == 1
+    assert "Rows[0].ArticleId" in str(ei.value) and ei.value.field_errors == errors
+    assert not isinstance(ei.value, VismaModuleError)
+
+
+@pytest.mark.parametrize("code", [4003, "4003", " 4003 "])
+def test_startup_guide_not_completed(ft: FakeTime, code: Any) -> None:
+    client, _ = fake_client(ft, [answer(403, envelope(code, "StartupGuideNotCompleted"))])
+    with pytest.raises(VismaStartupGuideError) as ei:
+        client.get("companysettings")
+    assert ei.value.exit_code == 78 and ei.value.error_code == 4003
+    assert ei.value.hint == ("finish the startup guide in Visma eAccounting (log in to the company in the "
+                             "browser), then run the sync again")
+
+
+def test_company_not_active(ft: FakeTime) -> None:
+    client, _ = fake_client(ft, [answer(403, envelope(4004, "CompanyNotActive"))])
+    with pytest.raises(VismaCompanyInactiveError) as ei:
+        client.get("customers")
+    assert ei.value.exit_code == 78 and "not active" in ei.value.message
+
+
+@pytest.mark.parametrize("status,code", [(401, 4005), (401, None), (403, 4005)])
+def test_refused_token_refreshes_once_then_asks_for_login(ft: FakeTime, status: int, code: Any) -> None:
+    client, session = fake_client(ft, [answer(status, envelope(code, "AuthorizationException"))])
+    with pytest.raises(VismaAuthError) as ei:
+        client.get("customers")
+    assert isinstance(ei.value, AuthError) and ei.value.exit_code == ExitCode.NOPERM == 77
+    assert ei.value.hint == "run: shopvisma login visma"
+    assert session.token_posts == 1 and len(session.sent) == 2
+
+
+@pytest.mark.parametrize("method,path,scopes", [
+    ("GET", "vatcodes", ("ea:accounting", "ea:accounting_readonly")),
+    ("POST", "vouchers", ("ea:accounting",)),
+    ("GET", "customers", ("ea:sales", "ea:sales_readonly")),
+    ("PUT", "customerinvoicedrafts/abc", ("ea:sales",)),
+    ("GET", "articleaccountcodings", ("ea:sales", "ea:sales_readonly")),
+])
+def test_missing_scope_names_the_scope(ft: FakeTime, method: str, path: str, scopes: tuple[str, ...]) -> None:
+    client, _ = fake_client(ft, [answer(403, envelope(4006, "NoAccessToScopes"))])
+    with pytest.raises(VismaScopeError) as ei:
+        client.request(method, path, body={} if method != "GET" else None)
+    err = ei.value
+    assert isinstance(err, AuthError) and err.exit_code == 77 and err.scopes == scopes
+    assert scopes[-1] in err.message and "shopvisma login visma" in err.hint and scopes[0] in err.hint
+
+
+def test_scopes_for_the_configuration() -> None:
+    assert scopes_for("invoice-draft") == SCOPES
+    assert scopes_for("order", payments=True) == ("ea:api", "offline_access", "ea:sales", "ea:accounting_readonly")
+    assert scopes_for("invoice", payouts=True) == ("ea:api", "offline_access", "ea:sales", "ea:accounting")
+    assert scope_for("bankaccounts") == ("ea:accounting", "ea:accounting_readonly")
+    assert scope_for("somethingnew", "POST") == ()
+
+
+_STATUSES = [400, 401, 402, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 418, 422, 423, 451, 499]
+_BODIES: list[Any] = [None, b"<html>Bad Request</html>", ["not", "an", "object"], {"Message": "An error occurred."},
+                      *[envelope(c) for c in (None, 2000, 3000, 3001, 3002, 3003, 4000, 4001, 4002, 4003, 4004,
+                                              4005, 4006, 9999, "abc", True, 2000.0)],
+                      envelope(2000, errors=[{"Field": None, "ErrorCode": 2000, "Message": None}]),
+                      {"ErrorCode": 2000, "Errors": "not a list"}]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("status", _STATUSES)
+def test_no_visma_answer_is_an_internal_error(ft: FakeTime, status: int, method: str) -> None:
+    """Whatever 4xx Visma answers, the exit code is one the contract gives to Visma's doing."""
+    for body in _BODIES:
+        raw = body if isinstance(body, bytes) else None
+        client, _ = fake_client(ft, [answer(status, None if raw else body, raw=raw)], max_wait=5)
+        with pytest.raises(ShopvismaError) as ei:
+            client.request(method, "customers", body={} if method == "POST" else None)
+        assert ei.value.exit_code in (ExitCode.PARTIAL, ExitCode.UNAVAILABLE, ExitCode.NOPERM, ExitCode.CONFIG), \
+            (status, body, ei.value)
+        assert ei.value.hint or isinstance(ei.value, VismaValidationError), (status, body)
+
+
+def test_malformed_success_answers_are_not_internal_errors(ft: FakeTime) -> None:
+    client, _ = fake_client(ft, [answer(200, raw=b"<html>maintenance</html>")])
+    with pytest.raises(UnavailableError):
+        client.get("customers")
+    client, _ = fake_client(ft, [answer(201, raw=b"<html>ok</html>")])
+    with pytest.raises(AmbiguousWriteError):
+        client.post("customers", {})
+
+
+# -- 429 ---------------------------------------------------------------------------------
+
+QUOTA = "API calls quota exceeded! maximum admitted 600 per Minute."
+
+
+@pytest.mark.parametrize("message,headers,wait", [
+    (QUOTA + " Try again in 55 seconds.", {}, 55),
+    (QUOTA, {"Retry-After": "30"}, 30),
+    (QUOTA + " Try again in 55 seconds.", {"Retry-After": "70"}, 70),
+    (QUOTA + " Try again in 55 seconds.", {"Retry-After": "10"}, 55),
+    (QUOTA, {}, 60),
+    ("", {"Retry-After": "garbage"}, 60),
+    (QUOTA + " Try again in 2 minutes.", {}, 120),
+    (QUOTA, {"Retry-After": "0"}, 1),
+])
+def test_429_wait_from_message_header_both_or_neither(ft: FakeTime, message: str, headers: dict[str, str],
+                                                      wait: float) -> None:
+    client, session = fake_client(ft, [answer(429, envelope(4010, message), headers), answer(200, {"Data": []})])
+    assert client.get("units") == {"Data": []}
+    assert ft.sleeps == [wait] and len(session.sent) == 2
+
+
+def test_429_retry_after_as_http_date(ft: FakeTime) -> None:
+    when = email.utils.formatdate(ft.now + 120, usegmt=True)
+    client, _ = fake_client(ft, [answer(429, {"ErrorCode": 4010}, {"Retry-After": when}), answer(200, {})])
+    client.get("units")
+    assert len(ft.sleeps) == 1 and 119 <= ft.sleeps[0] <= 121
+
+
+def test_4010_on_another_status_is_a_rate_limit_too(ft: FakeTime) -> None:
+    client, _ = fake_client(ft, [answer(400, envelope(4010, QUOTA + " Try again in 12 seconds.")), answer(200, {})])
+    client.get("units")
+    assert ft.sleeps == [12]
+
+
+def test_429_wait_cap_is_unavailable_per_client(ft: FakeTime) -> None:
+    client, _ = fake_client(ft, [answer(429, envelope(4010, QUOTA + " Try again in 50 seconds."))], max_wait=120)
+    with pytest.raises(UnavailableError):
+        client.get("units")
+    assert sum(ft.sleeps) <= 120
+
+
+# -- paging ------------------------------------------------------------------------------
+
+def paged(rows: int, *, served: int = 50, meta: str = "full", clamp: bool = False) -> Handler:
+    """A list endpoint with `rows` rows that serves at most `served` a page whatever is asked."""
+
+    def handler(method: str, path: str, params: dict[str, Any]) -> requests.Response:
+        page = int(params["$page"])
+        size = min(int(params["$pagesize"]), served)
+        pages = max(1, -(-rows // size))
+        if clamp:
+            page = min(page, pages)
+        data = [{"Id": f"id-{i}", "Name": f"row {i}"} for i in range((page - 1) * size, min(rows, page * size))]
+        body: dict[str, Any] = {"Data": data}
+        if meta == "full":
+            body["Meta"] = {"CurrentPage": page, "PageSize": size, "TotalNumberOfPages": pages,
+                            "TotalNumberOfResults": rows, "ServerTimeUtc": "2026-01-01T00:00:00Z"}
+        elif meta == "results":
+            body["Meta"] = {"TotalNumberOfResults": rows}
+        elif meta == "pages-of-asked":  # pages counted for the size asked, not the size served
+            body["Meta"] = {"TotalNumberOfPages": max(1, -(-rows // int(params["$pagesize"]))),
+                            "TotalNumberOfResults": rows}
+        elif meta == "strings":
+            body["Meta"] = {"TotalNumberOfPages": str(pages), "TotalNumberOfResults": str(rows)}
+        return answer(200, body)
+
+    return handler
+
+
+@pytest.mark.parametrize("meta,requests_made", [
+    ("full", 3), ("results", 3), ("pages-of-asked", 3), ("strings", 3), ("none", 4),
+])
+def test_a_silently_capped_page_size_still_reads_every_row(ft: FakeTime, meta: str, requests_made: int) -> None:
+    client, session = fake_client(ft, paged(120, meta=meta))
+    got = list(client.iter_list("customers"))
+    assert [r["Id"] for r in got] == [f"id-{i}" for i in range(120)]
+    assert len(session.sent) == requests_made
+    assert all(p["$pagesize"] == 1000 for _, _, p in session.sent)
+
+
+def test_an_exact_multiple_of_the_page_size_without_meta_ends_on_the_empty_page(ft: FakeTime) -> None:
+    client, session = fake_client(ft, paged(100, meta="none"))
+    assert len(list(client.iter_list("customers"))) == 100
+    assert [p["$page"] for _, _, p in session.sent] == [1, 2, 3]
+
+
+def test_a_server_that_clamps_the_page_number_ends_the_list(ft: FakeTime) -> None:
+    client, session = fake_client(ft, paged(120, meta="none", clamp=True))
+    got = [r["Id"] for r in client.iter_list("customers")]
+    assert got == [f"id-{i}" for i in range(120)] and len(session.sent) == 4
+
+
+def test_an_empty_list_is_one_request(ft: FakeTime) -> None:
+    client, session = fake_client(ft, paged(0))
+    assert list(client.iter_list("customers")) == [] and len(session.sent) == 1
+
+
+def test_paging_is_bounded(ft: FakeTime) -> None:
+    client, session = fake_client(ft, paged(10**9, meta="none"), max_pages=5)
+    with pytest.raises(UnavailableError, match="5 pages"):
+        list(client.iter_list("customers"))
+    assert len(session.sent) == 5
+
+
+def test_filter_and_orderby_are_sent_on_every_page(ft: FakeTime) -> None:
+    client, session = fake_client(ft, paged(60))
+    list(client.iter_list("customers", filter="Name eq 'x'", orderby="Name"))
+    assert [(p["$filter"], p["$orderby"]) for _, _, p in session.sent] == [("Name eq 'x'", "Name")] * 2
+
+
+# -- write answers -----------------------------------------------------------------------
+
+STORED = {"Id": "d1", "TotalAmount": 125.0, "YourReference": "#1001"}
+
+
+@pytest.mark.parametrize("put_answer", [answer(204), answer(200), answer(200, {}), answer(202)])
+def test_put_without_the_object_reads_it_back(ft: FakeTime, put_answer: requests.Response) -> None:
+    def handler(method: str, path: str, params: dict[str, Any]) -> requests.Response:
+        return put_answer if method == "PUT" else answer(200, STORED)
+
+    client, session = fake_client(ft, handler)
+    assert client.put("customerinvoicedrafts/d1", {"Rows": []}) == STORED
+    assert [(m, p) for m, p, _ in session.sent] == [("PUT", "/customerinvoicedrafts/d1"),
+                                                    ("GET", "/customerinvoicedrafts/d1")]
+
+
+def test_put_with_the_object_does_not_read_it_back(ft: FakeTime) -> None:
+    client, session = fake_client(ft, [answer(200, STORED)])
+    assert client.put("customerinvoicedrafts/d1", {}) == STORED and len(session.sent) == 1
+
+
+@pytest.mark.parametrize("status", [200, 201])
+def test_create_answers_200_or_201(ft: FakeTime, status: int) -> None:
+    client, session = fake_client(ft, [answer(status, STORED)])
+    assert client.post("customerinvoicedrafts", {}) == STORED and len(session.sent) == 1
+
+
+@pytest.mark.parametrize("location", [f"{API}/customerinvoicedrafts/d1", "/v2/customerinvoicedrafts/d1"])
+def test_create_with_only_a_location_reads_it(ft: FakeTime, location: str) -> None:
+    def handler(method: str, path: str, params: dict[str, Any]) -> requests.Response:
+        return answer(201, headers={"Location": location}) if method == "POST" else answer(200, STORED)
+
+    client, session = fake_client(ft, handler)
+    assert client.post("customerinvoicedrafts", {}) == STORED
+    assert session.sent[-1][:2] == ("GET", "/customerinvoicedrafts/d1")
+
+
+def test_create_with_nothing_to_show_is_ambiguous(ft: FakeTime) -> None:
+    """The caller then looks the object up by its natural key, as after a timeout."""
+    client, _ = fake_client(ft, [answer(201)])
+    with pytest.raises(AmbiguousWriteError):
+        client.post("customers", {})
+
+
+# -- the same readings served by the sandbox's quirks -------------------------------------
+
+@pytest.fixture
+def quirky(ft: FakeTime, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, VismaClient]]]:
+    pytest.importorskip("shopvisma.sandbox.visma_quirks")
+    started: list[Any] = []
+
+    def make(*quirks: str, **kw: Any) -> tuple[Any, VismaClient]:
+        sandbox = start(ft, quirks=quirks)
+        started.append(sandbox)
+        return sandbox, client_for(sandbox, seeded_tokens(tmp_path / f"t{len(started)}.json", sandbox), ft,
+                                   jitter=0, **kw)
+
+    yield make
+    for sandbox in started:
+        sandbox.stop()
+
+
+def test_sandbox_page_cap_and_put_204(quirky: Callable[..., tuple[Any, VismaClient]]) -> None:
+    sandbox, client = quirky("page-cap-50", "put-204", "create-200")
+    for i in range(120):
+        client.post("customers", customer_body(sandbox, i))
+    assert len({c["Id"] for c in client.iter_list("customers")}) == 120
+    assert client.requests[("GET", "customers")] == 3
+    customer = sandbox.customers[next(iter(sandbox.customers))]
+    draft = {"CustomerId": customer["Id"], "RotReducedInvoicingType": 0, "EuThirdParty": False,
+             "YourReference": "#1001", "Rows": [], "InvoiceCustomerName": customer["Name"],
+             "InvoicePostalCode": customer["InvoicePostalCode"], "InvoiceCity": customer["InvoiceCity"],
+             "InvoiceCountryCode": "SE", "CustomerIsPrivatePerson": customer["IsPrivatePerson"]}
+    made = client.post("customerinvoicedrafts", draft)
+    updated = client.put(f"customerinvoicedrafts/{made['Id']}", {**draft, "YourReference": "#1002"})
+    assert updated["Id"] == made["Id"] and updated["YourReference"] == "#1002"
+    assert client.requests[("GET", "customerinvoicedrafts")] == 1  # the 204 was read back
+
+
+@pytest.mark.parametrize("quirk,error,code", [
+    ("startup-guide", VismaStartupGuideError, 78),
+    ("no-order-module", VismaModuleError, 78),
+    ("no-sales-scope", VismaScopeError, 77),
+])
+def test_sandbox_blocking_readings(quirky: Callable[..., tuple[Any, VismaClient]], quirk: str,
+                                   error: type[Exception], code: int) -> None:
+    _, client = quirky(quirk)
+    with pytest.raises(error) as ei:
+        client.get("orders")
+    assert ei.value.exit_code == code  # type: ignore[attr-defined]
+
+
+def test_sandbox_refused_filter_is_a_validation_error(quirky: Callable[..., tuple[Any, VismaClient]]) -> None:
+    _, client = quirky("filter-whitelist")
+    with pytest.raises(VismaValidationError):
+        list(client.iter_list("customers", filter="EmailAddress eq 'a@example.com'"))
+
+
+@pytest.mark.parametrize("quirk", ["retry-after-only", "retry-after-header"])
+def test_sandbox_retry_after_readings(ft: FakeTime, tmp_path: Path, quirk: str) -> None:
+    pytest.importorskip("shopvisma.sandbox.visma_quirks")
+    sandbox = VismaSandbox(clock=ft, rate_limit_per_minute=1, quirks=[quirk]).start()
+    try:
+        client = client_for(sandbox, seeded_tokens(tmp_path / "tokens.json", sandbox), ft, jitter=0)
+        client.get("units")
+        client.get("units")
+        assert ft.sleeps == [60]
     finally:
         sandbox.stop()
