@@ -345,17 +345,39 @@ def init(config: ConfigOpt = None, quiet: QuietOpt = False) -> None:
     err(f"wrote {path}; fill in [shopify] shop, then run `shopvisma login shopify` and `shopvisma login visma`")
 
 
+# Not built from the registry: that would import the sandbox on every cron run. A test
+# checks the names listed here against visma_quirks.QUIRKS.
+QUIRK_HELP = ("Serve another reading of a behaviour Visma's docs leave open (repeatable; docs/sandbox.md, "
+              "Readings): vat-rate-fraction, retry-after-header, retry-after-only, filter-whitelist, page-cap-50, "
+              "create-200, put-204, inner-codes-int, startup-guide, no-order-module, no-sales-scope, "
+              "includes-vat-spec-2026, vat-per-row.")
+
+
+def _quirk_names(values: Optional[list[str]]) -> list[str]:
+    """A misspelt quirk must stop the command: serving the default reading instead would pass
+    for a test of the reading asked for."""
+    from shopvisma.sandbox.visma_quirks import check_quirks
+
+    try:
+        check_quirks(values or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return list(dict.fromkeys(values or []))
+
+
 @app.command()
 @guarded
 def sandbox(
     shopify_port: Annotated[int, typer.Option("--shopify-port", help="Port of the Shopify emulator.")] = 8001,
     visma_port: Annotated[int, typer.Option("--visma-port", help="Port of the Visma emulator.")] = 8002,
     orders: Annotated[int, typer.Option("--orders", help="Generated orders to seed.")] = 50,
+    quirk: Annotated[Optional[list[str]], typer.Option("--quirk", metavar="NAME", help=QUIRK_HELP,
+                                                       callback=_quirk_names, show_default=False)] = None,
 ) -> None:
     """Run both API emulators in the foreground on loopback (Ctrl-C stops them)."""
     from shopvisma.demo import serve_sandbox
 
-    serve_sandbox(shopify_port=shopify_port, visma_port=visma_port, orders=orders, say=err)
+    serve_sandbox(shopify_port=shopify_port, visma_port=visma_port, orders=orders, say=err, quirks=quirk or [])
 
 
 @app.command()
@@ -409,7 +431,14 @@ def reconcile(
 @app.command()
 @guarded
 def doctor(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False) -> None:
-    """List the Visma company's VAT codings, units and defaults, to fill the [mapping] table."""
+    """Read-only preflight against the Visma company: what it does, what shopvisma will do.
+
+    Checks the startup guide, scopes, order module, VAT rate scale, $filter support and page
+    size with GETs only (no writes anywhere), lists the VAT codings, units and defaults for
+    the [mapping] table, and stores what it saw in the state dir. Exit 0 when nothing blocks
+    a sync, else the code of the first blocking row: 78 (company setup or config) or 77
+    (a scope is missing: run `shopvisma login visma`).
+    """
     OPTS.merge(config, json_, quiet, verbose)
     from shopvisma import report
     from shopvisma.runner import run_doctor
@@ -417,8 +446,9 @@ def doctor(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = F
     doc = run_doctor(_settings(persist_log=False))
     if OPTS.json:
         emit_json(doc)
-    else:
-        report.print_doctor(doc)
+    elif not OPTS.quiet or doc.get("blocking"):
+        report.print_doctor(doc, quiet=OPTS.quiet)
+    raise typer.Exit(int(doc.get("exit_code") or 0))
 
 
 @app.command()

@@ -304,13 +304,19 @@ def _plan_shipping(p: _Planner) -> None:
         p.add(rows, note)
 
 
-def _finish(p: _Planner, target: Decimal, reference: str, is_credit: bool) -> DocumentPlan:
-    """Predict Visma's totals; close a gap within rounding_tolerance with a 0 % rounding row."""
+def _finish(p: _Planner, target: Decimal, reference: str, is_credit: bool, bias: Decimal = ZERO) -> DocumentPlan:
+    """Predict Visma's totals; close a gap within rounding_tolerance with a 0 % rounding row.
+
+    `bias` is how far Visma's own total was seen to land above our prediction for these
+    rows (its VAT rounding is not documented): the rows then aim at `target - bias`, so
+    Visma's total is `target`. A 0 % row moves the total by exactly its amount in either
+    price mode, which is why one correction is enough."""
     s, order = p.settings, p.order
     if not p.rows:
         raise p.fail("nothing to invoice: the order has no lines", field="lines")
     total, vat, by_rate = predict_totals(p.rows, p.includes_vat)
-    diff = target - total
+    aim = target - bias
+    diff = aim - total
     if abs(diff) > s.rounding_tolerance:
         raise p.fail(f"the Visma document would total {total} {order.currency}, Shopify says {target}: "
                      f"a difference of {diff}, more than rounding_tolerance {s.rounding_tolerance}",
@@ -322,16 +328,16 @@ def _finish(p: _Planner, target: Decimal, reference: str, is_credit: bool) -> Do
         p.rows.append(RowPlan(art, "Öresavrundning", diff, Decimal(1), ZERO, "rounding"))
         p.notes.append(f"rounding row {diff} so the total equals Shopify's {target}")
         total, vat, by_rate = predict_totals(p.rows, p.includes_vat)
-    assert total == target, (total, target)
+    assert total == aim, (total, aim)
     return DocumentPlan(
-        order_name=order.name, rows=p.rows, includes_vat=p.includes_vat, expected_total=total,
+        order_name=order.name, rows=p.rows, includes_vat=p.includes_vat, expected_total=target,
         expected_vat=vat, vat_by_rate=by_rate, rounding=diff, notes=p.notes, currency=order.currency,
         reference=reference, is_credit=is_credit, is_foreign=p.is_foreign, shopify_vat_by_rate=p.shopify_vat,
     )
 
 
 def plan_document(order: Order, company: Company, settings: MappingSettings, *, includes_vat: bool,
-                  is_foreign: bool) -> DocumentPlan:
+                  is_foreign: bool, bias: Decimal = ZERO) -> DocumentPlan:
     """The rows of the invoice draft / sales order for `order`, totalling order.total to the cent."""
     require_email(order)
     if not order.lines_complete:
@@ -347,7 +353,7 @@ def plan_document(order: Order, company: Company, settings: MappingSettings, *, 
         coding = p.zero_coding(settings.tip_coding_id, "tip_coding_id", "a tip")
         art = p.article(settings.tip_article, "Dricks", coding, "tip", ZERO, ZERO)
         p.add([RowPlan(art, "Dricks", order.total_tip, Decimal(1), ZERO, "tip")])
-    return _finish(p, order.total, order.name, False)
+    return _finish(p, order.total, order.name, False, bias)
 
 
 def needed_articles(order: Order, company: Company, settings: MappingSettings, *,
@@ -376,7 +382,7 @@ def refund_needs_credit(refund: Refund) -> bool:
 
 
 def plan_refund(order: Order, refund: Refund, company: Company, settings: MappingSettings, *,
-                includes_vat: bool, is_foreign: bool, index: int) -> DocumentPlan:
+                includes_vat: bool, is_foreign: bool, index: int, bias: Decimal = ZERO) -> DocumentPlan:
     """A credit invoice draft for one refund: negative quantities at positive prices, so
     Visma's TotalAmount is −refund.total (see docs/accounting.md, "Refunds")."""
     require_email(order)
@@ -441,4 +447,4 @@ def plan_refund(order: Order, refund: Refund, company: Company, settings: Mappin
     if not p.rows:
         raise p.fail(f"refund {index} of {refund.total} names no refunded lines or shipping; "
                      "its VAT rate is unknown", hint="create this credit invoice by hand", field="refunds")
-    return _finish(p, -refund.total, reference, True)
+    return _finish(p, -refund.total, reference, True, bias)

@@ -136,15 +136,54 @@ def print_reconcile(doc: dict[str, Any]) -> None:
         _out("  Shopify and Visma agree.")
 
 
-def print_doctor(doc: dict[str, Any]) -> None:
-    c = doc["company"]
-    _out(f"company: country {c['country']}, currency {c['currency']}, "
-         f"prices excl. VAT for private persons: {c['show_prices_excl_vat_pc']}")
-    _out(f"default terms of payment: {c['terms_of_payment_id']}; unit for new articles: {c['unit_id']}")
-    _out("article account codings (use an Id in [mapping] vat_codings = {\"25\" = \"<Id>\"}):")
-    for cod in doc["codings"]:
-        flag = "" if cod["active"] else " (inactive)"
-        _out(f"  {cod['id']}  {cod['vat_percent']:>5} %  {cod['type']:<10} {cod['name']}{flag}")
-    _out("VAT rate → coding the next sync will use:")
-    for rate, coding in doc["vat_mapping"].items():
-        _out(f"  {rate:>5} % → {coding}")
+def print_doctor(doc: dict[str, Any], *, quiet: bool = False) -> None:
+    """The preflight table (item | observed | what shopvisma will do), then the company facts
+    for the [mapping] table as doctor always listed them. Under -q only the blocking rows."""
+    rows = [r for r in doc.get("observations") or [] if r.get("blocking") or not quiet]
+    if rows:
+        _doctor_table(rows)
+    blocking = [r for r in doc.get("observations") or [] if r.get("blocking")]
+    if quiet:
+        if blocking:
+            _out(f"doctor: {len(blocking)} blocking; exit {doc.get('exit_code')}")
+        return
+    c = doc.get("company")
+    if c is None:
+        _out("company: not readable (see the rows above)")
+    else:
+        _out(f"company: country {c['country']}, currency {c['currency']}, "
+             f"prices excl. VAT for private persons: {c['show_prices_excl_vat_pc']}")
+        _out(f"default terms of payment: {c['terms_of_payment_id']}; unit for new articles: {c['unit_id']}")
+    if doc.get("codings"):
+        _out("article account codings (use an Id in [mapping] vat_codings = {\"25\" = \"<Id>\"}):")
+        for cod in doc["codings"]:
+            flag = "" if cod["active"] else " (inactive)"
+            _out(f"  {cod['id']}  {cod['vat_percent']:>5} %  {cod['type']:<10} {cod['name']}{flag}")
+    if doc.get("vat_mapping"):
+        _out("VAT rate → coding the next sync will use:")
+        for rate, coding in doc["vat_mapping"].items():
+            _out(f"  {rate:>5} % → {coding}")
+    if blocking:
+        first = blocking[0]
+        _out(f"doctor: {len(blocking)} blocking row(s) (marked BLOCKS); exit {doc.get('exit_code')}. "
+             f"First: {first['item']}: {first['action']}")
+    else:
+        _out("doctor: nothing blocks a sync")
+
+
+def _doctor_table(rows: list[dict[str, Any]]) -> None:
+    """Plain aligned columns, long cells wrapped, so cron mail and a narrow terminal both read it."""
+    import textwrap
+
+    item_w = min(34, max(len("item"), *(len(r["item"]) for r in rows))) + 2
+    obs_w = 44
+    _out(f"       {'item':<{item_w}}{'observed':<{obs_w}}  what shopvisma will do")
+    for r in rows:
+        mark = "BLOCKS " if r.get("blocking") else "       "
+        left = textwrap.wrap(str(r["observed"]), obs_w) or [""]
+        right = textwrap.wrap(str(r["action"]), 56) or [""]
+        for i in range(max(len(left), len(right))):
+            head = f"{mark}{r['item']:<{item_w}}" if i == 0 else " " * (7 + item_w)
+            obs = left[i] if i < len(left) else ""
+            act = right[i] if i < len(right) else ""
+            _out(f"{head}{obs:<{obs_w}}  {act}".rstrip())

@@ -63,7 +63,11 @@ def open_services(settings: Settings, checkpoint_path: Any) -> Services:
     visma = VismaClient(settings.visma.api_url, settings.visma.identity_url, vid, vsecret, tokens,
                         max_wait=settings.sync.max_wait_seconds,
                         rate_limit=settings.sync.visma_requests_per_minute)
-    return Services(shopify=shopify, visma=visma, save_checkpoint=lambda cp: save_checkpoint(checkpoint_path, cp))
+    from shopvisma import observations
+
+    return Services(shopify=shopify, visma=visma, save_checkpoint=lambda cp: save_checkpoint(checkpoint_path, cp),
+                    observations=observations.load(settings.state_dir),
+                    save_observations=lambda obs: observations.save(settings.state_dir, obs))
 
 
 def run_command(settings: Settings, *, dry_run: bool, limit: int | None = None,
@@ -162,24 +166,40 @@ def run_reconcile(settings: Settings, date_from: datetime, date_to: datetime) ->
 
 
 def run_doctor(settings: Settings) -> dict[str, Any]:
-    """The company facts the mapping defaults come from, so the user can fill the
-    `[mapping]` table: codings with their VAT rates, units, terms of payment."""
-    from shopvisma import mapping
-    from shopvisma.matching import load_company
+    """A live, read-only preflight (preflight.py) plus the company facts the mapping defaults
+    come from, so the user can fill `[mapping]`. GETs only; the run lock is held because a
+    token refresh rewrites tokens.json; what was observed is stored for the next passes."""
+    from shopvisma import observations, preflight
+    from shopvisma.secrets import TokenFile
 
     paths = state_paths(settings.state_dir)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(settings.state_dir):
         services = open_services(settings, paths.checkpoint)
-        company = load_company(services.visma, settings)
-        resolved = mapping.resolve_vat_codings(company, settings.mapping)
+
+        def stored_scope() -> str | None:
+            try:
+                scope = (TokenFile(paths.tokens).load().get("visma") or {}).get("scope")
+            except ShopvismaError:
+                return None
+            return scope if isinstance(scope, str) and scope.strip() else None
+
+        found = preflight.run(services.visma, settings, stored_scope=stored_scope,
+                              previous=observations.load(settings.state_dir))
+        observations.save(settings.state_dir, found.observations)
+    company = found.company
     return {
-        "company": {"country": company.country_code, "currency": company.currency,
-                    "show_prices_excl_vat_pc": company.show_prices_excl_vat_pc,
-                    "terms_of_payment_id": company.terms_of_payment_id, "unit_id": company.unit_id},
-        "codings": [{"id": c.id, "name": c.name, "type": c.type, "vat_percent": str(c.vat_percent), "active": c.active}
-                    for c in company.codings],
-        "vat_mapping": {str(rate): coding for rate, coding in _as_items(resolved)},
+        "company": None if company is None else {
+            "country": company.country_code, "currency": company.currency,
+            "show_prices_excl_vat_pc": company.show_prices_excl_vat_pc,
+            "terms_of_payment_id": company.terms_of_payment_id, "unit_id": company.unit_id},
+        "codings": [] if company is None else [
+            {"id": c.id, "name": c.name, "type": c.type, "vat_percent": str(c.vat_percent), "active": c.active}
+            for c in company.codings],
+        "vat_mapping": {} if found.resolved is None else {str(rate): coding for rate, coding in _as_items(found.resolved)},
+        "observations": [f.as_dict() for f in found.findings],
+        "blocking": found.blocking,
+        "exit_code": found.exit_code,
     }
 
 

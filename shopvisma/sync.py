@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from shopvisma.config import Settings
 from shopvisma.errors import ExitCode, OrderError, UnavailableError
+from shopvisma.observations import Observations
 from shopvisma.matching import CREDIT_KINDS, VismaView, WriteNotDone, batches, document_kinds, order_emails, quote
 from shopvisma.state import Checkpoint, advance_bookmark, record_pending
 from shopvisma.state import iso as iso_utc
@@ -107,6 +108,9 @@ class Services:
     shopify: Any
     visma: Any
     save_checkpoint: Callable[[Checkpoint], None]
+    # What this company's Visma was seen to do (observations.py), and where to keep it.
+    observations: Observations = dc_field(default_factory=Observations)
+    save_observations: Callable[[Observations], None] = lambda obs: None
 
 
 def selected(order: Order, settings: Settings) -> str:
@@ -131,15 +135,22 @@ def selected(order: Order, settings: Settings) -> str:
     return ""
 
 
-def open_refunds(order: Order, checkpoint: Checkpoint) -> list[tuple[int, Refund]]:
-    """Refunds that still need a credit draft, numbered in the order Shopify made them."""
+def credited_refunds(order: Order) -> list[tuple[int, Refund]]:
+    """The refunds that get a credit document, each with its number ("#1001 refund 2"). The
+    number counts every refund in the order Shopify made them (created_at, then id), so a
+    restock-only refund keeps its place and the numbering never shifts when one is added or
+    listed out of order; sync and reconcile both number from here, so they cannot drift."""
     if not order.refunds:
         return []  # the common case, and an idle pass's: no mapping code to load
     from shopvisma import mapping
 
     ordered = sorted(order.refunds, key=lambda r: (r.created_at, r.id))
-    return [(i, r) for i, r in enumerate(ordered, start=1)
-            if r.id not in checkpoint.refunds_done and mapping.refund_needs_credit(r)]
+    return [(i, r) for i, r in enumerate(ordered, start=1) if mapping.refund_needs_credit(r)]
+
+
+def open_refunds(order: Order, checkpoint: Checkpoint) -> list[tuple[int, Refund]]:
+    """Refunds that still need a credit draft, numbered in the order Shopify made them."""
+    return [(i, r) for i, r in credited_refunds(order) if r.id not in checkpoint.refunds_done]
 
 
 # --------------------------------------------------------------------------- the pass
@@ -160,7 +171,7 @@ def run_pass(
     per-order problems become `failed` outcomes and the order stays pending."""
     started = now()
     result = PassResult(command="dry-run" if dry_run else "sync", started_at=started, sink=sink)
-    view = VismaView(services.visma, settings)
+    view = VismaView(services.visma, settings, observations=services.observations)
     money = "shopMoney" if settings.mapping.currency == "shop" else "presentmentMoney"  # mapping.money_key
     newest_seen: datetime | None = None
     chunk: list[Order] = []
@@ -203,6 +214,8 @@ def run_pass(
                 flush()
         flush()
     finally:
+        if not dry_run and view.settle_observations("sync"):
+            services.save_observations(services.observations)
         result.shopify_requests = _count(services.shopify, "requests")
         result.visma_requests = _count(services.visma, "requests")
         result.visma_writes = _count(services.visma, "write_count")
@@ -287,7 +300,7 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
                   view: VismaView, result: PassResult, *, dry_run: bool, recheck: bool = False) -> None:
     """`recheck` (replay): look every order up in Visma, even those the checkpoint knows."""
     from shopvisma import mapping
-    from shopvisma.documents import OrderOutcome, credit, mark_done, refund_reference, transfer
+    from shopvisma.documents import credit, mark_done, refund_reference, transfer, verify_existing
 
     refunds = {o.name: open_refunds(o, checkpoint) for o in orders}
     unsure = [o.name for o in orders if recheck or o.name not in checkpoint.recent or o.name in checkpoint.pending]
@@ -296,13 +309,18 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
     if refund_refs:
         view.lookup_documents(refund_refs, CREDIT_KINDS)
     todo = [o for o in orders if o.name in unsure and o.name not in view.documents]
+    failed: set[str] = set()
     for order in orders:
         doc = view.documents.get(order.name)
         if doc is not None and (recheck or order.name not in checkpoint.recent or order.name in checkpoint.pending):
-            result.add(OrderOutcome(order.name, "exists", order_id=order.id,
-                                                document_id=doc.get("Id", ""), kind=doc["_kind"]))
-            if not dry_run:
+            # Found by its reference but never seen settled here: exact before it counts as done.
+            outcome = _guarded(order.name, order, lambda o, d=doc, order=order: verify_existing(
+                order, d, settings, checkpoint, view, o, dry_run=dry_run))
+            if outcome.status == "failed":
+                failed.add(order.name)
+            elif not dry_run:
                 mark_done(checkpoint, order, doc.get("Id", ""), doc["_kind"])
+            _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
     if todo or refund_refs:
         company = view.load_company()
         needing = todo + [o for o in orders if refunds[o.name]]
@@ -315,6 +333,8 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
                 pass  # reported with its reason when the order itself is planned
         view.lookup_articles(numbers)
     for order in orders:
+        if order.name in failed:
+            continue  # no credit against a document that is not right yet
         if order in todo:
             outcome = _guarded(order.name, order, lambda o: transfer(order, settings, services, checkpoint, view,
                                                                      o, dry_run=dry_run))
@@ -339,7 +359,7 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
 def _guarded(name: str, order: Order, work: Callable[[OrderOutcome], None]) -> OrderOutcome:
     """Per-order errors become a failed outcome; the pass goes on with the next order."""
     from shopvisma.documents import OrderOutcome
-    from shopvisma.visma import VismaModuleError, VismaValidationError
+    from shopvisma.visma import VismaValidationError
 
     outcome = OrderOutcome(name, "failed", order_id=order.id, currency=order.currency)
     try:
@@ -349,7 +369,7 @@ def _guarded(name: str, order: Order, work: Callable[[OrderOutcome], None]) -> O
         outcome.transient = True
     except OrderError as exc:
         outcome.status, outcome.reason, outcome.hint, outcome.field = "failed", exc.reason, exc.hint, exc.field
-    except (VismaValidationError, VismaModuleError) as exc:  # Visma refused this order's data
+    except VismaValidationError as exc:  # Visma refused this order's data (a missing module ends the pass: 78)
         outcome.status, outcome.reason = "failed", f"Visma refused it: {exc.message}"
         outcome.hint = exc.hint or "correct the order (or the config); the next sync retries it"
         outcome.field = ",".join(str(f.get("Field", "")) for f in getattr(exc, "field_errors", None) or [])

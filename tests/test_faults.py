@@ -549,6 +549,27 @@ def test_shopify_401_exits_77_with_login_hint(rig: Rig, how: str) -> None:
 
 # --------------------------------------------------------------------------- secrets: -v, client credentials, a crash
 
+BUG_SHIM = textwrap.dedent('''\
+    """Run shopvisma with a bug in it: the first Visma document lookup raises (exit 70)."""
+    import runpy, sys
+    import shopvisma.matching
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("an injected bug")
+
+    shopvisma.matching.VismaView.lookup_documents = bug
+    sys.argv = ["shopvisma", *sys.argv[1:]]
+    runpy.run_module("shopvisma", run_name="__main__")
+''')
+
+
+def bug_shim(rig: Rig) -> Path:
+    """A bug, not a fault of Visma's: anything Visma answers must end in 69, 77, 78 or 1."""
+    shim = rig.tmp / "bug_shim.py"
+    shim.write_text(BUG_SHIM, encoding="utf-8")
+    return shim
+
+
 @pytest.mark.slow
 def test_no_secret_in_any_output_with_verbose_client_credentials_and_a_crash(rig: Rig) -> None:
     env = {k: v for k, v in rig.env.items() if k != "SHOPVISMA_SHOPIFY_TOKEN"}
@@ -556,15 +577,13 @@ def test_no_secret_in_any_output_with_verbose_client_credentials_and_a_crash(rig
     env["SHOPVISMA_SHOPIFY_CLIENT_SECRET"] = rig.shop.client_secret
     names = rig.add_orders(paid(3, seed=14))
     assert rig.run("-v", "sync", "--json", env=env).code == 0
-    rig.visma.inject_fault("GET", "/v2/customerinvoicedrafts", "garbage")
     rig.add_orders(paid(5, seed=14)[3:], new=True)
-    crash = rig.run("-v", "sync", "--json", env=env)
+    crash = rig.run("-v", "sync", "--json", env=env, shim=bug_shim(rig))
     assert crash.code == 70, crash.stderr
     assert "internal error" in crash.stderr and crash.doc["exit_code"] == 70
     log = (rig.state_dir / "shopvisma.log").read_text(encoding="utf-8")
     assert "Traceback" in log
-    rig.visma.inject_fault("GET", "/v2/customerinvoicedrafts", "garbage")
-    quiet_crash = rig.run("sync", "--json", env=env)
+    quiet_crash = rig.run("sync", "--json", env=env, shim=bug_shim(rig))
     assert quiet_crash.code == 70 and "Traceback" not in quiet_crash.stderr
     rig.run("-v", "status", "--json", env=env)
     rig.run("dry-run", "--json", env=env)
@@ -596,8 +615,18 @@ def test_every_output_of_a_faulty_series_is_secret_free(rig: Rig) -> None:
 @pytest.mark.slow
 def test_crash_traceback_stays_in_the_log_file_with_verbose(rig: Rig) -> None:
     rig.add_orders(paid(2, seed=16))
-    rig.visma.inject_fault("GET", "/v2/customerinvoicedrafts", "garbage")
-    crash = rig.run("-v", "sync", "--json")
+    crash = rig.run("-v", "sync", "--json", shim=bug_shim(rig))
     assert crash.code == 70
     assert "Traceback" in (rig.state_dir / "shopvisma.log").read_text(encoding="utf-8")
     assert "Traceback" not in crash.stderr
+
+
+@pytest.mark.slow
+def test_a_list_answer_of_the_wrong_shape_is_unavailable_not_empty(rig: Rig) -> None:
+    """Read as "no documents", a malformed lookup answer would create a second document."""
+    names = rig.add_orders(paid(2, seed=16))
+    rig.visma.inject_fault("GET", "/v2/customerinvoicedrafts", "garbage")
+    run = rig.sync()
+    assert run.code == 69, run.stderr
+    assert rig.visma.writes() == 0 and "Traceback" not in run.stderr
+    assert_converged(rig, names)
