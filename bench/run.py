@@ -44,6 +44,7 @@ from shopvisma.sandbox.visma import VismaSandbox
 REAL = Limits(visma_per_minute=600, bucket=1000.0, restore=100.0)
 BASELINE = ["-c", "import typer, requests"]
 SYNC_CONFIG = "max_wait_seconds = 3600"  # a backfill pass may wait longer than the 300 s default
+QUIRKS: list[str] = []  # --quirk: the Visma reading every scenario's sandbox serves
 LAST_RUN = Path(tempfile.gettempdir()) / "shopvisma-bench-last.pickle"  # for --render
 _WAIT_LINE = re.compile(r" INFO shopvisma\.\w+: (?P<what>.+): waiting (?P<secs>[\d.]+) s$")
 
@@ -89,7 +90,8 @@ def open_stage(orders: list[dict[str, Any]], limits: Limits | None, root: Path, 
                sync_extra: str = "") -> Stage:
     shop = ShopifySandbox(orders=orders, bucket_size=(limits or REAL).bucket,
                           restore_rate=(limits or REAL).restore).start()
-    visma = VismaSandbox(rate_limit_per_minute=limits.visma_per_minute if limits else None).start()
+    visma = VismaSandbox(rate_limit_per_minute=limits.visma_per_minute if limits else None,
+                         quirks=QUIRKS).start()
     folder = root / name
     folder.mkdir(parents=True)
     config = write_sandbox_config(folder / "config.toml", shop, visma, sync=SYNC_CONFIG + sync_extra)
@@ -236,7 +238,7 @@ def _child(key: str, pickle_path: Path, args: argparse.Namespace) -> subprocess.
     """(d) and (e) in their own processes: their sandboxes need their own GIL, and they run
     while (b) (which waits on rate limits almost all the time) keeps a core mostly idle."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--only", key, "--pickle", str(pickle_path),
-           "--scale", str(args.scale)] + (["--full"] if args.full else []) + (["--quick"] if args.quick else [])
+           "--scale", str(args.scale)] + (["--full"] if args.full else []) + (["--quick"] if args.quick else []) + [f"--quirk={q}" for q in args.quirk]
     return subprocess.Popen(cmd)
 
 
@@ -265,12 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run; writes no results.md")
     ap.add_argument("--scale", type=float, default=10.0, help="limit scale for (d) (default 10)")
     ap.add_argument("--only", default="abcde", help="scenarios to run, e.g. 'ac' (c needs a)")
+    ap.add_argument("--quirk", action="append", default=[], metavar="NAME",
+                    help="serve another reading of Visma (docs/sandbox.md, Readings); repeatable")
     ap.add_argument("--serial", action="store_true", help="run (d) after (b) instead of alongside it")
     ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results.md)")
     ap.add_argument("--pickle", type=Path, default=None, help=argparse.SUPPRESS)  # child mode: (d) only
     ap.add_argument("--render", action="store_true",
                     help="only rewrite the results file from the last run's measurements")
     args = ap.parse_args(argv)
+    QUIRKS[:] = args.quirk
     if args.render:
         rows, idle, mode, elapsed, info = pickle.loads(LAST_RUN.read_bytes())
         write_results(args.out or HERE / "results.md", rows, idle, mode, elapsed, info)

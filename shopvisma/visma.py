@@ -84,6 +84,8 @@ def _token_section(payload: Any, now: float, old_refresh: str | None = None) -> 
         "expires_at": now + life,
         "expires_in": life,
         "rotated_at": utc_iso(now),
+        # What the grant covers, when Visma says (doctor shows it; a 4006 still decides).
+        "scope": str(payload.get("scope") or "") or None,
     }
 
 

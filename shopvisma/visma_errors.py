@@ -136,20 +136,6 @@ def scopes_for(workflow: str, *, payouts: bool = False, payments: bool = False) 
     return ("ea:api", "offline_access", "ea:sales", "ea:accounting" if payouts else "ea:accounting_readonly")
 
 
-class AmbiguousWriteError(ShopvismaError):
-    """A POST/PUT was sent but its outcome is unknown (timeout, dropped connection, 5xx).
-
-    The caller must look the document up by its reference before trying again.
-    """
-
-    exit_code = ExitCode.UNAVAILABLE
-
-    def __init__(self, message: str, *, method: str, path: str):
-        super().__init__(message, hint="look the document up by its reference before retrying")
-        self.method = method
-        self.path = path
-
-
 @dataclass
 class Envelope:
     """Visma's `{ErrorCode, DeveloperErrorMessage, ErrorId, Errors[]}`, read leniently: the spec
