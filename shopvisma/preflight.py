@@ -352,8 +352,13 @@ def served_page_size(body: dict[str, Any]) -> int | None:
 def _includes_vat(pf: Preflight) -> None:
     excl = getattr(pf.company, "show_prices_excl_vat_pc", None)
     company = "" if excl is None else f"; company ShowPricesExclVatPC = {str(excl).lower()}"
-    pf.add("includes-vat", "IncludesVat reading", "not observable without writing a document" + company,
-           "checked on every document (read back and corrected)")
+    seen = pf.observations.includes_vat
+    observed = ("seen on documents: " + ", ".join(f"{case} -> IncludesVat {str(v).lower()}"
+                                                  for case, v in sorted(seen.items()))
+                if seen else "not observable without writing a document") + company
+    pf.add("includes-vat", "IncludesVat reading", observed,
+           "checked on every document (read back and corrected)"
+           + ("; later documents are planned in the reading seen" if seen else ""))
 
 
 def _rate_limit(pf: Preflight, settings: Settings) -> None:

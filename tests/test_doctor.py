@@ -200,3 +200,29 @@ def test_quiet_prints_only_blocking_rows(world: Any) -> None:
     quiet = world.cli("doctor", "-q")
     assert quiet.exit_code == 78 and "BLOCKS startup guide" in quiet.stderr
     assert "rate limit" not in quiet.stderr
+
+
+@pytest.mark.parametrize("reading", ["retry-after-header", "retry-after-only", "create-200", "put-204",
+                                     "inner-codes-int", "includes-vat-spec-2026", "vat-per-row"])
+def test_readings_doctor_cannot_see_do_not_block(world: Any, reading: str) -> None:
+    """Readings that only show on a write or a 429: doctor passes, writes nothing, and says
+    what the product does about them."""
+    code, doc, rows = doctor(world, reading)
+    assert code == 0 and doc["blocking"] is False
+    assert rows["includes-vat"]["action"].startswith("checked on every document")
+
+
+def test_doctor_shows_the_includes_vat_reading_a_sync_learned(world: Any) -> None:
+    from shopvisma.sandbox.seed import generate_orders
+
+    world.visma.quirks.add("includes-vat-spec-2026")
+    order = next(o for o in generate_orders(10, seed=3) if o["displayFinancialStatus"] == "PAID"
+                 and not o.get("cancelledAt") and not o.get("test"))
+    world.shop.add_order(order)
+    assert world.sync_json()[0] == 0
+    writes = world.visma.writes()
+    res = world.cli("doctor", "--json")
+    assert res.exit_code == 0 and world.visma.writes() == writes
+    rows = {r["key"]: r for r in json.loads(res.stdout)["observations"]}
+    assert "IncludesVat false" in rows["includes-vat"]["observed"], rows["includes-vat"]
+    assert observations.load(world.state_dir).includes_vat

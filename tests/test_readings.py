@@ -253,3 +253,28 @@ def test_a_document_that_cannot_be_made_exact_is_deleted_and_the_order_refused(w
     assert_exact_once(world.visma, ok)
     status = json.loads(world.cli("status", "--json").stdout)
     assert set(failed) <= {p["order"] for p in status["pending"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reading", ["includes-vat-spec-2026", "all"])
+def test_sigkill_between_a_credit_draft_and_its_correction(world: Any, reading: str) -> None:
+    from shopvisma.sandbox.seed import make_refund
+
+    _use(world, reading, "invoice-draft")
+    order = _paid(1, seed=48)[0]
+    world.shop.add_order(order)
+    assert world.sync_json()[0] == 0
+    (world.state_dir / "visma-observations.json").unlink()  # so the credit's prediction is wrong again
+    world.shop.add_refund(order["id"], make_refund(order, {order["lineItems"][0]["id"]: 1}))
+    box: list[subprocess.Popen[str]] = []
+    _kill_after(world, "/v2/customerinvoicedrafts", 1, box)
+    box.append(_sync_process(world))
+    box[0].communicate(timeout=60)
+    assert box[0].returncode == -signal.SIGKILL
+    world.visma.on_commit = None
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    credits = [d for d in world.visma.drafts.values() if d.get("IsCreditInvoice")]
+    assert len(credits) == 1
+    refunded = Decimal(str(world.shop.orders[order["id"]]["totalRefundedSet"]["presentmentMoney"]["amount"]))
+    assert _visma_total(credits[0]) == -refunded.quantize(Decimal("0.01"))
