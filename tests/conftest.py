@@ -16,6 +16,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+# Fixtures of the Visma sandbox suites (`clock`, `sandbox`, `api`), shared without a test
+# module importing another.
+pytest_plugins = ["support.visma_api"]
+
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 

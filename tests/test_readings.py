@@ -166,6 +166,16 @@ def _wait_dead(pid: int) -> None:
         time.sleep(0.001)
 
 
+def sync_killed_after(world: Any, prefix: str, nth: int) -> None:
+    """A real `shopvisma sync` process, SIGKILLed the moment its `nth` POST to `prefix` is saved."""
+    box: list[subprocess.Popen[str]] = []
+    _kill_after(world, prefix, nth, box)
+    box.append(_sync_process(world))
+    box[0].communicate(timeout=60)
+    world.visma.on_commit = None
+    assert box[0].returncode == -signal.SIGKILL
+
+
 def _kill_after(world: Any, prefix: str, nth: int, proc_box: list[subprocess.Popen[str]]) -> dict[str, int]:
     seen = {"commits": 0}
 
@@ -193,12 +203,7 @@ def test_sigkill_between_create_and_correction(world: Any, reading: str, workflo
     orders = _paid(5, seed=45)
     for o in orders:
         world.shop.add_order(o)
-    box: list[subprocess.Popen[str]] = []
-    _kill_after(world, prefix, nth, box)
-    box.append(_sync_process(world))
-    box[0].communicate(timeout=60)
-    assert box[0].returncode == -signal.SIGKILL
-    world.visma.on_commit = None
+    sync_killed_after(world, prefix, nth)
     code, first = world.sync_json()
     assert code == 0, first
     assert_exact_once(world.visma, orders)
@@ -266,12 +271,7 @@ def test_sigkill_between_a_credit_draft_and_its_correction(world: Any, reading: 
     assert world.sync_json()[0] == 0
     (world.state_dir / "visma-observations.json").unlink()  # so the credit's prediction is wrong again
     world.shop.add_refund(order["id"], make_refund(order, {order["lineItems"][0]["id"]: 1}))
-    box: list[subprocess.Popen[str]] = []
-    _kill_after(world, "/v2/customerinvoicedrafts", 1, box)
-    box.append(_sync_process(world))
-    box[0].communicate(timeout=60)
-    assert box[0].returncode == -signal.SIGKILL
-    world.visma.on_commit = None
+    sync_killed_after(world, "/v2/customerinvoicedrafts", 1)
     code, doc = world.sync_json()
     assert code == 0, doc
     credits = [d for d in world.visma.drafts.values() if d.get("IsCreditInvoice")]

@@ -5,40 +5,22 @@ without it the default reading is served (docs/sandbox.md, "Readings")."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from test_sandbox_visma import CLIENT, Api, FakeClock, draft_body, order_body
 
 from shopvisma.sandbox.visma import VismaSandbox
 from shopvisma.sandbox.visma_identity import DEFAULT_SCOPE, SCOPE_RULES
 from shopvisma.sandbox.visma_model import scalar_properties
 from shopvisma.sandbox.visma_quirks import FILTERABLE, QUIRKS, check_quirks
+from support.visma_api import CLIENT, Api, FakeClock, draft_body, order_body
 
 NAMES = ("vat-rate-fraction", "retry-after-header", "retry-after-only", "filter-whitelist", "page-cap-50",
          "create-200", "put-204", "inner-codes-int", "startup-guide", "no-order-module", "no-sales-scope",
          "includes-vat-spec-2026", "vat-per-row")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sandbox(clock: FakeClock) -> Iterator[VismaSandbox]:
-    sb = VismaSandbox(clock=clock).start()
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def api(sandbox: VismaSandbox) -> Api:
-    return Api(sandbox)
 
 
 def grant(sb: VismaSandbox, scope: str) -> requests.Response:

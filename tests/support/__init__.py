@@ -1,0 +1,1 @@
+"""Helpers the test suites share (never a test module importing another)."""
