@@ -16,7 +16,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shopvisma.sandbox.seed import generate_orders
+from shopvisma.sandbox.seed.orders import generate_orders
 
 SELECTED_FINANCIAL = ("PAID", "PARTIALLY_REFUNDED")  # the demo config's [criteria] financial_status
 _TIME_FIELDS = ("createdAt", "processedAt", "updatedAt", "cancelledAt", "closedAt")

@@ -17,7 +17,7 @@ from typing import Any
 
 from measure import ShopifyLog, VismaLog
 
-from shopvisma.state import RECENT_MAX as HISTORY_CAP
+from shopvisma.state.checkpoint import RECENT_MAX as HISTORY_CAP
 
 TARGET_VISMA_PER_ORDER = 1.2
 TARGET_SHOPIFY_PER_ORDER = 0.1

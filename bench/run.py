@@ -37,9 +37,9 @@ from measure import (
 from orders import make_orders, previous_order
 from report import Idle, Limits, Row, results_md, text_table
 
-from shopvisma.demo import sandbox_env, write_sandbox_config
-from shopvisma.sandbox.shopify import ShopifySandbox
-from shopvisma.sandbox.visma import VismaSandbox
+from shopvisma.commands.demo import sandbox_env, write_sandbox_config
+from shopvisma.sandbox.shopify.server import ShopifySandbox
+from shopvisma.sandbox.visma.server import VismaSandbox
 
 REAL = Limits(visma_per_minute=600, bucket=1000.0, restore=100.0)
 BASELINE = ["-c", "import typer, requests"]
@@ -222,9 +222,9 @@ def requested_cost_per_order(variables: dict[str, Any] | None) -> float | None:
         from graphql import parse
         from graphql.language import OperationDefinitionNode
 
-        from shopvisma.sandbox.shopify import load_schema
-        from shopvisma.sandbox.shopify_cost import query_cost
-        from shopvisma.shopify_queries import ORDERS_QUERY
+        from shopvisma.sandbox.shopify.server import load_schema
+        from shopvisma.sandbox.shopify.cost import query_cost
+        from shopvisma.shopify.queries import ORDERS_QUERY
 
         op = next(d for d in parse(ORDERS_QUERY).definitions if isinstance(d, OperationDefinitionNode))
         base = {"after": None, "query": "", "lines": 10, **(variables or {})}
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "limits": f"a), b), c), e) {REAL.describe()}; d) {big.describe()}",
         "schedule": ("a) and c) alone, then b), d) and e) at the same time in three processes"
                      if parallel else "one scenario after the other"),
-        "config": f"demo config from shopvisma.demo + [sync] {SYNC_CONFIG}",
+        "config": f"demo config from shopvisma.commands.demo + [sync] {SYNC_CONFIG}",
     }
     out = args.out or (None if args.quick else HERE / "results.md")
     mode = " ".join(argv if argv is not None else sys.argv[1:]) or "(defaults)"

@@ -187,7 +187,7 @@ class _NoTraceback(logging.Formatter):
 
 
 def _settings(*, persist_log: bool = True):  # type: ignore[no-untyped-def]
-    from shopvisma.config import load_settings
+    from shopvisma.config.settings import load_settings
 
     settings = load_settings(OPTS.config)
     setup_logging(settings.state_dir, persist=persist_log)
@@ -204,7 +204,7 @@ def sync(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = Fal
     """One pass: transfer new matching Shopify orders to Visma, then exit (cron calls it again)."""
     OPTS.merge(config, json_, quiet, verbose)
     from shopvisma.notify import pass_summary
-    from shopvisma.runner import run_command
+    from shopvisma.commands.common import run_command
 
     settings = _settings()
     try:
@@ -234,7 +234,7 @@ def dry_run(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = 
             limit: LimitOpt = None) -> None:
     """Show exactly what `sync` would send to Visma, writing nothing anywhere."""
     OPTS.merge(config, json_, quiet, verbose)
-    from shopvisma.runner import run_command
+    from shopvisma.commands.common import run_command
 
     result = run_command(_settings(persist_log=False), dry_run=True, limit=limit, sink=(sink := _sink(dry=True)))
     _report(result, sink)
@@ -243,7 +243,7 @@ def dry_run(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = 
 def _sink(*, dry: bool = False) -> Any:
     """Where each order's outcome goes as it settles: the --json spool, a stderr line, or
     (under -q) nowhere; the pass then keeps only failed/edited outcomes (flat memory)."""
-    from shopvisma import report
+    from shopvisma import render as report
 
     if OPTS.json:
         return report.JsonSpool()
@@ -253,7 +253,7 @@ def _sink(*, dry: bool = False) -> Any:
 
 
 def _report(result: Any, sink: Any = None) -> None:
-    from shopvisma import report
+    from shopvisma import render as report
 
     if OPTS.json:
         if isinstance(sink, report.JsonSpool):
@@ -275,8 +275,8 @@ def _report(result: Any, sink: Any = None) -> None:
 def status(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = False) -> None:
     """Last run, checkpoint, pending and failed orders, Visma grant and lock state (no network)."""
     OPTS.merge(config, json_, quiet, verbose)
-    from shopvisma import report
-    from shopvisma.runner import collect_status
+    from shopvisma import render as report
+    from shopvisma.commands.common import collect_status
 
     doc = collect_status(_settings(persist_log=False))
     if OPTS.json:
@@ -295,7 +295,7 @@ def login_shopify(
 ) -> None:
     """Store Shopify credentials: a static token, or a client id + secret."""
     OPTS.merge(config, json_, quiet, verbose)
-    from shopvisma.login import login_shopify as do_login
+    from shopvisma.commands.login import login_shopify as do_login
 
     where = do_login(_settings(), token=token, client_id=client_id, client_secret=client_secret, say=err)
     if OPTS.json:
@@ -312,7 +312,7 @@ def login_visma(
 ) -> None:
     """Run the Visma OAuth2 authorization-code flow and store the grant in tokens.json."""
     OPTS.merge(config, json_, quiet, verbose)
-    from shopvisma.login import login_visma as do_login
+    from shopvisma.commands.login import login_visma as do_login
 
     info = do_login(_settings(), no_browser=no_browser, client_id=client_id, client_secret=client_secret, say=err)
     if OPTS.json:
@@ -325,7 +325,7 @@ def demo(json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = 
          orders: Annotated[int, typer.Option("--orders", min=0, help="Extra generated orders on top of the hand-picked ones.")] = 0) -> None:
     """Run the whole job against the built-in sandbox of both APIs, in a temporary directory."""
     OPTS.merge(None, json_, quiet, verbose)
-    from shopvisma.demo import run_demo
+    from shopvisma.commands.demo import run_demo
 
     doc = run_demo(extra_orders=orders, say=err, verbose=OPTS.verbose)
     if OPTS.json:
@@ -338,7 +338,7 @@ def demo(json_: JsonOpt = False, quiet: QuietOpt = False, verbose: VerboseOpt = 
 def init(config: ConfigOpt = None, quiet: QuietOpt = False) -> None:
     """Write a commented starter config file (never overwrites one)."""
     OPTS.merge(config, False, quiet, False)
-    from shopvisma.config import config_path, write_starter_config
+    from shopvisma.config.settings import config_path, write_starter_config
 
     path = config_path(OPTS.config)
     write_starter_config(path)
@@ -356,7 +356,7 @@ QUIRK_HELP = ("Serve another reading of a behaviour Visma's docs leave open (rep
 def _quirk_names(values: Optional[list[str]]) -> list[str]:
     """A misspelt quirk must stop the command: serving the default reading instead would pass
     for a test of the reading asked for."""
-    from shopvisma.sandbox.visma_quirks import check_quirks
+    from shopvisma.sandbox.visma.quirks import check_quirks
 
     try:
         check_quirks(values or [])
@@ -375,7 +375,7 @@ def sandbox(
                                                        callback=_quirk_names, show_default=False)] = None,
 ) -> None:
     """Run both API emulators in the foreground on loopback (Ctrl-C stops them)."""
-    from shopvisma.demo import serve_sandbox
+    from shopvisma.commands.demo import serve_sandbox
 
     serve_sandbox(shopify_port=shopify_port, visma_port=visma_port, orders=orders, say=err, quirks=quirk or [])
 
@@ -389,7 +389,7 @@ def replay(
 ) -> None:
     """Re-run one pending or failed order now (it is still never created twice)."""
     OPTS.merge(config, json_, quiet, verbose)
-    from shopvisma.runner import run_command
+    from shopvisma.commands.common import run_command
 
     name = order_name if order_name.startswith("#") else f"#{order_name}"
     result = run_command(_settings(persist_log=not dry), dry_run=dry, only={name})
@@ -412,8 +412,8 @@ def reconcile(
     OPTS.merge(config, json_, quiet, verbose)
     from datetime import UTC, datetime, timedelta
 
-    from shopvisma import report
-    from shopvisma.runner import run_reconcile
+    from shopvisma import render as report
+    from shopvisma.commands.common import run_reconcile
 
     try:
         start = datetime.fromisoformat(date_from).replace(tzinfo=UTC)
@@ -440,8 +440,8 @@ def doctor(config: ConfigOpt = None, json_: JsonOpt = False, quiet: QuietOpt = F
     (a scope is missing: run `shopvisma login visma`).
     """
     OPTS.merge(config, json_, quiet, verbose)
-    from shopvisma import report
-    from shopvisma.runner import run_doctor
+    from shopvisma import render as report
+    from shopvisma.commands.common import run_doctor
 
     doc = run_doctor(_settings(persist_log=False))
     if OPTS.json:
@@ -460,7 +460,7 @@ def schedule(
 ) -> None:
     """Print a crontab line and systemd units for this config (installs nothing)."""
     OPTS.merge(config, json_, quiet, verbose)
-    from shopvisma.schedule import render_schedule, schedule_text
+    from shopvisma.commands.schedule import render_schedule, schedule_text
 
     settings = _settings(persist_log=False)  # validates: never schedule a config that exits 78
     parts = render_schedule(settings.path, executable=executable, interval_minutes=interval,

@@ -32,7 +32,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.util.retry import Retry
 
-from .errors import UnavailableError
+from shopvisma.errors import UnavailableError
 
 log = logging.getLogger("shopvisma.http")
 

@@ -15,14 +15,14 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from shopvisma.config_values import is_loopback
+from shopvisma.config.values import is_loopback
 from shopvisma.errors import ExitCode
 from shopvisma.redact import redact
 
 if TYPE_CHECKING:
     import requests
 
-    from shopvisma.sync import PassResult
+    from shopvisma.engine.sync_pass import PassResult
 
 log = logging.getLogger("shopvisma.notify")
 

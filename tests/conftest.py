@@ -58,7 +58,7 @@ class World:
         return res.exit_code, json.loads(res.stdout)
 
     def write_config(self, **extra: str) -> None:
-        from shopvisma.demo import write_sandbox_config
+        from shopvisma.commands.demo import write_sandbox_config
 
         write_sandbox_config(self.config, self.shop, self.visma, **extra)
 
@@ -68,7 +68,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    from shopvisma.demo import sandbox_env, start_sandboxes, write_sandbox_config
+    from shopvisma.commands.demo import sandbox_env, start_sandboxes, write_sandbox_config
 
     shop, visma = start_sandboxes([])
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shopvisma.sandbox.seed import generate_orders
+from shopvisma.sandbox.seed.orders import generate_orders
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
@@ -49,8 +49,8 @@ def test_first_import_uses_one_bulk_operation_then_pages(world) -> None:
 def test_bulk_orders_are_whole_like_paged_ones(world) -> None:
     """The same orders, field for field, as the paged read, including an order with more line
     items than a page asks for (10, then OrderLines) and refunds (asked apart in both)."""
-    from shopvisma.model import parse_order
-    from shopvisma.shopify import ShopifyClient
+    from shopvisma.shopify.order import parse_order
+    from shopvisma.shopify.client import ShopifyClient
 
     orders = _paid(30, seed=6)
     big = orders[0]
@@ -103,9 +103,9 @@ def test_bulk_query_validates_against_the_real_schema() -> None:
 
     from graphql import build_client_schema, parse, validate
 
-    from shopvisma.config import Criteria
-    from shopvisma.shopify import build_search
-    from shopvisma.shopify_queries import bulk_orders_query
+    from shopvisma.config.settings import Criteria
+    from shopvisma.shopify.client import build_search
+    from shopvisma.shopify.queries import bulk_orders_query
 
     schema_file = REFERENCE / "shopify-admin-2025-01.json.gz"
     if not schema_file.exists():

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from shopvisma import config
-from shopvisma.config import config_path, known_keys, load_settings, write_starter_config
-from shopvisma.config_starter import DOC_BEGIN, DOC_END, mapping_doc_table
+from shopvisma.config import settings as config
+from shopvisma.config.settings import config_path, known_keys, load_settings, write_starter_config
+from shopvisma.config.starter import DOC_BEGIN, DOC_END, mapping_doc_table
 from shopvisma.errors import ConfigError, ExitCode
-from shopvisma.mapping import MappingSettings
+from shopvisma.mapping.company import MappingSettings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -288,7 +288,7 @@ def test_docs_mapping_table_is_generated_from_metadata() -> None:
     text = DOCS.read_text(encoding="utf-8")
     block = text.split(DOC_BEGIN, 1)[1].split(DOC_END, 1)[0].strip()
     assert block == mapping_doc_table(), (
-        "docs/configuration.md is out of date: run `python -m shopvisma.config_starter docs/configuration.md`")
+        "docs/configuration.md is out of date: run `python -m shopvisma.config.starter docs/configuration.md`")
 
 
 def test_parse_settings_without_file(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ SCHEMAS = {("POST", "customers"): "CustomerApi", ("POST", "articles"): "ArticleA
 
 @pytest.mark.parametrize("workflow", ["invoice-draft", "order"])
 def test_every_body_the_product_sends_is_valid_in_both_specs(world, workflow: str) -> None:
-    from shopvisma.sandbox.seed import demo_orders, generate_orders, make_refund
+    from shopvisma.sandbox.seed.orders import demo_orders, generate_orders, make_refund
 
     jsonschema = pytest.importorskip("jsonschema")
     assert jsonschema
@@ -57,8 +57,8 @@ def test_every_body_the_product_sends_is_valid_in_both_specs(world, workflow: st
 def test_every_graphql_document_the_product_sends_is_a_validated_one(world) -> None:
     """test_contract_shopify validates ALL_QUERIES against the 2025-01 schema; here: the
     product sends nothing else, over a pass with line paging and refunds."""
-    from shopvisma.sandbox.seed import demo_orders, make_refund
-    from shopvisma.shopify_queries import ALL_QUERIES
+    from shopvisma.sandbox.seed.orders import demo_orders, make_refund
+    from shopvisma.shopify.queries import ALL_QUERIES
 
     for o in demo_orders():
         world.shop.add_order(o)

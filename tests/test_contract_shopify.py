@@ -21,10 +21,10 @@ from graphql import (
     validate,
 )
 
-from shopvisma.model import parse_order
-from shopvisma.sandbox.seed import demo_orders, generate_orders
-from shopvisma.sandbox.shopify import ShopifySandbox, load_schema
-from shopvisma.shopify_queries import ALL_QUERIES, ORDERS_QUERY
+from shopvisma.shopify.order import parse_order
+from shopvisma.sandbox.seed.orders import demo_orders, generate_orders
+from shopvisma.sandbox.shopify.server import ShopifySandbox, load_schema
+from shopvisma.shopify.queries import ALL_QUERIES, ORDERS_QUERY
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SCHEMA_FILE = REFERENCE / "shopify-admin-2025-01.json.gz"

@@ -23,7 +23,7 @@ import pytest
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SPEC26_PATH = REFERENCE / "visma-eaccounting-openapi-v2.yaml"
 SPEC18_PATH = REFERENCE / "visma-eaccounting-swagger.json"
-SHIPPED = Path(__file__).resolve().parents[1] / "shopvisma" / "sandbox" / "visma_schema.json"
+SHIPPED = Path(__file__).resolve().parents[1] / "shopvisma" / "sandbox" / "visma" / "schema.json"
 
 # The POST bodies the sandbox accepts: schema name in both specs → row schema (if any).
 BODY_SCHEMAS = (
@@ -123,7 +123,7 @@ pytestmark = pytest.mark.skipif(not (SPEC26_PATH.exists() and SPEC18_PATH.exists
 jsonschema = pytest.importorskip("jsonschema")
 requests = pytest.importorskip("requests")
 
-from shopvisma.sandbox.visma import VismaSandbox  # noqa: E402
+from shopvisma.sandbox.visma.server import VismaSandbox  # noqa: E402
 
 ROWS = {"CustomerInvoiceDraftApi": "CustomerInvoiceDraftRowApi", "OrderApi": "OrderRowApi"}
 ENDPOINTS = {"CustomerApi": "/customers", "ArticleApi": "/articles",

@@ -38,7 +38,7 @@ def test_there_are_examples() -> None:
 
 @pytest.mark.parametrize(("line", "where"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
 def test_documented_example_runs(world, line: str, where: str) -> None:
-    from shopvisma.sandbox.seed import demo_orders
+    from shopvisma.sandbox.seed.orders import demo_orders
 
     for order in demo_orders():
         world.shop.add_order(order)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from shopvisma import observations
-from shopvisma.preflight import FULL_LIST
+from shopvisma.state import observations
+from shopvisma.visma.preflight import FULL_LIST
 
 LOOKUPS = [["customerinvoicedrafts", "YourReference"], ["customerinvoices", "YourReference"],
            ["customers", "EmailAddress"], ["articles", "Number"]]
@@ -213,7 +213,7 @@ def test_readings_doctor_cannot_see_do_not_block(world: Any, reading: str) -> No
 
 
 def test_doctor_shows_the_includes_vat_reading_a_sync_learned(world: Any) -> None:
-    from shopvisma.sandbox.seed import generate_orders
+    from shopvisma.sandbox.seed.orders import generate_orders
 
     world.visma.quirks.add("includes-vat-spec-2026")
     order = next(o for o in generate_orders(10, seed=3) if o["displayFinancialStatus"] == "PAID"

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from shopvisma.sandbox.seed import generate_orders
+from shopvisma.sandbox.seed.orders import generate_orders
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -165,9 +165,9 @@ class Rig:
 
 
 def make_rig(tmp_path: Path, *, ttl: float = 3600.0) -> Rig:
-    from shopvisma.demo import sandbox_env, write_sandbox_config
-    from shopvisma.sandbox.shopify import ShopifySandbox
-    from shopvisma.sandbox.visma import VismaSandbox
+    from shopvisma.commands.demo import sandbox_env, write_sandbox_config
+    from shopvisma.sandbox.shopify.server import ShopifySandbox
+    from shopvisma.sandbox.visma.server import VismaSandbox
 
     shop = ShopifySandbox(access_token="shpat_" + secrets.token_hex(16),
                           client_secret="shss-" + secrets.token_urlsafe(18)).start()
@@ -228,7 +228,7 @@ def visma_tally(rig: Rig, names: list[str]) -> Tally:
 def assert_converged(rig: Rig, names: list[str]) -> Tally:
     """Sync once more after the fault: exit 0, every order exactly once, a readable
     checkpoint with no intent left, and a further pass that writes nothing."""
-    from shopvisma.state import load_checkpoint
+    from shopvisma.state.checkpoint import load_checkpoint
 
     after = rig.sync()
     assert after.code == 0, after.stderr
@@ -279,7 +279,7 @@ def test_sigkill_right_after_a_write_commits(rig: Rig, kind: str, workflow: str,
 
 @pytest.mark.slow
 def test_sigkill_after_a_credit_draft_commits(rig: Rig) -> None:
-    from shopvisma.sandbox.seed import make_refund
+    from shopvisma.sandbox.seed.orders import make_refund
 
     order = paid(1, seed=2)[0]
     rig.add_orders([order])
@@ -349,7 +349,7 @@ CHECKPOINT_POINTS = [("mid-write", 1), ("mid-write", 3), ("before-rename", 2), (
 @pytest.mark.slow
 @pytest.mark.parametrize("mode,nth", CHECKPOINT_POINTS, ids=[f"{m}-{n}" for m, n in CHECKPOINT_POINTS])
 def test_sigkill_inside_a_checkpoint_write(rig: Rig, mode: str, nth: int) -> None:
-    from shopvisma.state import load_checkpoint
+    from shopvisma.state.checkpoint import load_checkpoint
 
     shim = rig.tmp / "fault_shim.py"
     shim.write_text(SHIM, encoding="utf-8")
@@ -386,7 +386,7 @@ def test_sigkill_at_random_moments(rig: Rig) -> None:
             finished += 1
         run = rig.finish(proc, "random-kill sync", t0)
         assert run.code in (-signal.SIGKILL, 0, 1), run.stderr
-        from shopvisma.state import load_checkpoint
+        from shopvisma.state.checkpoint import load_checkpoint
 
         load_checkpoint(rig.state_dir / "checkpoint.json")  # never torn, whenever the kill came
         progress.append(len(rig.visma.drafts))
@@ -552,12 +552,12 @@ def test_shopify_401_exits_77_with_login_hint(rig: Rig, how: str) -> None:
 BUG_SHIM = textwrap.dedent('''\
     """Run shopvisma with a bug in it: the first Visma document lookup raises (exit 70)."""
     import runpy, sys
-    import shopvisma.matching
+    import shopvisma.engine.records
 
     def bug(*args, **kwargs):
         raise RuntimeError("an injected bug")
 
-    shopvisma.matching.VismaView.lookup_documents = bug
+    shopvisma.engine.records.VismaView.lookup_documents = bug
     sys.argv = ["shopvisma", *sys.argv[1:]]
     runpy.run_module("shopvisma", run_name="__main__")
 ''')

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import requests
 
-from shopvisma.config import load_settings
-from shopvisma.login import login_visma
-from shopvisma.secrets import SecretStore
+from shopvisma.config.settings import load_settings
+from shopvisma.commands.login import login_visma
+from shopvisma.state.secrets import SecretStore
 
 
 def _free_port() -> int:

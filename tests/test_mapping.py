@@ -11,7 +11,7 @@ import pytest
 
 from shopvisma.errors import OrderError
 from shopvisma.http import encode_json
-from shopvisma.mapping import (
+from shopvisma.mapping.company import (
     Company,
     MappingSettings,
     credit_draft_body,
@@ -28,7 +28,7 @@ from shopvisma.mapping import (
     predict_totals,
     resolve_vat_codings,
 )
-from shopvisma.mapping_rows import ArticleSpec, DocumentPlan, RowPlan, cut
+from shopvisma.mapping.rows import ArticleSpec, DocumentPlan, RowPlan, cut
 
 from corpus.build import COMPANY, COMPANY_TWO_ZERO, order, line, tax
 from corpus.orders import CASES, Case

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopvisma.http import encode_json
-from shopvisma.mapping import (
+from shopvisma.mapping.company import (
     DocumentPlan,
     MappingSettings,
     credit_draft_body,
@@ -27,7 +27,7 @@ from shopvisma.mapping import (
     plan_refund,
     predict_totals,
 )
-from shopvisma.mapping_rows import ArticleSpec, discounted_rows
+from shopvisma.mapping.rows import ArticleSpec, discounted_rows
 
 from corpus.build import COMPANY, line, order, refund, ship, tax, tip_line
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from shopvisma.sandbox.seed import generate_orders
+from shopvisma.sandbox.seed.orders import generate_orders
 
 # Each reading alone, and all the compatible ones at once ("all"). The readings that
 # block a sync on purpose (startup guide, missing module or scope) are tested in
@@ -231,7 +231,7 @@ def test_visma_rounding_vat_per_row_is_met_to_the_cent(world: Any, caplog: pytes
     orders = _paid(60, seed=47)
     for o in orders:
         world.shop.add_order(o)
-    with caplog.at_level("WARNING", logger="shopvisma.documents"):
+    with caplog.at_level("WARNING", logger="shopvisma.engine.transfer"):
         code, doc = world.sync_json()
     assert code == 0, [o for o in doc["orders"] if o["status"] == "failed"]
     assert any("aiming the rows" in r.getMessage() for r in caplog.records)
@@ -263,7 +263,7 @@ def test_a_document_that_cannot_be_made_exact_is_deleted_and_the_order_refused(w
 @pytest.mark.slow
 @pytest.mark.parametrize("reading", ["includes-vat-spec-2026", "all"])
 def test_sigkill_between_a_credit_draft_and_its_correction(world: Any, reading: str) -> None:
-    from shopvisma.sandbox.seed import make_refund
+    from shopvisma.sandbox.seed.orders import make_refund
 
     _use(world, reading, "invoice-draft")
     order = _paid(1, seed=48)[0]

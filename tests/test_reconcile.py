@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from shopvisma.config import load_settings
-from shopvisma.reconcile import reconcile
-from shopvisma.sandbox.seed import generate_orders
-from shopvisma.sync import Services, credited_refunds
-from shopvisma.visma import VismaValidationError
+from shopvisma.config.settings import load_settings
+from shopvisma.commands.reconcile import reconcile
+from shopvisma.sandbox.seed.orders import generate_orders
+from shopvisma.engine.sync_pass import Services, credited_refunds
+from shopvisma.visma.client import VismaValidationError
 
 
 def test_reconcile_finds_missing_duplicate_and_mismatch(world) -> None:
@@ -125,7 +125,7 @@ def _doc(i: int, ref: str, total: str, vat: str | None = None) -> dict[str, Any]
 
 
 def test_credited_refunds_number_every_refund_by_date_and_keep_those_with_money() -> None:
-    from shopvisma.model import parse_order
+    from shopvisma.shopify.order import parse_order
 
     got = credited_refunds(parse_order(_order(refunds=REFUNDS)))
     assert [(i, r.id.rsplit("/", 1)[1], str(r.total)) for i, r in got] == [(2, "2", "10.00"), (3, "3", "30.00")]
@@ -177,7 +177,7 @@ class CountingVisma(FakeVisma):
 
 
 def _view(visma: Any, **kw: Any) -> Any:
-    from shopvisma.matching import VismaView
+    from shopvisma.engine.records import VismaView
 
     return VismaView(visma, None, **kw)  # type: ignore[arg-type]  # settings are not read by lookups
 
@@ -200,7 +200,7 @@ def test_a_refused_filter_is_learned_and_exposed() -> None:
 
 
 def test_a_refusal_midway_through_the_batches_finds_every_document_once() -> None:
-    from shopvisma.matching import FILTER_BATCH
+    from shopvisma.engine.records import FILTER_BATCH
 
     refs = [f"#{1000 + i}" for i in range(FILTER_BATCH * 2 + 5)]
     docs = {"customerinvoicedrafts": [_doc(i, f" {ref} " if i % 2 else ref, "1") for i, ref in enumerate(refs)]}

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from shopvisma.sandbox.seed import build_order, generate_orders
-from shopvisma.sandbox.seed_data import Product
+from shopvisma.sandbox.seed.orders import build_order, generate_orders
+from shopvisma.sandbox.seed.catalogue import Product
 
 
 def paid(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -74,10 +74,10 @@ class Clocked:
     results: list[Any] = field(default_factory=list)
 
     def services(self, *, max_wait: float = 300) -> Any:
-        from shopvisma.shopify import ShopifyClient
-        from shopvisma.state import save_checkpoint, state_paths
-        from shopvisma.sync import Services
-        from shopvisma.visma import VismaClient
+        from shopvisma.shopify.client import ShopifyClient
+        from shopvisma.state.checkpoint import save_checkpoint, state_paths
+        from shopvisma.engine.sync_pass import Services
+        from shopvisma.visma.client import VismaClient
 
         shop = ShopifyClient(self.shop.api_url, lambda: self.shop.access_token, max_wait=max_wait,
                              sleep=self.ft.sleep, clock=self.ft)
@@ -88,7 +88,7 @@ class Clocked:
         return Services(shopify=shop, visma=visma, save_checkpoint=lambda cp: save_checkpoint(path, cp))
 
     def sync(self, **kw: Any) -> Any:
-        from shopvisma.runner import run_command
+        from shopvisma.commands.common import run_command
 
         services = self.services(**kw)
         result = run_command(self.settings, dry_run=False, services=services)
@@ -98,11 +98,11 @@ class Clocked:
 
 @pytest.fixture
 def clocked(tmp_path: Path) -> Iterator[Clocked]:
-    from shopvisma.config import load_settings
-    from shopvisma.demo import write_sandbox_config
-    from shopvisma.sandbox.shopify import ShopifySandbox
-    from shopvisma.sandbox.visma import VismaSandbox
-    from shopvisma.secrets import REFRESH_TOKEN_ENV, TokenFile
+    from shopvisma.config.settings import load_settings
+    from shopvisma.commands.demo import write_sandbox_config
+    from shopvisma.sandbox.shopify.server import ShopifySandbox
+    from shopvisma.sandbox.visma.server import VismaSandbox
+    from shopvisma.state.secrets import REFRESH_TOKEN_ENV, TokenFile
 
     ft = FakeTime()
     shop = ShopifySandbox(clock=ft).start()

@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from shopvisma.sandbox.visma import VismaSandbox
+from shopvisma.sandbox.visma.server import VismaSandbox
 from support.visma_api import CLIENT, Api, FakeClock, draft_body, order_body
-from shopvisma.sandbox.visma_filter import FilterError, compile_filter
-from shopvisma.sandbox.visma_model import row_amount, totals
+from shopvisma.sandbox.visma.odata_filter import FilterError, compile_filter
+from shopvisma.sandbox.visma.model import row_amount, totals
 
 def token(sb: VismaSandbox, **form: str) -> requests.Response:
     return requests.post(f"{sb.identity_url}/connect/token", data=form, auth=CLIENT, timeout=5)
@@ -419,7 +419,7 @@ def test_or_of_equalities_is_the_same_filter_as_its_terms() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from shopvisma.sandbox.visma_filter import FilterError, compile_filter
+    from shopvisma.sandbox.visma.odata_filter import FilterError, compile_filter
 
     guid = "0f8fad5b-d9cb-469f-a165-70867728950e"
     texts = st.sampled_from(["#1001", "#1001 refund 1", "#1002", "abc", "ABC", guid, guid.upper(), "", "O'Hara"])

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from shopvisma.sandbox.visma import VismaSandbox
-from shopvisma.sandbox.visma_identity import DEFAULT_SCOPE, SCOPE_RULES
-from shopvisma.sandbox.visma_model import scalar_properties
-from shopvisma.sandbox.visma_quirks import FILTERABLE, QUIRKS, check_quirks
+from shopvisma.sandbox.visma.server import VismaSandbox
+from shopvisma.sandbox.visma.identity import DEFAULT_SCOPE, SCOPE_RULES
+from shopvisma.sandbox.visma.model import scalar_properties
+from shopvisma.sandbox.visma.quirks import FILTERABLE, QUIRKS, check_quirks
 from support.visma_api import CLIENT, Api, FakeClock, draft_body, order_body
 
 NAMES = ("vat-rate-fraction", "retry-after-header", "retry-after-only", "filter-whitelist", "page-cap-50",
@@ -71,7 +71,7 @@ def test_registry_names_and_validation(clock: FakeClock) -> None:
 
 
 def test_start_sandboxes_forwards_quirks() -> None:
-    from shopvisma.demo import start_sandboxes
+    from shopvisma.commands.demo import start_sandboxes
 
     shop, visma = start_sandboxes([], quirks=["page-cap-50", "create-200"])
     try:
@@ -84,11 +84,11 @@ def test_start_sandboxes_forwards_quirks() -> None:
 def test_cli_sandbox_quirk_option(monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    import shopvisma.demo
+    import shopvisma.commands.demo
     from shopvisma.cli import app
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(shopvisma.demo, "serve_sandbox", lambda **kw: seen.update(kw))
+    monkeypatch.setattr(shopvisma.commands.demo, "serve_sandbox", lambda **kw: seen.update(kw))
     runner = CliRunner()
     help_text = runner.invoke(app, ["sandbox", "--help"]).output
     assert "--quirk" in help_text and all(n in help_text.replace("-\n", "-").replace("\n", " ").replace(" ", "")
@@ -206,7 +206,7 @@ def test_filter_whitelist_refuses_the_products_lookups(api: Api) -> None:
 
 
 def test_filter_whitelist_names_real_properties(sandbox: VismaSandbox) -> None:
-    from shopvisma.sandbox.visma_docs import INVOICE_FIELDS
+    from shopvisma.sandbox.visma.records import INVOICE_FIELDS
 
     typed = {"customers": "CustomerApi", "articles": "ArticleApi", "customerinvoicedrafts": "CustomerInvoiceDraftApi",
              "orders": "OrderApi"}
@@ -332,7 +332,7 @@ def test_default_grants_carry_every_scope_the_product_needs(sandbox: VismaSandbo
     r = requests.post(f"{sandbox.identity_url}/connect/token", auth=CLIENT, timeout=5, data={
         "grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()})
     assert r.json()["scope"] == DEFAULT_SCOPE == "ea:api offline_access ea:sales ea:accounting"
-    product = "ea:api offline_access ea:sales ea:accounting_readonly"  # shopvisma.visma.SCOPES
+    product = "ea:api offline_access ea:sales ea:accounting_readonly"  # shopvisma.visma.client.SCOPES
     assert grant(sandbox, product).json()["scope"] == product
     s = bearer(sandbox, product)
     for path in ("/customers", "/articles", "/customerinvoicedrafts", "/customerinvoices", "/orders", "/units",
@@ -417,7 +417,7 @@ def test_includes_vat_spec_2026_is_the_includes_vat_rule(api: Api) -> None:
 def test_the_cli_help_names_every_quirk() -> None:
     """cli.py spells the names out (importing the registry would cost every cron run)."""
     from shopvisma.cli import QUIRK_HELP
-    from shopvisma.sandbox.visma_quirks import QUIRKS
+    from shopvisma.sandbox.visma.quirks import QUIRKS
 
     listed = QUIRK_HELP.split("Readings): ", 1)[1].rstrip(".").split(", ")
     assert listed == list(QUIRKS)
@@ -426,7 +426,7 @@ def test_the_cli_help_names_every_quirk() -> None:
 def test_vat_per_row_rounds_each_row() -> None:
     from decimal import Decimal
 
-    from shopvisma.sandbox.visma_model import totals
+    from shopvisma.sandbox.visma.model import totals
 
     rows = [(Decimal("0.05"), Decimal("25")), (Decimal("0.05"), Decimal("25"))]
     assert totals(rows, False).vat == Decimal("0.03")  # once on 0.10: 0.025 -> 0.03

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from shopvisma.errors import ShopvismaError
-from shopvisma.schedule import cron_spec, render_schedule, resolve_executable, schedule_text
+from shopvisma.commands.schedule import cron_spec, render_schedule, resolve_executable, schedule_text
 
 
 def _ini(text: str) -> configparser.ConfigParser:

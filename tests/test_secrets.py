@@ -16,7 +16,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
 from shopvisma.errors import ConfigError
-from shopvisma.secrets import ENV_VARS, SECRET_NAMES, SecretStore, TokenFile, keyring_usable
+from shopvisma.state.secrets import ENV_VARS, SECRET_NAMES, SecretStore, TokenFile, keyring_usable
 
 SECRET = "s3cr3t-value-xyz"
 
@@ -139,7 +139,7 @@ def test_unknown_name_rejected(tmp_path: Path) -> None:
 
 def test_env_lookup_does_not_import_keyring(tmp_path: Path) -> None:
     code = (
-        "import sys; from shopvisma import config, state, secrets\n"
+        "import sys; from shopvisma.config import settings; from shopvisma.state import checkpoint, secrets\n"
         f"s = secrets.SecretStore({str(tmp_path)!r})\n"
         "assert s.get('shopify_token') == 'tok'\n"
         "print('keyring' in sys.modules)\n"

@@ -20,17 +20,17 @@ import pytest
 
 from shopvisma.errors import AuthError, ExitCode, ShopvismaError, UnavailableError
 from shopvisma.http import make_session
-from shopvisma.shopify import (
+from shopvisma.shopify.client import (
     ShopifyClient,
     ShopifyTokenProvider,
     build_search,
     client_credentials_token,
 )
-from shopvisma.shopify_queries import ORDERS_QUERY
+from shopvisma.shopify.queries import ORDERS_QUERY
 
-sandbox_mod = pytest.importorskip("shopvisma.sandbox.shopify")
+sandbox_mod = pytest.importorskip("shopvisma.sandbox.shopify.server")
 ShopifySandbox = sandbox_mod.ShopifySandbox
-TokenFile = pytest.importorskip("shopvisma.secrets").TokenFile
+TokenFile = pytest.importorskip("shopvisma.state.secrets").TokenFile
 
 SECRET = "sandbox-shopify-secret"
 STATIC = "shpat_sandbox"
@@ -340,7 +340,7 @@ def test_refunds_fetched_only_for_refunded_orders(shop: Any) -> None:
 
 
 def test_seeded_orders_round_trip() -> None:
-    seed = pytest.importorskip("shopvisma.sandbox.seed")
+    seed = pytest.importorskip("shopvisma.sandbox.seed.orders")
     generated = seed.generate_orders(40, seed=3)
     ft = FakeTime()
     sb = ShopifySandbox(orders=generated, clock=ft).start()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from shopvisma.errors import ConfigError, ExitCode, LockedError
-from shopvisma.lock import RunLock, lock_state
-from shopvisma.state import (
+from shopvisma.state.lock import RunLock, lock_state
+from shopvisma.state.checkpoint import (
     RECENT_MAX,
     Checkpoint,
     advance_bookmark,
@@ -155,7 +155,7 @@ def test_killed_mid_write_leaves_old_or_new(tmp_path: Path) -> None:
     path = tmp_path / "checkpoint.json"
     code = textwrap.dedent(f"""
         import sys
-        from shopvisma.state import Checkpoint, record_transfer, save_checkpoint
+        from shopvisma.state.checkpoint import Checkpoint, record_transfer, save_checkpoint
         cp = Checkpoint()
         for i in range(400):
             record_transfer(cp, f"#{{i}}", "d" * 200, "invoice-draft")
@@ -201,7 +201,7 @@ def test_lock_state_creates_nothing(tmp_path: Path) -> None:
 def test_lock_of_a_killed_process_does_not_block(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import time
-        from shopvisma.lock import RunLock
+        from shopvisma.state.lock import RunLock
         lock = RunLock({str(tmp_path)!r})
         lock.acquire()
         print("locked", flush=True)
@@ -249,7 +249,7 @@ def test_run_log_rotates(tmp_path: Path) -> None:
 
 
 def test_lock_sweeps_temp_files_left_by_a_killed_write(tmp_path: Path) -> None:
-    from shopvisma.lock import RunLock
+    from shopvisma.state.lock import RunLock
 
     orphan = tmp_path / ".checkpoint.json.0123456789ab.tmp"
     orphan.write_text("{half")
@@ -263,7 +263,7 @@ def test_lock_sweeps_temp_files_left_by_a_killed_write(tmp_path: Path) -> None:
 def test_prune_reads_any_iso_form_and_keeps_the_newest() -> None:
     """Entries we wrote compare as text (fast path, on every save); any other ISO form is
     parsed, so a hand-edited or older checkpoint is pruned by the same clock."""
-    from shopvisma.state import prune
+    from shopvisma.state.checkpoint import prune
 
     cp = Checkpoint()
     cp.recent = {

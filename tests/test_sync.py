@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shopvisma.sandbox.seed import generate_orders
+from shopvisma.sandbox.seed.orders import generate_orders
 
 
 def _paid(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -120,7 +120,7 @@ def test_bad_orders_are_named_and_the_rest_go_through(world) -> None:
 
 
 def test_lock_held_exits_75(world) -> None:
-    from shopvisma.lock import RunLock
+    from shopvisma.state.lock import RunLock
 
     with RunLock(world.state_dir):
         res = world.cli("sync")
@@ -150,7 +150,7 @@ def test_status_without_network(world) -> None:
 
 
 def test_refund_after_transfer_becomes_one_credit_draft(world) -> None:
-    from shopvisma.sandbox.seed import make_refund
+    from shopvisma.sandbox.seed.orders import make_refund
 
     order = _paid(1, seed=9)[0]
     world.shop.add_order(order)
@@ -265,8 +265,8 @@ def test_outcomes_stream_out_and_only_failures_are_kept(world) -> None:
     """A backlog pass must not hold every outcome (issue #7, flat memory): the --json
     "orders" list is spooled as orders settle, human lines print as they settle, and the
     pass keeps only failed/edited outcomes; the document is still one complete JSON value."""
-    from shopvisma.config import load_settings
-    from shopvisma.runner import run_command
+    from shopvisma.config.settings import load_settings
+    from shopvisma.commands.common import run_command
 
     orders = _paid(7, seed=4)
     orders[2]["email"] = None  # one order that fails (no e-mail)

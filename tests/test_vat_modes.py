@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from shopvisma.sandbox.seed import generate_orders
+from shopvisma.sandbox.seed.orders import generate_orders
 
 
 def _paid(n: int, seed: int, taxes_included: bool) -> list[dict]:

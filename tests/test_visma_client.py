@@ -23,7 +23,7 @@ import requests
 
 from shopvisma.errors import AuthError, ExitCode, ShopvismaError, UnavailableError
 from shopvisma.http import make_session
-from shopvisma.visma import (
+from shopvisma.visma.client import (
     SCOPES,
     AmbiguousWriteError,
     VismaAuthError,
@@ -40,8 +40,8 @@ from shopvisma.visma import (
     scopes_for,
 )
 
-VismaSandbox = pytest.importorskip("shopvisma.sandbox.visma").VismaSandbox
-TokenFile = pytest.importorskip("shopvisma.secrets").TokenFile
+VismaSandbox = pytest.importorskip("shopvisma.sandbox.visma.server").VismaSandbox
+TokenFile = pytest.importorskip("shopvisma.state.secrets").TokenFile
 
 SECRET = "sandbox-secret"
 
@@ -759,7 +759,7 @@ def test_create_with_nothing_to_show_is_ambiguous(ft: FakeTime) -> None:
 
 @pytest.fixture
 def quirky(ft: FakeTime, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, VismaClient]]]:
-    pytest.importorskip("shopvisma.sandbox.visma_quirks")
+    pytest.importorskip("shopvisma.sandbox.visma.quirks")
     started: list[Any] = []
 
     def make(*quirks: str, **kw: Any) -> tuple[Any, VismaClient]:
@@ -811,7 +811,7 @@ def test_sandbox_refused_filter_is_a_validation_error(quirky: Callable[..., tupl
 
 @pytest.mark.parametrize("quirk", ["retry-after-only", "retry-after-header"])
 def test_sandbox_retry_after_readings(ft: FakeTime, tmp_path: Path, quirk: str) -> None:
-    pytest.importorskip("shopvisma.sandbox.visma_quirks")
+    pytest.importorskip("shopvisma.sandbox.visma.quirks")
     sandbox = VismaSandbox(clock=ft, rate_limit_per_minute=1, quirks=[quirk]).start()
     try:
         client = client_for(sandbox, seeded_tokens(tmp_path / "tokens.json", sandbox), ft, jitter=0)

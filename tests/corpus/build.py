@@ -11,8 +11,8 @@ import itertools
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from shopvisma.mapping import Coding, Company, MappingSettings
-from shopvisma.model import Order, parse_order
+from shopvisma.mapping.company import Coding, Company, MappingSettings
+from shopvisma.shopify.order import Order, parse_order
 
 _ids = itertools.count(1)
 Num = str | int | Decimal

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shopvisma.mapping import Company, MappingSettings
-from shopvisma.model import Order
+from shopvisma.mapping.company import Company, MappingSettings
+from shopvisma.shopify.order import Order
 
 from .build import COMPANY, COMPANY_TWO_ZERO, DEFAULT, line, order, refund, ship, tax, tip_line
 

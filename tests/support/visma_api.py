@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from shopvisma.sandbox.visma import VismaSandbox
+from shopvisma.sandbox.visma.server import VismaSandbox
 
 CLIENT = ("sandbox-client", "sandbox-secret")
 

@@ -1,0 +1,189 @@
+"""Human output for `sync`, `dry-run` and `status`, always on stderr.
+
+Plain text, one line per order, so cron mail stays short and greppable; the
+JSON forms (`--json`) are the stable, machine-readable ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from shopvisma.engine.sync_pass import PassResult
+
+if TYPE_CHECKING:
+    from shopvisma.engine.transfer import OrderOutcome
+
+
+def _out(line: str = "") -> None:
+    print(line, file=sys.stderr)
+
+
+def print_pass(result: PassResult, *, verbose: bool = False) -> None:
+    """A pass whose outcomes were kept (demo): every line, then the summary."""
+    for o in result.outcomes:
+        print_outcome(o, dry=result.command == "dry-run", verbose=verbose)
+    print_summary(result, verbose=verbose)
+
+
+def print_outcome(o: OrderOutcome, *, dry: bool, verbose: bool = False) -> None:
+    """One order's line, printed as the order settles (a long backlog shows its progress)."""
+    if o.status == "failed":
+        _out(f"FAILED  {o.name}: {o.reason}")
+        if o.hint:
+            _out(f"        what to do: {o.hint}")
+    elif o.status == "created":
+        _out(f"created {o.name} → Visma {o.kind} {o.document_id} (total {o.visma_total or o.expected_total} {o.currency};"
+             f" customer {o.customer}; articles {', '.join(o.articles) or '-'})")
+    elif o.status == "would-create":
+        _out(f"would create {o.kind} for {o.name}: total {o.expected_total} {o.currency};"
+             f" customer {o.customer}; articles {', '.join(o.articles) or '-'}")
+        if o.body is not None:
+            _out(json.dumps(o.body, indent=2, ensure_ascii=False, default=str))
+    elif o.status == "edited":
+        _out(f"EDITED  {o.name}: {o.reason}")
+        _out(f"        what to do: {o.hint}")
+    elif verbose and o.status == "exists":
+        _out(f"exists  {o.name} → Visma {o.kind} {o.document_id}")
+
+
+def print_summary(result: PassResult, *, verbose: bool = False) -> None:
+    dry = result.command == "dry-run"
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items()) or "nothing to do"
+    verb = "dry-run" if dry else "sync"
+    if result.exit_code or verbose or dry or result.count("created"):
+        _out(f"{verb}: {counts} (requests: Shopify {result.shopify_requests}, Visma {result.visma_requests},"
+             f" writes {result.visma_writes})")
+
+
+class JsonSpool:
+    """The --json "orders" list, written to a temporary file as orders settle and copied
+    into the one JSON document at the end: the pass never holds every outcome in memory."""
+
+    def __init__(self) -> None:
+        self.file: Any = None  # created on the first order: an idle pass makes no file
+        self.n = 0
+
+    def __call__(self, o: OrderOutcome) -> None:
+        from shopvisma.http import encode_json
+
+        if self.file is None:
+            import tempfile
+
+            self.file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        item = encode_json(o.as_dict(), indent=2).decode("utf-8").replace("\n", "\n    ")
+        self.file.write(("," if self.n else "") + "\n    " + item)
+        self.n += 1
+
+    def write_document(self, result: PassResult, out: Any = None) -> None:
+        from shopvisma.http import encode_json
+
+        out = out or sys.stdout
+        head = encode_json(result.as_dict(orders=False), indent=2).decode("utf-8")
+        out.write(head[: head.rstrip().rindex("}")].rstrip() + ',\n  "orders": [')
+        if self.file is not None:
+            self.file.seek(0)
+            while chunk := self.file.read(1 << 16):
+                out.write(chunk)
+            self.file.close()
+        out.write(("\n  ]" if self.n else "]") + "\n}\n")
+        out.flush()
+
+
+def print_failures(result: PassResult) -> None:
+    """-q (cron): one summary line on stderr, so the mail is short; `status` has the rest."""
+    from shopvisma.notify import pass_summary
+
+    _out(f"shopvisma {result.command}: {pass_summary(result)} (details: shopvisma status)")
+
+
+def print_status(doc: dict[str, Any]) -> None:
+    last = doc.get("last_run") or {}
+    if last:
+        _out(f"last run:   {last.get('time')}  exit {last.get('exit_code')}  {last.get('counts') or last.get('error') or ''}"
+             f"  ({last.get('duration_s')} s)")
+    else:
+        _out("last run:   never")
+    _out(f"bookmark:   {doc.get('bookmark') or 'none (first run reads from criteria.created_at_min)'}")
+    _out(f"workflow:   {doc.get('workflow')}")
+    grant = doc.get("visma_grant") or {}
+    if grant.get("present"):
+        _out(f"visma:      grant present, refresh token last rotated {grant.get('refresh_token_rotated_at') or 'unknown'}")
+    else:
+        _out("visma:      no grant stored — run: shopvisma login visma")
+    lock = doc.get("lock") or {}
+    _out(f"lock:       {'held by ' + str(lock.get('pid')) if lock.get('held') else 'free'}")
+    pending = doc.get("pending") or []
+    _out(f"pending:    {len(pending)} order(s)")
+    for p in pending:
+        _out(f"  {p['order']}: {p.get('reason')} (attempts {p.get('attempts')}, since {p.get('first_seen')})")
+        if p.get("hint"):
+            _out(f"    what to do: {p['hint']}")
+    for a in doc.get("attention") or []:
+        what = a.get("reason") or f"edited in Shopify after transfer: total {a.get('was')} → {a.get('now')}"
+        _out(f"  attention {a['order']}: {what} (document {a.get('document_id')})")
+    for p in doc.get("in_doubt") or []:
+        _out(f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first")
+
+
+def print_reconcile(doc: dict[str, Any]) -> None:
+    _out(f"reconcile {doc['from'][:10]} .. {doc['to'][:10]}: {doc['orders']} order(s), {doc['matched']} match")
+    for f in doc["findings"]:
+        extra = f"  [{', '.join(f['documents'])}]" if f.get("documents") else ""
+        _out(f"  {f['problem']:<15} {f['order']}: {f['detail']}{extra}")
+    if doc["ok"]:
+        _out("  Shopify and Visma agree.")
+
+
+def print_doctor(doc: dict[str, Any], *, quiet: bool = False) -> None:
+    """The preflight table (item | observed | what shopvisma will do), then the company facts
+    for the [mapping] table as doctor always listed them. Under -q only the blocking rows."""
+    rows = [r for r in doc.get("observations") or [] if r.get("blocking") or not quiet]
+    if rows:
+        _doctor_table(rows)
+    blocking = [r for r in doc.get("observations") or [] if r.get("blocking")]
+    if quiet:
+        if blocking:
+            _out(f"doctor: {len(blocking)} blocking; exit {doc.get('exit_code')}")
+        return
+    c = doc.get("company")
+    if c is None:
+        _out("company: not readable (see the rows above)")
+    else:
+        _out(f"company: country {c['country']}, currency {c['currency']}, "
+             f"prices excl. VAT for private persons: {c['show_prices_excl_vat_pc']}")
+        _out(f"default terms of payment: {c['terms_of_payment_id']}; unit for new articles: {c['unit_id']}")
+    if doc.get("codings"):
+        _out("article account codings (use an Id in [mapping] vat_codings = {\"25\" = \"<Id>\"}):")
+        for cod in doc["codings"]:
+            flag = "" if cod["active"] else " (inactive)"
+            _out(f"  {cod['id']}  {cod['vat_percent']:>5} %  {cod['type']:<10} {cod['name']}{flag}")
+    if doc.get("vat_mapping"):
+        _out("VAT rate → coding the next sync will use:")
+        for rate, coding in doc["vat_mapping"].items():
+            _out(f"  {rate:>5} % → {coding}")
+    if blocking:
+        first = blocking[0]
+        _out(f"doctor: {len(blocking)} blocking row(s) (marked BLOCKS); exit {doc.get('exit_code')}. "
+             f"First: {first['item']}: {first['action']}")
+    else:
+        _out("doctor: nothing blocks a sync")
+
+
+def _doctor_table(rows: list[dict[str, Any]]) -> None:
+    """Plain aligned columns, long cells wrapped, so cron mail and a narrow terminal both read it."""
+    import textwrap
+
+    item_w = min(34, max(len("item"), *(len(r["item"]) for r in rows))) + 2
+    obs_w = 44
+    _out(f"       {'item':<{item_w}}{'observed':<{obs_w}}  what shopvisma will do")
+    for r in rows:
+        mark = "BLOCKS " if r.get("blocking") else "       "
+        left = textwrap.wrap(str(r["observed"]), obs_w) or [""]
+        right = textwrap.wrap(str(r["action"]), 56) or [""]
+        for i in range(max(len(left), len(right))):
+            head = f"{mark}{r['item']:<{item_w}}" if i == 0 else " " * (7 + item_w)
+            obs = left[i] if i < len(left) else ""
+            act = right[i] if i < len(right) else ""
+            _out(f"{head}{obs:<{obs_w}}  {act}".rstrip())
