@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 # module importing another.
 pytest_plugins = ["support.visma_api"]
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
 @pytest.fixture(autouse=True)

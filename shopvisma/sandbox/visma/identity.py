@@ -28,7 +28,7 @@ SALES_SCOPES = frozenset({"ea:sales", "ea:sales_readonly"})  # what the "no-sale
 _SALES_READ, _SALES_WRITE = ("ea:sales", "ea:sales_readonly"), ("ea:sales",)
 _ACCOUNTING_READ, _ACCOUNTING_WRITE = ("ea:accounting", "ea:accounting_readonly"), ("ea:accounting",)
 # endpoint (first path segment) → (any of these for GET, any of these for other methods), copied
-# from the 2026 OpenAPI path descriptions (tests/test_sandbox_visma_quirks.py checks the copy).
+# from the 2026 OpenAPI path descriptions (tests/sandbox/test_sandbox_visma_quirks.py checks the copy).
 # One deliberate exception: /companysettings needs only ea:api here (the spec says ea:sales or
 # ea:sales_readonly), so a client can still read which company it reached when the grant
 # lacks the sales scopes; docs/sandbox-visma.md lists it as approximate.

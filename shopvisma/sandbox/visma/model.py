@@ -40,7 +40,7 @@ def validation_error(errors: list[Json]) -> ApiError:
 
 @cache
 def schema() -> dict[str, Any]:
-    """The extraction of both reference specs shipped with the product (see tests/test_contract_visma.py)."""
+    """The extraction of both reference specs shipped with the product (see tests/contract/test_contract_visma.py)."""
     text = resources.files("shopvisma.sandbox.visma").joinpath("schema.json").read_text(encoding="utf-8")
     return json.loads(text)
 

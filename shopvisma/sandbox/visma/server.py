@@ -9,7 +9,7 @@ See docs/sandbox-visma.md for what is approximate. Where Visma's docs leave a be
 open, `quirks` (visma_quirks.py) switches the emulator to another plausible reading, so the
 product's suite can run under each (docs/sandbox.md, "Readings").
 
-Fault hooks for the reliability suite (tests/test_faults.py): `on_commit` runs after a
+Fault hooks for the reliability suite (tests/faults/test_faults.py): `on_commit` runs after a
 write is saved and before its answer is sent (a test SIGKILLs the client there), a
 "hang" fault holds a request until `release()`, `latency` slows every API call (long
 passes outlive short access tokens), and `issued_secrets()` lists every token and code

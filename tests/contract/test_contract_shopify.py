@@ -6,7 +6,6 @@ import copy
 import gzip
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +19,13 @@ from graphql import (
     parse,
     validate,
 )
+from support.paths import REFERENCE
 
-from shopvisma.shopify.order import parse_order
 from shopvisma.sandbox.seed.orders import demo_orders, generate_orders
 from shopvisma.sandbox.shopify.server import ShopifySandbox, load_schema
+from shopvisma.shopify.order import parse_order
 from shopvisma.shopify.queries import ALL_QUERIES, ORDERS_QUERY
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SCHEMA_FILE = REFERENCE / "shopify-admin-2025-01.json.gz"
 MATRIX = REFERENCE / "real-orders" / "airhorns__shopify-draft-proxy__order-create-math-matrix.json"
 

@@ -10,11 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-
-from shopvisma.sandbox.visma.server import VismaSandbox
 from support.visma_api import CLIENT, Api, FakeClock, draft_body, order_body
-from shopvisma.sandbox.visma.odata_filter import FilterError, compile_filter
+
 from shopvisma.sandbox.visma.model import row_amount, totals
+from shopvisma.sandbox.visma.odata_filter import FilterError, compile_filter
+from shopvisma.sandbox.visma.server import VismaSandbox
+
 
 def token(sb: VismaSandbox, **form: str) -> requests.Response:
     return requests.post(f"{sb.identity_url}/connect/token", data=form, auth=CLIENT, timeout=5)

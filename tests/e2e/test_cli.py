@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.paths import ROOT
 from typer.testing import CliRunner
 
 from shopvisma import __version__
@@ -30,8 +31,8 @@ def test_every_command_has_help(cmd: list[str]) -> None:
 
 
 def test_every_command_is_documented() -> None:
-    docs = "\n".join(p.read_text() for p in (Path(__file__).parents[1] / "docs").glob("*.md"))
-    docs += (Path(__file__).parents[1] / "README.md").read_text()
+    docs = "\n".join(p.read_text() for p in (ROOT / "docs").glob("*.md"))
+    docs += (ROOT / "README.md").read_text()
     for cmd in COMMANDS:
         assert f"shopvisma {' '.join(cmd)}" in docs, f"`shopvisma {' '.join(cmd)}` is not in README.md or docs/"
 

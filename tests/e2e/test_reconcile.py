@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from shopvisma.config.settings import load_settings
 from shopvisma.commands.reconcile import reconcile
-from shopvisma.sandbox.seed.orders import generate_orders
+from shopvisma.config.settings import load_settings
 from shopvisma.engine.sync_pass import Services, credited_refunds
+from shopvisma.sandbox.seed.orders import generate_orders
 from shopvisma.visma.client import VismaValidationError
 
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopvisma.errors import ExitCode, ShopvismaError
 from shopvisma.engine.records import VismaView, load_company_reading
+from shopvisma.errors import ExitCode, ShopvismaError
 from shopvisma.visma.readings import FRACTION, MIXED, PERCENT, coding_rates, label_percent, read_codings
 
 RATES = [Decimal(r) for r in ("0", "6", "10", "12", "14", "15", "24", "25", "25.5")]

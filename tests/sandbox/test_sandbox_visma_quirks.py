@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from support.visma_api import CLIENT, Api, FakeClock, draft_body, order_body
 
-from shopvisma.sandbox.visma.server import VismaSandbox
 from shopvisma.sandbox.visma.identity import DEFAULT_SCOPE, SCOPE_RULES
 from shopvisma.sandbox.visma.model import scalar_properties
 from shopvisma.sandbox.visma.quirks import FILTERABLE, QUIRKS, check_quirks
-from support.visma_api import CLIENT, Api, FakeClock, draft_body, order_body
+from shopvisma.sandbox.visma.server import VismaSandbox
 
 NAMES = ("vat-rate-fraction", "retry-after-header", "retry-after-only", "filter-whitelist", "page-cap-50",
          "create-200", "put-204", "inner-codes-int", "startup-guide", "no-order-module", "no-sales-scope",
@@ -375,7 +375,7 @@ def _spec_scopes(description: str) -> set[str]:
 
 
 def test_scope_rules_are_the_2026_specs() -> None:
-    from test_contract_visma import SPEC26_PATH, load_specs
+    from contract.test_contract_visma import SPEC26_PATH, load_specs
 
     if not SPEC26_PATH.exists():
         pytest.skip("shared/reference specs not available")

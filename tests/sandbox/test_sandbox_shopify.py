@@ -9,10 +9,10 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from shopvisma.shopify.order import parse_order
 from shopvisma.sandbox.seed.orders import catalogue, demo_orders, generate_orders, make_refund
-from shopvisma.sandbox.shopify.server import INVALID_TOKEN, ShopifySandbox
 from shopvisma.sandbox.shopify.search import compile_query
+from shopvisma.sandbox.shopify.server import INVALID_TOKEN, ShopifySandbox
+from shopvisma.shopify.order import parse_order
 from shopvisma.shopify.queries import ORDER_LINES_QUERY, ORDERS_QUERY
 
 TOKEN = {"X-Shopify-Access-Token": "shpat_sandbox"}

@@ -6,7 +6,7 @@ shipped `visma_schema.json` and the sandbox's answers to the 2026 OpenAPI and th
 swagger in /work/shared/reference (skipped when that folder is absent).
 
 Run as a script to regenerate the shipped JSON from the specs:
-    python tests/test_contract_visma.py --write
+    PYTHONPATH=tests python tests/contract/test_contract_visma.py --write
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ import copy
 import json
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.paths import REFERENCE, ROOT
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SPEC26_PATH = REFERENCE / "visma-eaccounting-openapi-v2.yaml"
 SPEC18_PATH = REFERENCE / "visma-eaccounting-swagger.json"
-SHIPPED = Path(__file__).resolve().parents[1] / "shopvisma" / "sandbox" / "visma" / "schema.json"
+SHIPPED = ROOT / "shopvisma" / "sandbox" / "visma" / "schema.json"
 
 # The POST bodies the sandbox accepts: schema name in both specs → row schema (if any).
 BODY_SCHEMAS = (
@@ -306,7 +305,7 @@ def test_refusals_name_the_field_and_the_specs_state_the_rule(
 # (3) the shipped extraction is what the specs give
 def test_shipped_schema_equals_extraction(specs: Any) -> None:
     assert json.loads(SHIPPED.read_text(encoding="utf-8")) == extract_schema(*specs), (
-        "regenerate with: python tests/test_contract_visma.py --write")
+        "regenerate with: PYTHONPATH=tests python tests/contract/test_contract_visma.py --write")
 
 
 def test_extraction_applies_the_union_and_min_rules(specs: Any) -> None:

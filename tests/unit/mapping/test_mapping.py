@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.corpus.build import COMPANY, COMPANY_TWO_ZERO, line, order, tax
+from support.corpus.orders import CASES, Case
+from support.paths import REFERENCE
 
 from shopvisma.errors import OrderError
 from shopvisma.http import encode_json
@@ -30,10 +32,6 @@ from shopvisma.mapping.company import (
 )
 from shopvisma.mapping.rows import ArticleSpec, DocumentPlan, RowPlan, cut
 
-from corpus.build import COMPANY, COMPANY_TWO_ZERO, order, line, tax
-from corpus.orders import CASES, Case
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 D = Decimal
 
 

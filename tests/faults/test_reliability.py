@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from shopvisma.sandbox.seed.orders import build_order, generate_orders
 from shopvisma.sandbox.seed.catalogue import Product
+from shopvisma.sandbox.seed.orders import build_order, generate_orders
 
 
 def paid(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -74,9 +74,9 @@ class Clocked:
     results: list[Any] = field(default_factory=list)
 
     def services(self, *, max_wait: float = 300) -> Any:
+        from shopvisma.engine.sync_pass import Services
         from shopvisma.shopify.client import ShopifyClient
         from shopvisma.state.checkpoint import save_checkpoint, state_paths
-        from shopvisma.engine.sync_pass import Services
         from shopvisma.visma.client import VismaClient
 
         shop = ShopifyClient(self.shop.api_url, lambda: self.shop.access_token, max_wait=max_wait,
@@ -98,8 +98,8 @@ class Clocked:
 
 @pytest.fixture
 def clocked(tmp_path: Path) -> Iterator[Clocked]:
-    from shopvisma.config.settings import load_settings
     from shopvisma.commands.demo import write_sandbox_config
+    from shopvisma.config.settings import load_settings
     from shopvisma.sandbox.shopify.server import ShopifySandbox
     from shopvisma.sandbox.visma.server import VismaSandbox
     from shopvisma.state.secrets import REFRESH_TOKEN_ENV, TokenFile

@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.paths import ROOT
 
-from shopvisma.errors import ShopvismaError
 from shopvisma.commands.schedule import cron_spec, render_schedule, resolve_executable, schedule_text
+from shopvisma.errors import ShopvismaError
 
 
 def _ini(text: str) -> configparser.ConfigParser:
@@ -162,7 +163,7 @@ def test_docs_example_is_the_real_output() -> None:
     """docs/scheduling.md shows `shopvisma schedule` output verbatim; it must not rot."""
     import re
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "scheduling.md").read_text(encoding="utf-8")
+    doc = (ROOT / "docs" / "scheduling.md").read_text(encoding="utf-8")
     parts = render_schedule(Path("/home/shop/.config/shopvisma/config.toml"),
                             executable="/home/shop/.local/bin/shopvisma",
                             state_dir=Path("/home/shop/.local/state/shopvisma"), env={})

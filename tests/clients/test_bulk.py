@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.paths import REFERENCE
 
 from shopvisma.sandbox.seed.orders import generate_orders
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
 def _paid(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -49,8 +47,8 @@ def test_first_import_uses_one_bulk_operation_then_pages(world) -> None:
 def test_bulk_orders_are_whole_like_paged_ones(world) -> None:
     """The same orders, field for field, as the paged read, including an order with more line
     items than a page asks for (10, then OrderLines) and refunds (asked apart in both)."""
-    from shopvisma.shopify.order import parse_order
     from shopvisma.shopify.client import ShopifyClient
+    from shopvisma.shopify.order import parse_order
 
     orders = _paid(30, seed=6)
     big = orders[0]

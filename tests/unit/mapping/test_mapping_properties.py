@@ -15,6 +15,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.corpus.build import COMPANY, line, order, refund, ship, tax, tip_line
 
 from shopvisma.http import encode_json
 from shopvisma.mapping.company import (
@@ -28,8 +29,6 @@ from shopvisma.mapping.company import (
     predict_totals,
 )
 from shopvisma.mapping.rows import ArticleSpec, discounted_rows
-
-from corpus.build import COMPANY, line, order, refund, ship, tax, tip_line
 
 D = Decimal
 CENT = D("0.01")

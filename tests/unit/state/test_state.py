@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from shopvisma.errors import ConfigError, ExitCode, LockedError
-from shopvisma.state.lock import RunLock, lock_state
 from shopvisma.state.checkpoint import (
     RECENT_MAX,
     Checkpoint,
@@ -30,6 +29,7 @@ from shopvisma.state.checkpoint import (
     save_checkpoint,
     state_paths,
 )
+from shopvisma.state.lock import RunLock, lock_state
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from test_contract_visma import REFERENCE, ROWS, _validator18, _validator26, load_specs
+from contract.test_contract_visma import REFERENCE, ROWS, _validator18, _validator26, load_specs
 
 pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="shared/reference specs not available")
 

@@ -143,8 +143,8 @@ def test_notify_after_pass_skips_no_url_and_lock_held(monitor: Monitor) -> None:
 
 
 def test_pass_summary_is_one_line() -> None:
-    from shopvisma.engine.transfer import OrderOutcome
     from shopvisma.engine.sync_pass import PassResult
+    from shopvisma.engine.transfer import OrderOutcome
 
     result = PassResult(command="sync", started_at=datetime.now(UTC))
     assert pass_summary(result) == "nothing to do"
@@ -163,8 +163,8 @@ def test_pass_summary_is_one_line() -> None:
 
 def test_a_real_sync_pass_pings_the_configured_url(world: Any, monitor: Monitor) -> None:
     """Config key → a sync pass on the sandbox → the ping the CLI sends after it."""
-    from shopvisma.config.settings import load_settings
     from shopvisma.commands.common import run_command
+    from shopvisma.config.settings import load_settings
 
     world.write_config(notify=f'healthcheck_url = "{monitor.url}"')
     settings = load_settings(world.config)

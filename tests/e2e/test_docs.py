@@ -8,11 +8,10 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"```(?:sh|bash|console|shell)\n(.*?)```", re.S)
 # Interactive or foreground examples: checked with --help instead of run.
 NOT_RUN = ("shopvisma login visma", "shopvisma sandbox", "shopvisma demo")

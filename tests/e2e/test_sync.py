@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from support.paths import ROOT
+
 from shopvisma.sandbox.seed.orders import generate_orders
 
 
@@ -198,7 +200,7 @@ def test_status_json_is_the_documented_schema(world) -> None:
     world.shop.add_order(_paid(1, seed=12)[0])
     world.sync_json()
     doc = json.loads(world.cli("status", "--json").stdout)
-    text = (Path(__file__).parents[1] / "docs" / "json-output.md").read_text()
+    text = (ROOT / "docs" / "json-output.md").read_text()
     section = text.split("## `shopvisma status --json`")[1].split("\n## ")[0]
     documented = set(re.findall(r"^\| `(\w+)` \|", section, re.M))
     assert set(doc) == documented
@@ -265,8 +267,8 @@ def test_outcomes_stream_out_and_only_failures_are_kept(world) -> None:
     """A backlog pass must not hold every outcome (issue #7, flat memory): the --json
     "orders" list is spooled as orders settle, human lines print as they settle, and the
     pass keeps only failed/edited outcomes; the document is still one complete JSON value."""
-    from shopvisma.config.settings import load_settings
     from shopvisma.commands.common import run_command
+    from shopvisma.config.settings import load_settings
 
     orders = _paid(7, seed=4)
     orders[2]["email"] = None  # one order that fails (no e-mail)

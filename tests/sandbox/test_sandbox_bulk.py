@@ -8,11 +8,10 @@ from typing import Any, Iterator
 
 import pytest
 import requests
+from contract.test_contract_shopify import real_schema  # noqa: F401 - fixture
 from graphql import GraphQLObjectType, GraphQLSchema, build_schema, graphql_sync, parse, validate
-from test_contract_shopify import real_schema  # noqa: F401 - fixture
 
 from shopvisma.sandbox.seed.orders import generate_orders, make_refund
-from shopvisma.sandbox.shopify.server import ShopifySandbox, load_schema
 from shopvisma.sandbox.shopify.bulk_rules import (
     IN_LIST,
     NO_CONNECTION,
@@ -24,6 +23,7 @@ from shopvisma.sandbox.shopify.bulk_rules import (
     check_bulk_query,
 )
 from shopvisma.sandbox.shopify.search import compile_query
+from shopvisma.sandbox.shopify.server import ShopifySandbox, load_schema
 
 TOKEN = {"X-Shopify-Access-Token": "shpat_sandbox"}
 ORDERS = generate_orders(60, seed=5)

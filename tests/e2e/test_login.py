@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
-from shopvisma.config.settings import load_settings
 from shopvisma.commands.login import login_visma
+from shopvisma.config.settings import load_settings
 from shopvisma.state.secrets import SecretStore
 
 
