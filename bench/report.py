@@ -138,7 +138,7 @@ def table_rows(rows: list[Row]) -> list[tuple[str, ...]]:
 def text_table(rows: list[Row]) -> str:
     body = [HEADER, *table_rows(rows)]
     widths = [max(len(line[i]) for line in body) for i in range(len(HEADER))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in body]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) for line in body]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

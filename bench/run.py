@@ -222,8 +222,8 @@ def requested_cost_per_order(variables: dict[str, Any] | None) -> float | None:
         from graphql import parse
         from graphql.language import OperationDefinitionNode
 
-        from shopvisma.sandbox.shopify.server import load_schema
         from shopvisma.sandbox.shopify.cost import query_cost
+        from shopvisma.sandbox.shopify.server import load_schema
         from shopvisma.shopify.queries import ORDERS_QUERY
 
         op = next(d for d in parse(ORDERS_QUERY).definitions if isinstance(d, OperationDefinitionNode))

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shopvisma.sandbox.seed.orders import DEFAULT_START, build_order, make_refund, ts
 from shopvisma.sandbox.seed.catalogue import CATALOGUE, CITIES, FIRST_NAMES, LAST_NAMES, STREETS, TAGS
+from shopvisma.sandbox.seed.orders import DEFAULT_START, build_order, make_refund, ts
 
 _P = {p.sku: p for p in CATALOGUE}
 

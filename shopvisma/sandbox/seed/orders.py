@@ -66,7 +66,7 @@ def _amounts(lines: list[dict[str, Any]], rate: Decimal, taxes_included: bool,
     after_line = [x["gross"] - x["line_disc"] for x in out_lines]
     order_disc_total = q(sum(after_line, Decimal(0)) * order_pct)
     order_disc = _split(order_disc_total, after_line)
-    for x, ln, od in zip(out_lines, lines, order_disc):
+    for x, ln, od in zip(out_lines, lines, order_disc, strict=True):
         x["order_disc"] = od
         x["net"] = x["gross"] - x["line_disc"] - od
         r = ln["product"].vat
@@ -100,7 +100,7 @@ def build_order(
     m = lambda a, b: money(a, b, shop_currency, pres)  # noqa: E731
     first_line = line_id_start if line_id_start is not None else LINE_ID_BASE + n * 10
     line_items = []
-    for i, (ln, ls, lp) in enumerate(zip(lines, s["lines"], p["lines"])):
+    for i, (ln, ls, lp) in enumerate(zip(lines, s["lines"], p["lines"], strict=True)):
         prod: Product = ln["product"]
         allocs = [{"allocatedAmountSet": m(a, b)} for a, b in ((ls["line_disc"], lp["line_disc"]),
                                                                 (ls["order_disc"], lp["order_disc"])) if a or b]
@@ -178,16 +178,16 @@ def make_refund(order: dict[str, Any], quantities: dict[str, int] | None = None,
     ship_items = []
     if shipping:
         for sl in order["shippingLines"]:
-            vals = {}
+            ship_vals: dict[str, tuple[Decimal, Decimal]] = {}
             for side in ("shopMoney", "presentmentMoney"):
                 price = pick(sl["discountedPriceSet"], side)
                 tax = sum((pick(t["priceSet"], side) for t in sl["taxLines"]), Decimal(0))
-                vals[side] = (price - tax if incl else price, tax)
-                totals[side] += vals[side][0] + tax
+                ship_vals[side] = (price - tax if incl else price, tax)
+                totals[side] += ship_vals[side][0] + tax
             ship_items.append({
                 "id": f"gid://shopify/RefundShippingLine/{sl['id'].rsplit('/', 1)[-1]}",
-                "subtotalAmountSet": money(vals["shopMoney"][0], vals["presentmentMoney"][0], shop_cur, pres_cur),
-                "taxAmountSet": money(vals["shopMoney"][1], vals["presentmentMoney"][1], shop_cur, pres_cur),
+                "subtotalAmountSet": money(ship_vals["shopMoney"][0], ship_vals["presentmentMoney"][0], shop_cur, pres_cur),
+                "taxAmountSet": money(ship_vals["shopMoney"][1], ship_vals["presentmentMoney"][1], shop_cur, pres_cur),
             })
     refund: dict[str, Any] = {
         "note": None, "createdAt": created_at or order["updatedAt"],

@@ -15,11 +15,12 @@ import json
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
-from typing import IO, TYPE_CHECKING, Any, Iterable
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from graphql import (
     DocumentNode,
@@ -31,7 +32,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     build_schema,
-    execute,
+    execute_sync,
     get_named_type,
 )
 from graphql.execution.values import get_argument_values
@@ -332,13 +333,13 @@ def write_results(sandbox: ShopifySandbox, document: DocumentNode, op: BulkOpera
     fdef = root.fields[fnodes[0].name.value]
     conn = get_named_type(fdef.type)
     assert isinstance(conn, GraphQLObjectType)
-    args = get_argument_values(fdef, fnodes[0], {})
+    args = get_argument_values(fdef, fnodes[0], cast(Any, {}))  # dict or VariableValues by graphql-core version
     context = {"now": datetime.fromtimestamp(now, tz=timezone.utc), "chunk": []}
     with path.open("wb") as out:
         writer = _Writer(out)
         for chunk in _root_chunks(sandbox, args, now):
             context["chunk"] = chunk
-            result = execute(schema, document, root_value=sandbox, context_value=context, variable_values={})
+            result = execute_sync(schema, document, root_value=sandbox, context_value=context, variable_values={})
             if result.errors:  # a sandbox data bug, not an emulated failure: make it loud
                 raise GraphQLError("bulk query execution failed: " + "; ".join(e.message for e in result.errors))
             assert result.data is not None

@@ -7,8 +7,9 @@ with Shopify when it changes: each message is the one captured from a real store
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from graphql import (
     DocumentNode,

@@ -14,7 +14,7 @@ Rules (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits, plus 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
@@ -94,7 +94,7 @@ class _Costing:
                         node_sels.append((key, ef.selection_set, ef.alias.value if ef.alias else "node"))
         if value is _ABSENT:
             try:
-                args = get_argument_values(fdef, node, self.variables)
+                args = get_argument_values(fdef, node, cast(Any, self.variables))  # dict or VariableValues by version
             except Exception:  # noqa: BLE001 - bad arguments are reported by execution, not here
                 args = {}
             size = args.get("first") or args.get("last") or 0

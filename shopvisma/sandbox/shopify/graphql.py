@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 from graphql.execution.values import get_variable_values
 from graphql.language import OperationDefinitionNode
 
@@ -157,14 +157,21 @@ def install_resolvers(schema: GraphQLSchema) -> None:
     query.fields["order"].resolve = resolve_order
     for type_name, field in (("Order", "lineItems"), ("Order", "shippingLines"),
                              ("Refund", "refundLineItems"), ("Refund", "refundShippingLines")):
-        schema.type_map[type_name].fields[field].resolve = _list_connection  # type: ignore[union-attr]
-    schema.type_map["Order"].fields["refunds"].resolve = _sliced_list  # type: ignore[union-attr]
-    schema.type_map["LineItem"].fields["taxLines"].resolve = _sliced_list  # type: ignore[union-attr]
+        _object_type(schema, type_name).fields[field].resolve = _list_connection
+    _object_type(schema, "Order").fields["refunds"].resolve = _sliced_list
+    _object_type(schema, "LineItem").fields["taxLines"].resolve = _sliced_list
+
+
+def _object_type(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
+    found = schema.type_map[name]
+    assert isinstance(found, GraphQLObjectType), name
+    return found
 
 
 def coerce_variables(
     schema: GraphQLSchema, operation: OperationDefinitionNode, raw: dict[str, Any]
-) -> tuple[dict[str, Any], list[GraphQLError]]:
+) -> tuple[Any, list[GraphQLError]]:
+    """The coerced variables (a dict in graphql-core 3.2, a VariableValues in 3.3: passed on as is)."""
     result = get_variable_values(schema, operation.variable_definitions or [], raw or {})
     if isinstance(result, list):
         return {}, result

@@ -9,9 +9,10 @@ sandbox exactly as it would on a real shop. See docs/sandbox-shopify.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 Order = dict[str, Any]
 Predicate = Callable[[Order], bool]

@@ -1,7 +1,7 @@
 """A loopback emulator of the Shopify Admin GraphQL API (orders only), for tests, the benchmark and `demo`.
 
 It executes the product's real documents with graphql-core against a subset of the
-published 2025-01 schema (shopify_schema.graphql), so a field Shopify does not have is
+published 2025-01 schema (schema.graphql), so a field Shopify does not have is
 rejected here too. Orders are stored in the GraphQL response shape of `Order`; connections
 are plain lists, wrapped into `{nodes, edges, pageInfo}` when served. Cost, the leaky
 bucket, auth (static token and client-credentials grant) and injected faults behave like
@@ -17,13 +17,14 @@ import secrets
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from graphql import GraphQLError, build_schema, execute, parse, validate
+from graphql import GraphQLError, build_schema, execute_sync, parse, validate
 from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
 
 from shopvisma.sandbox.shopify.bulk import RESULT_PATH as BULK_RESULT_PATH
@@ -160,7 +161,7 @@ class ShopifySandbox:
             self.add_order(order)
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "ShopifySandbox":
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> ShopifySandbox:
         self._server = ThreadingHTTPServer((host, port), _make_handler(self))
         self._server.daemon_threads = True
         self.origin = f"http://{host}:{self._server.server_address[1]}"
@@ -176,7 +177,7 @@ class ShopifySandbox:
             self._server = None
         self.bulk.close()
 
-    def __enter__(self) -> "ShopifySandbox":
+    def __enter__(self) -> ShopifySandbox:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -277,7 +278,7 @@ class ShopifySandbox:
     # ----------------------------------------------------------------- graphql
     def graphql(self, body: dict[str, Any]) -> dict[str, Any]:
         """One GraphQL request after authentication: cost check, bucket, execution, refund."""
-        query = body.get("query")
+        query = str(body.get("query") or "")
         variables = body.get("variables") or {}
         op_name = body.get("operationName")
         record: dict[str, Any] = {"operation": op_name, "variables": variables, "cost": 0, "throttled": False, "status": 200}
@@ -335,7 +336,7 @@ class ShopifySandbox:
                     "extensions": self._cost_ext(requested, None),
                 }
             self._available -= requested
-            result = execute(
+            result = execute_sync(
                 self.schema, document, root_value=self, variable_values=variables, operation_name=op_name,
                 context_value={"now": datetime.fromtimestamp(self.clock(), tz=timezone.utc)},
             )

@@ -1,4 +1,4 @@
-"""Visma sandbox: body validation from visma_schema.json, the seeded company, and the
+"""Visma sandbox: body validation from schema.json, the seeded company, and the
 server-side computations (ids, numbers, VAT and totals) of customers, articles, drafts and
 orders. No HTTP here; visma.py calls these under its lock and turns ApiError into answers.
 """
@@ -108,7 +108,7 @@ _RANGES = {"DiscountPercentage": (Decimal(0), Decimal(1))}
 
 
 def validate(body: Any, schema_name: str, prefix: str = "", decimals: dict[str, int] | None = None) -> list[Json]:
-    """Required, JSON type, format, maxLength and decimal count, per visma_schema.json.
+    """Required, JSON type, format, maxLength and decimal count, per schema.json.
     Unknown properties are ignored, as ASP.NET's JSON binder does. `decimals` overrides
     the spec's decimal count (UnitPrice depends on the customer, Quantity on the document)."""
     spec = schema()[schema_name]

@@ -180,7 +180,8 @@ class _Parser:
             self.expect("(")
             inner = self.operand()
             self.expect(")")
-            fn = {"tolower": str.lower, "toupper": str.upper, "trim": str.strip}[tok.text]
+            funcs: dict[str, Callable[[str], str]] = {"tolower": str.lower, "toupper": str.upper, "trim": str.strip}
+            fn = funcs[tok.text]
             return lambda r: _apply_string(fn, inner(r))
         elif tok.kind == "name":
             prop = self.properties.get(tok.text.lower())

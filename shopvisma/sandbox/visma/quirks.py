@@ -162,8 +162,11 @@ def list_page(endpoint: str, records: list[Json], properties: Collection[str], q
     """One page of a list answer. Three readings meet here: the page-size cap (before the range
     check, as a silent cap would be), VAT-rate scale ($filter sees what the wire shows) and
     the per-endpoint filter whitelist (checked on the parsed filter, after syntax errors)."""
-    from shopvisma.sandbox.visma.odata_filter import FilterError, parse_filter  # here, not at the top: see the module docstring
     from shopvisma.sandbox.visma.model import field_error, utc, validation_error
+    from shopvisma.sandbox.visma.odata_filter import (  # here, not at the top: see the module docstring
+        FilterError,
+        parse_filter,
+    )
 
     try:
         page = int(query.get("$page", "1"))

@@ -3,7 +3,7 @@
 Tests, `shopvisma demo` and `shopvisma sandbox` point the real client at it. It keeps the
 parts of Visma's behaviour that break integrations: rotating refresh tokens, expiring
 access tokens, per-endpoint rate limits, scopes, the error envelope, strict
-required fields and max lengths (from visma_schema.json, extracted from Visma's specs),
+required fields and max lengths (from schema.json, extracted from Visma's specs),
 server-computed VAT and totals, and faults injected after a write was committed.
 See docs/sandbox-visma.md for what is approximate. Where Visma's docs leave a behaviour
 open, `quirks` (visma_quirks.py) switches the emulator to another plausible reading, so the
@@ -30,17 +30,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from shopvisma.sandbox.visma.records import (
-    INVOICE_FIELDS,
-    State,
-    approve,
-    create_article,
-    create_customer,
-    find,
-    not_found,
-    save_draft,
-    save_order,
-)
 from shopvisma.sandbox.visma.identity import Answer as _Answer
 from shopvisma.sandbox.visma.identity import Identity, missing_scope
 from shopvisma.sandbox.visma.model import ApiError, Json, field_error, scalar_properties, validation_error
@@ -52,6 +41,17 @@ from shopvisma.sandbox.visma.quirks import (
     present,
     quota_answer,
     served_status,
+)
+from shopvisma.sandbox.visma.records import (
+    INVOICE_FIELDS,
+    State,
+    approve,
+    create_article,
+    create_customer,
+    find,
+    not_found,
+    save_draft,
+    save_order,
 )
 
 FAULT_KINDS = ("500", "timeout-after-commit", "500-after-commit", "429", "hang", "400", "garbage")
@@ -228,7 +228,7 @@ class VismaSandbox:
                 body = answer.body if isinstance(answer.body, dict) else {}
                 self._issued += [str(body[k]) for k in ("access_token", "refresh_token") if body.get(k)]
                 location = (answer.headers or {}).get("Location", "")
-                self._issued += [v for k, v in parse_qs(urlsplit(location).query).items() if k == "code" for v in v]
+                self._issued += [code for k, codes in parse_qs(urlsplit(location).query).items() if k == "code" for code in codes]
         return answer
 
     def _take_fault(self, method: str, path: str, after_commit: bool) -> _Fault | None:
@@ -397,7 +397,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client died (a fault test killed it): nobody to answer
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815 - http.server names them
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Silent: the sandbox records requests in VismaSandbox.requests instead."""
