@@ -37,7 +37,7 @@ from measure import (
 from orders import make_orders, previous_order
 from report import Idle, Limits, Row, results_md, text_table
 
-from shopvisma.commands.demo import sandbox_env, write_sandbox_config
+from shopvisma.sandbox.harness import sandbox_env, write_sandbox_config
 from shopvisma.sandbox.shopify.server import ShopifySandbox
 from shopvisma.sandbox.visma.server import VismaSandbox
 

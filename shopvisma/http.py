@@ -14,25 +14,29 @@ Two layers of retry, on purpose:
   and cannot take an injected sleep, and there is no backoff policy to tune
   (the server dictates the wait), so a library would only contribute the loop:
   the clients keep that loop explicit and small.
+
+requests and urllib3 are imported where they are used, not at module import: config
+checks (`is_loopback`) and JSON output (`encode_json`) come from here too, and `status`
+or `--json` must not pay ~90 ms for an HTTP stack they never use.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from decimal import Decimal
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
-from urllib3.util.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from shopvisma.errors import UnavailableError
+
+if TYPE_CHECKING:
+    import requests
+    from urllib3.util.retry import Retry
 
 log = logging.getLogger("shopvisma.http")
 
@@ -41,6 +45,9 @@ TRANSIENT_STATUSES = (500, 502, 503, 504)
 
 
 def _retry(methods: Iterable[str], retries: int, backoff_factor: float) -> Retry:
+    """The transport retry policy of one adapter: `methods` are the ones safe to repeat."""
+    from urllib3.util.retry import Retry
+
     return Retry(
         total=retries,
         connect=retries,  # connect failures: the request never left, safe for any method
@@ -71,6 +78,9 @@ def make_session(
     `post_is_read_for` lists URL prefixes where POST is a read and therefore
     safe to repeat (Shopify GraphQL queries, OAuth token calls).
     """
+    import requests
+    from requests.adapters import HTTPAdapter
+
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=_retry(READ_METHODS, retries, backoff_factor))
     session.mount("https://", adapter)
@@ -90,6 +100,9 @@ def check_session(session: requests.Session) -> requests.Session:
 
 def not_sent(exc: BaseException) -> bool:
     """True when a requests error proves the request never reached the server."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
@@ -121,6 +134,8 @@ def retry_after_seconds(resp: requests.Response, now: Callable[[], float] = time
 
 def describe(exc: BaseException) -> str:
     """A short, secret-free description of a transport error (no URL, no headers)."""
+    import requests
+
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out"
     if not_sent(exc):
@@ -155,8 +170,21 @@ class WaitBudget:
         self.sleep(seconds)
 
 
-def utc_iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: where plain http is allowed (sandbox, tests), because
+    nothing sent there leaves the machine; config URLs and the healthcheck ping both ask."""
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    if re.fullmatch(r"127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}", host):
+        return True
+    if ":" not in host and not re.fullmatch(r"[\d.]+", host):
+        return False  # a host name: no need for ipaddress
+    try:
+        import ipaddress  # ~2 ms, and only for a literal address
+
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def encode_json(body: Any, *, indent: int | None = None) -> bytes:

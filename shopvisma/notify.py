@@ -15,14 +15,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from shopvisma.config.values import is_loopback
 from shopvisma.errors import ExitCode
+from shopvisma.http import is_loopback
 from shopvisma.redact import redact
 
 if TYPE_CHECKING:
     import requests
-
-    from shopvisma.engine.sync_pass import PassResult
 
 log = logging.getLogger("shopvisma.notify")
 
@@ -94,19 +92,9 @@ def ping_healthcheck(url: str, *, exit_code: int, summary: str, timeout: float =
         return redact(f"healthcheck ping to {_where(url)} failed: {describe(exc)}")
 
 
-def pass_summary(result: PassResult) -> str:
-    """The one line a monitor shows: counts, then the first failed orders."""
-    counts = ", ".join(f"{n} {k}" for k, n in result.counts.items()) or "nothing to do"
-    failed = [f"{o.name}: {o.reason}" for o in result.outcomes if o.status == "failed"]
-    tail = ""
-    if failed:
-        tail = "; failed " + "; ".join(failed[:3]) + (f"; +{len(failed) - 3} more" if len(failed) > 3 else "")
-    return counts + tail
-
-
 def notify_after_pass(url: str, exit_code: int, summary: str, *, timeout: float = 10.0,
                       session: requests.Session | None = None) -> str | None:
-    """What the CLI calls after every `sync` pass (not dry-run): no URL or exit 75 → no ping.
+    """What `sync` calls after every pass (not dry-run): no URL or exit 75 → no ping.
 
     A failed ping is logged (shopvisma.log) and returned, never raised.
     """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 _KNOWN: set[str] = set()
 _PATTERNS = [
@@ -26,6 +27,7 @@ def register(*values: str | None) -> None:
 
 
 def redact(text: str) -> str:
+    """`text` with every registered secret and every token-shaped string masked."""
     for v in sorted(_KNOWN, key=len, reverse=True):
         if v in text:
             text = text.replace(v, "***")
@@ -35,7 +37,18 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_url(url: str) -> str:
+    """The URL without user info, for messages: a password in a URL must not reach a cron
+    mail, and it is not a registered secret (the user typed it into the config)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 class RedactingFilter(logging.Filter):
+    """Applied to every log handler, so no code path has to remember to redact."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
         if record.exc_info and not record.exc_text:

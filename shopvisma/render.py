@@ -1,59 +1,102 @@
-"""Human output for `sync`, `dry-run` and `status`, always on stderr.
+"""The one renderer: human text (stderr) or the `--json` document (stdout) for every command.
 
-Plain text, one line per order, so cron mail stays short and greppable; the
-JSON forms (`--json`) are the stable, machine-readable ones.
+Human text is plain, one line per order, so cron mail stays short and greppable;
+the JSON forms are the stable, machine-readable ones. Commands hand their result
+here with the console; which form, and whether -q silences it, is decided here
+and nowhere else.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from shopvisma.engine.sync_pass import PassResult
+from shopvisma.engine.outcomes import PassResult, Sink
 
 if TYPE_CHECKING:
-    from shopvisma.engine.transfer import OrderOutcome
+    from shopvisma.console import Console
+    from shopvisma.engine.outcomes import OrderOutcome
 
 
-def _out(line: str = "") -> None:
-    print(line, file=sys.stderr)
+def _out(console: Console, line: str = "") -> None:
+    console.say(line, always=True)  # the callers below already decided that -q shows this
 
 
-def print_pass(result: PassResult, *, verbose: bool = False) -> None:
+# --------------------------------------------------------------------------- a pass
+
+
+def pass_sink(console: Console, *, dry: bool = False) -> Sink:
+    """Where each order's outcome goes as it settles: the --json spool, a stderr line, or
+    (under -q) nowhere; the pass then keeps only failed/edited outcomes (flat memory)."""
+    if console.json:
+        return JsonSpool()
+    if console.quiet:
+        return lambda outcome: None
+    return lambda outcome: print_outcome(console, outcome, dry=dry)
+
+
+def show_pass(console: Console, result: PassResult, sink: Sink | None = None) -> None:
+    """The end of `sync`/`dry-run`/`replay`: the JSON document, the summary, or under -q
+    one line only when something failed. Without a sink the outcomes were kept: print them."""
+    if console.json:
+        if isinstance(sink, JsonSpool):
+            sink.write_document(result, console.stdout)
+        else:
+            console.emit_json(result.as_dict())
+    elif not console.quiet:
+        if sink is None:
+            print_pass(console, result)
+        else:
+            print_summary(console, result)
+    elif result.exit_code:
+        print_failures(console, result)
+
+
+def pass_summary(result: PassResult) -> str:
+    """The one line a monitor (and -q cron mail) shows: counts, then the first failed orders."""
+    counts = ", ".join(f"{n} {k}" for k, n in result.counts.items()) or "nothing to do"
+    failed = [f"{o.name}: {o.reason}" for o in result.outcomes if o.status == "failed"]
+    tail = ""
+    if failed:
+        tail = "; failed " + "; ".join(failed[:3]) + (f"; +{len(failed) - 3} more" if len(failed) > 3 else "")
+    return counts + tail
+
+
+def print_pass(console: Console, result: PassResult) -> None:
     """A pass whose outcomes were kept (demo): every line, then the summary."""
     for o in result.outcomes:
-        print_outcome(o, dry=result.command == "dry-run", verbose=verbose)
-    print_summary(result, verbose=verbose)
+        print_outcome(console, o, dry=result.command == "dry-run")
+    print_summary(console, result)
 
 
-def print_outcome(o: OrderOutcome, *, dry: bool, verbose: bool = False) -> None:
+def print_outcome(console: Console, o: OrderOutcome, *, dry: bool) -> None:
     """One order's line, printed as the order settles (a long backlog shows its progress)."""
     if o.status == "failed":
-        _out(f"FAILED  {o.name}: {o.reason}")
+        _out(console, f"FAILED  {o.name}: {o.reason}")
         if o.hint:
-            _out(f"        what to do: {o.hint}")
+            _out(console, f"        what to do: {o.hint}")
     elif o.status == "created":
-        _out(f"created {o.name} → Visma {o.kind} {o.document_id} (total {o.visma_total or o.expected_total} {o.currency};"
+        _out(console, f"created {o.name} → Visma {o.kind} {o.document_id} (total {o.visma_total or o.expected_total} {o.currency};"
              f" customer {o.customer}; articles {', '.join(o.articles) or '-'})")
     elif o.status == "would-create":
-        _out(f"would create {o.kind} for {o.name}: total {o.expected_total} {o.currency};"
+        _out(console, f"would create {o.kind} for {o.name}: total {o.expected_total} {o.currency};"
              f" customer {o.customer}; articles {', '.join(o.articles) or '-'}")
         if o.body is not None:
-            _out(json.dumps(o.body, indent=2, ensure_ascii=False, default=str))
+            _out(console, json.dumps(o.body, indent=2, ensure_ascii=False, default=str))
     elif o.status == "edited":
-        _out(f"EDITED  {o.name}: {o.reason}")
-        _out(f"        what to do: {o.hint}")
-    elif verbose and o.status == "exists":
-        _out(f"exists  {o.name} → Visma {o.kind} {o.document_id}")
+        _out(console, f"EDITED  {o.name}: {o.reason}")
+        _out(console, f"        what to do: {o.hint}")
+    elif console.verbose and o.status == "exists":
+        _out(console, f"exists  {o.name} → Visma {o.kind} {o.document_id}")
 
 
-def print_summary(result: PassResult, *, verbose: bool = False) -> None:
+def print_summary(console: Console, result: PassResult) -> None:
+    """Silent when the pass changed and refused nothing, so an idle cron pass mails nothing."""
     dry = result.command == "dry-run"
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items()) or "nothing to do"
     verb = "dry-run" if dry else "sync"
-    if result.exit_code or verbose or dry or result.count("created"):
-        _out(f"{verb}: {counts} (requests: Shopify {result.shopify_requests}, Visma {result.visma_requests},"
+    if result.exit_code or console.verbose or dry or result.count("created"):
+        _out(console, f"{verb}: {counts} (requests: Shopify {result.shopify_requests}, Visma {result.visma_requests},"
              f" writes {result.visma_writes})")
 
 
@@ -76,10 +119,9 @@ class JsonSpool:
         self.file.write(("," if self.n else "") + "\n    " + item)
         self.n += 1
 
-    def write_document(self, result: PassResult, out: Any = None) -> None:
+    def write_document(self, result: PassResult, out: TextIO) -> None:
         from shopvisma.http import encode_json
 
-        out = out or sys.stdout
         head = encode_json(result.as_dict(orders=False), indent=2).decode("utf-8")
         out.write(head[: head.rstrip().rindex("}")].rstrip() + ',\n  "orders": [')
         if self.file is not None:
@@ -91,93 +133,118 @@ class JsonSpool:
         out.flush()
 
 
-def print_failures(result: PassResult) -> None:
+def print_failures(console: Console, result: PassResult) -> None:
     """-q (cron): one summary line on stderr, so the mail is short; `status` has the rest."""
-    from shopvisma.notify import pass_summary
-
-    _out(f"shopvisma {result.command}: {pass_summary(result)} (details: shopvisma status)")
+    _out(console, f"shopvisma {result.command}: {pass_summary(result)} (details: shopvisma status)")
 
 
-def print_status(doc: dict[str, Any]) -> None:
+# --------------------------------------------------------------------------- status, reconcile, doctor
+
+
+def show_status(console: Console, doc: dict[str, Any]) -> None:
+    """`status` is asked for by a person or a script: -q does not silence it."""
+    if console.json:
+        console.emit_json(doc)
+    else:
+        print_status(console, doc)
+
+
+def show_reconcile(console: Console, doc: dict[str, Any]) -> None:
+    if console.json:
+        console.emit_json(doc)
+    else:
+        print_reconcile(console, doc)
+
+
+def show_doctor(console: Console, doc: dict[str, Any]) -> None:
+    """Under -q only a blocking finding is worth a line (doctor may run from cron too)."""
+    if console.json:
+        console.emit_json(doc)
+    elif not console.quiet or doc.get("blocking"):
+        print_doctor(console, doc)
+
+
+def print_status(console: Console, doc: dict[str, Any]) -> None:
     last = doc.get("last_run") or {}
     if last:
-        _out(f"last run:   {last.get('time')}  exit {last.get('exit_code')}  {last.get('counts') or last.get('error') or ''}"
+        _out(console, f"last run:   {last.get('time')}  exit {last.get('exit_code')}  {last.get('counts') or last.get('error') or ''}"
              f"  ({last.get('duration_s')} s)")
     else:
-        _out("last run:   never")
-    _out(f"bookmark:   {doc.get('bookmark') or 'none (first run reads from criteria.created_at_min)'}")
-    _out(f"workflow:   {doc.get('workflow')}")
+        _out(console, "last run:   never")
+    _out(console, f"bookmark:   {doc.get('bookmark') or 'none (first run reads from criteria.created_at_min)'}")
+    _out(console, f"workflow:   {doc.get('workflow')}")
     grant = doc.get("visma_grant") or {}
     if grant.get("present"):
-        _out(f"visma:      grant present, refresh token last rotated {grant.get('refresh_token_rotated_at') or 'unknown'}")
+        _out(console, f"visma:      grant present, refresh token last rotated {grant.get('refresh_token_rotated_at') or 'unknown'}")
     else:
-        _out("visma:      no grant stored — run: shopvisma login visma")
+        _out(console, "visma:      no grant stored — run: shopvisma login visma")
     lock = doc.get("lock") or {}
-    _out(f"lock:       {'held by ' + str(lock.get('pid')) if lock.get('held') else 'free'}")
+    _out(console, f"lock:       {'held by ' + str(lock.get('pid')) if lock.get('held') else 'free'}")
     pending = doc.get("pending") or []
-    _out(f"pending:    {len(pending)} order(s)")
+    _out(console, f"pending:    {len(pending)} order(s)")
     for p in pending:
-        _out(f"  {p['order']}: {p.get('reason')} (attempts {p.get('attempts')}, since {p.get('first_seen')})")
+        _out(console, f"  {p['order']}: {p.get('reason')} (attempts {p.get('attempts')}, since {p.get('first_seen')})")
         if p.get("hint"):
-            _out(f"    what to do: {p['hint']}")
+            _out(console, f"    what to do: {p['hint']}")
     for a in doc.get("attention") or []:
         what = a.get("reason") or f"edited in Shopify after transfer: total {a.get('was')} → {a.get('now')}"
-        _out(f"  attention {a['order']}: {what} (document {a.get('document_id')})")
+        _out(console, f"  attention {a['order']}: {what} (document {a.get('document_id')})")
     for p in doc.get("in_doubt") or []:
-        _out(f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first")
+        _out(console, f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first")
 
 
-def print_reconcile(doc: dict[str, Any]) -> None:
-    _out(f"reconcile {doc['from'][:10]} .. {doc['to'][:10]}: {doc['orders']} order(s), {doc['matched']} match")
+def print_reconcile(console: Console, doc: dict[str, Any]) -> None:
+    _out(console, f"reconcile {doc['from'][:10]} .. {doc['to'][:10]}: {doc['orders']} order(s), {doc['matched']} match")
     for f in doc["findings"]:
         extra = f"  [{', '.join(f['documents'])}]" if f.get("documents") else ""
-        _out(f"  {f['problem']:<15} {f['order']}: {f['detail']}{extra}")
+        _out(console, f"  {f['problem']:<15} {f['order']}: {f['detail']}{extra}")
     if doc["ok"]:
-        _out("  Shopify and Visma agree.")
+        _out(console, "  Shopify and Visma agree.")
 
 
-def print_doctor(doc: dict[str, Any], *, quiet: bool = False) -> None:
+def print_doctor(console: Console, doc: dict[str, Any]) -> None:
     """The preflight table (item | observed | what shopvisma will do), then the company facts
     for the [mapping] table as doctor always listed them. Under -q only the blocking rows."""
+    quiet = console.quiet
     rows = [r for r in doc.get("observations") or [] if r.get("blocking") or not quiet]
     if rows:
-        _doctor_table(rows)
+        _doctor_table(console, rows)
     blocking = [r for r in doc.get("observations") or [] if r.get("blocking")]
     if quiet:
         if blocking:
-            _out(f"doctor: {len(blocking)} blocking; exit {doc.get('exit_code')}")
+            _out(console, f"doctor: {len(blocking)} blocking; exit {doc.get('exit_code')}")
         return
     c = doc.get("company")
     if c is None:
-        _out("company: not readable (see the rows above)")
+        _out(console, "company: not readable (see the rows above)")
     else:
-        _out(f"company: country {c['country']}, currency {c['currency']}, "
+        _out(console, f"company: country {c['country']}, currency {c['currency']}, "
              f"prices excl. VAT for private persons: {c['show_prices_excl_vat_pc']}")
-        _out(f"default terms of payment: {c['terms_of_payment_id']}; unit for new articles: {c['unit_id']}")
+        _out(console, f"default terms of payment: {c['terms_of_payment_id']}; unit for new articles: {c['unit_id']}")
     if doc.get("codings"):
-        _out("article account codings (use an Id in [mapping] vat_codings = {\"25\" = \"<Id>\"}):")
+        _out(console, "article account codings (use an Id in [mapping] vat_codings = {\"25\" = \"<Id>\"}):")
         for cod in doc["codings"]:
             flag = "" if cod["active"] else " (inactive)"
-            _out(f"  {cod['id']}  {cod['vat_percent']:>5} %  {cod['type']:<10} {cod['name']}{flag}")
+            _out(console, f"  {cod['id']}  {cod['vat_percent']:>5} %  {cod['type']:<10} {cod['name']}{flag}")
     if doc.get("vat_mapping"):
-        _out("VAT rate → coding the next sync will use:")
+        _out(console, "VAT rate → coding the next sync will use:")
         for rate, coding in doc["vat_mapping"].items():
-            _out(f"  {rate:>5} % → {coding}")
+            _out(console, f"  {rate:>5} % → {coding}")
     if blocking:
         first = blocking[0]
-        _out(f"doctor: {len(blocking)} blocking row(s) (marked BLOCKS); exit {doc.get('exit_code')}. "
+        _out(console, f"doctor: {len(blocking)} blocking row(s) (marked BLOCKS); exit {doc.get('exit_code')}. "
              f"First: {first['item']}: {first['action']}")
     else:
-        _out("doctor: nothing blocks a sync")
+        _out(console, "doctor: nothing blocks a sync")
 
 
-def _doctor_table(rows: list[dict[str, Any]]) -> None:
+def _doctor_table(console: Console, rows: list[dict[str, Any]]) -> None:
     """Plain aligned columns, long cells wrapped, so cron mail and a narrow terminal both read it."""
     import textwrap
 
     item_w = min(34, max(len("item"), *(len(r["item"]) for r in rows))) + 2
     obs_w = 44
-    _out(f"       {'item':<{item_w}}{'observed':<{obs_w}}  what shopvisma will do")
+    _out(console, f"       {'item':<{item_w}}{'observed':<{obs_w}}  what shopvisma will do")
     for r in rows:
         mark = "BLOCKS " if r.get("blocking") else "       "
         left = textwrap.wrap(str(r["observed"]), obs_w) or [""]
@@ -186,4 +253,4 @@ def _doctor_table(rows: list[dict[str, Any]]) -> None:
             head = f"{mark}{r['item']:<{item_w}}" if i == 0 else " " * (7 + item_w)
             obs = left[i] if i < len(left) else ""
             act = right[i] if i < len(right) else ""
-            _out(f"{head}{obs:<{obs_w}}  {act}".rstrip())
+            _out(console, f"{head}{obs:<{obs_w}}  {act}".rstrip())

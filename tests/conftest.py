@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-# Fixtures of the Visma sandbox suites (`clock`, `sandbox`, `api`), shared without a test
-# module importing another.
-pytest_plugins = ["support.visma_api"]
+# Shared fixtures, so that no test module imports another: the Visma sandbox suites'
+# (`clock`, `sandbox`, `api`) and the published specs (`visma_specs`, `real_schema`).
+pytest_plugins = ["support.visma_api", "support.specs"]
 
 
 
@@ -57,7 +57,7 @@ class World:
         return res.exit_code, json.loads(res.stdout)
 
     def write_config(self, **extra: str) -> None:
-        from shopvisma.commands.demo import write_sandbox_config
+        from shopvisma.sandbox.harness import write_sandbox_config
 
         write_sandbox_config(self.config, self.shop, self.visma, **extra)
 
@@ -67,7 +67,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    from shopvisma.commands.demo import sandbox_env, start_sandboxes, write_sandbox_config
+    from shopvisma.sandbox.harness import sandbox_env, start_sandboxes, write_sandbox_config
 
     shop, visma = start_sandboxes([])
     try:

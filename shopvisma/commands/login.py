@@ -17,67 +17,77 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from shopvisma.config.settings import Settings
+from shopvisma.console import Console
 from shopvisma.errors import AuthError, ExitCode, ShopvismaError
 from shopvisma.redact import register
 
-Say = Callable[[str], None]
 
-
-def _ask(prompt: str, *, secret: bool, stdin: TextIO) -> str:
+def _ask(console: Console, prompt: str, *, secret: bool, stdin: TextIO) -> str:
+    """A prompt on stderr even under -q: the user must see what is asked (stdout may be --json)."""
     import getpass
 
     if secret and stdin.isatty():
         return getpass.getpass(prompt + ": ").strip()
-    print(prompt + ": ", end="", file=sys.stderr, flush=True)
+    print(prompt + ": ", end="", file=console.stderr, flush=True)
     return stdin.readline().strip()
 
 
-def login_shopify(settings: Settings, *, token: str | None, client_id: str | None, client_secret: str | None,
-                  say: Say, stdin: TextIO = sys.stdin) -> str:
+def login_shopify(settings: Settings, console: Console, *, token: str | None, client_id: str | None,
+                  client_secret: str | None, stdin: TextIO = sys.stdin) -> str:
     """Store a static Admin API token, or a client id + secret whose 24 h token is then
-    fetched at once (so a wrong secret fails now, not at 3 a.m. in cron)."""
+    fetched at once (so a wrong secret fails now, not at 3 a.m. in cron). Returns where it
+    was stored (also the --json document)."""
+    from shopvisma.state.files import state_paths
     from shopvisma.state.secrets import SecretStore, TokenFile
-    from shopvisma.state.checkpoint import state_paths
 
     store = SecretStore(settings.state_dir)
     if not token and not client_id:
-        token = _ask("Shopify Admin API token (shpat_…; leave empty to use a client id + secret)", secret=True, stdin=stdin)
+        token = _ask(console, "Shopify Admin API token (shpat_…; leave empty to use a client id + secret)", secret=True, stdin=stdin)
         if not token:
-            client_id = _ask("Shopify app client id", secret=False, stdin=stdin)
+            client_id = _ask(console, "Shopify app client id", secret=False, stdin=stdin)
     if token:
         register(token)
         where = store.set("shopify_token", token)
         for stale in ("shopify_client_id", "shopify_client_secret"):  # one way of logging in at a time
             store.delete(stale)
-        say(f"Shopify token stored in {where}")
+        console.say(f"Shopify token stored in {where}")
+        _emit_stored(console, where)
         return where
     if not client_id:
         raise ShopvismaError("no Shopify token or client id given", hint="run: shopvisma login shopify --token shpat_…",
                              exit_code=ExitCode.USAGE)
-    client_secret = client_secret or _ask("Shopify app client secret", secret=True, stdin=stdin)
+    client_secret = client_secret or _ask(console, "Shopify app client secret", secret=True, stdin=stdin)
     register(client_secret)
-    from shopvisma.shopify.client import client_credentials_token
+    from shopvisma.shopify.auth import client_credentials_token
 
     tokens = TokenFile(state_paths(settings.state_dir).tokens)
     client_credentials_token(settings.shopify.origin, client_id, client_secret, tokens, force=True)
     store.set("shopify_client_id", client_id)
     where = store.set("shopify_client_secret", client_secret)
     store.delete("shopify_token")  # a static token would otherwise win over the new app
-    say(f"Shopify client credentials stored in {where}; an access token was fetched and cached")
+    console.say(f"Shopify client credentials stored in {where}; an access token was fetched and cached")
+    _emit_stored(console, where)
     return where
 
 
-def login_visma(settings: Settings, *, no_browser: bool, client_id: str | None, client_secret: str | None,
-                say: Say, stdin: TextIO = sys.stdin, open_browser: Callable[[str], Any] | None = None,
-                timeout: float = 300.0) -> dict[str, Any]:
-    from shopvisma.state.lock import RunLock
+def _emit_stored(console: Console, where: str) -> None:
+    if console.json:
+        console.emit_json({"stored": where})
+
+
+def login_visma(settings: Settings, console: Console, *, no_browser: bool, client_id: str | None,
+                client_secret: str | None, stdin: TextIO = sys.stdin,
+                open_browser: Callable[[str], Any] | None = None, timeout: float = 300.0) -> dict[str, Any]:
+    """The grant goes to tokens.json under the run lock, since a running pass may be
+    rotating the same refresh token. Returns the --json document."""
+    from shopvisma.commands.common import locked_state_dir
+    from shopvisma.state.files import state_paths
     from shopvisma.state.secrets import SecretStore, TokenFile
-    from shopvisma.state.checkpoint import state_paths
-    from shopvisma.visma.client import authorize_url, exchange_code
+    from shopvisma.visma.auth import authorize_url, exchange_code
 
     store = SecretStore(settings.state_dir)
-    client_id = client_id or store.get("visma_client_id") or _ask("Visma client id", secret=False, stdin=stdin)
-    client_secret = client_secret or store.get("visma_client_secret") or _ask("Visma client secret", secret=True, stdin=stdin)
+    client_id = client_id or store.get("visma_client_id") or _ask(console, "Visma client id", secret=False, stdin=stdin)
+    client_secret = client_secret or store.get("visma_client_secret") or _ask(console, "Visma client secret", secret=True, stdin=stdin)
     if not client_id or not client_secret:
         raise AuthError("a Visma client id and secret are needed", hint="create a developer app: see docs/setup-visma.md")
     register(client_secret)
@@ -85,22 +95,24 @@ def login_visma(settings: Settings, *, no_browser: bool, client_id: str | None, 
     redirect_uri = settings.visma.redirect_uri
     url = authorize_url(settings.visma.identity_url, client_id, redirect_uri, state)
     if no_browser:
-        say("Open this URL in a browser, log in to Visma and approve access:")
-        say(url)
-        say("Then paste the full URL the browser was sent to (it contains code=…):")
+        console.say("Open this URL in a browser, log in to Visma and approve access:")
+        console.say(url)
+        console.say("Then paste the full URL the browser was sent to (it contains code=…):")
         pasted = stdin.readline().strip()
     else:
-        pasted = _browser_flow(url, redirect_uri, open_browser, timeout, say)
+        pasted = _browser_flow(url, redirect_uri, open_browser, timeout, console)
     code = _code_from_redirect(pasted, state)
     register(code)
     store.set("visma_client_id", client_id)
     where = store.set("visma_client_secret", client_secret)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with RunLock(settings.state_dir):
-        tokens = TokenFile(state_paths(settings.state_dir).tokens)
+    with locked_state_dir(settings) as paths:
+        tokens = TokenFile(paths.tokens)
         exchange_code(settings.visma.identity_url, client_id, client_secret, code, redirect_uri, tokens)
-    say(f"Visma grant stored in {state_paths(settings.state_dir).tokens}; client secret in {where}")
-    return {"stored": where, "tokens": str(state_paths(settings.state_dir).tokens)}
+    console.say(f"Visma grant stored in {state_paths(settings.state_dir).tokens}; client secret in {where}")
+    info = {"stored": where, "tokens": str(state_paths(settings.state_dir).tokens)}
+    if console.json:
+        console.emit_json(info)
+    return info
 
 
 def _code_from_redirect(pasted: str, expected_state: str) -> str:
@@ -117,7 +129,7 @@ def _code_from_redirect(pasted: str, expected_state: str) -> str:
 
 
 def _browser_flow(url: str, redirect_uri: str, open_browser: Callable[[str], Any] | None, timeout: float,
-                  say: Say) -> str:
+                  console: Console) -> str:
     """Catch the redirect on a loopback listener; needs a loopback redirect URI."""
     parts = urlsplit(redirect_uri)
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -135,7 +147,7 @@ def _browser_flow(url: str, redirect_uri: str, open_browser: Callable[[str], Any
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.end_headers()
-            self.wfile.write("shopvisma: login received, you can close this tab.".encode())
+            self.wfile.write(b"shopvisma: login received, you can close this tab.")
             done.set()
 
         def log_message(self, *args: Any) -> None:
@@ -149,8 +161,8 @@ def _browser_flow(url: str, redirect_uri: str, open_browser: Callable[[str], Any
             import webbrowser
 
             open_browser = webbrowser.open
-        say(f"Opening {url}")
-        say("If no browser opens, run: shopvisma login visma --no-browser")
+        console.say(f"Opening {url}")
+        console.say("If no browser opens, run: shopvisma login visma --no-browser")
         open_browser(url)
         if not done.wait(timeout):
             raise AuthError("no login arrived within the time limit", hint="run: shopvisma login visma --no-browser")

@@ -14,9 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from shopvisma.config.settings import Settings
-from shopvisma.engine.records import CREDIT_KINDS, VismaView, document_kinds
+from shopvisma.engine.records import VismaRecords
+from shopvisma.engine.references import CREDIT_KINDS, document_kinds, order_reference, refund_reference
+from shopvisma.engine.selection import credited_refunds, rejection_reason
+from shopvisma.engine.sync_pass import Services
+from shopvisma.mapping.settings import money_key
 from shopvisma.shopify.order import Order, Refund, parse_order
-from shopvisma.engine.sync_pass import Services, credited_refunds, selected
+from shopvisma.timefmt import iso_z
 
 CENT = Decimal("0.01")
 
@@ -31,49 +35,38 @@ class Finding:
     documents: list[str] = field(default_factory=list)
 
 
-def _lookup(view: VismaView, refs: list[str], kinds: list[tuple[str, str]],
-            found: dict[str, list[dict[str, Any]]]) -> None:
-    """Every document carrying each reference, through the lookup a pass uses, so a `$filter`
-    Visma refuses falls back to the full list here too (matched trimmed and case-insensitively,
-    as sync matches), and in the kinds sync puts them in (a credit is a draft or an invoice,
-    whatever the workflow)."""
-    by_key = {r.strip().lower(): r for r in refs}
-    for path, kind in kinds:
-        for doc in view.where(path, "YourReference", refs):
-            ref = by_key.get(str(doc.get("YourReference") or "").strip().lower())
-            if ref is not None:
-                found.setdefault(ref, []).append({**doc, "_kind": kind})
-
-
 def _refund_refs(order: Order) -> list[tuple[str, Refund]]:
     """(reference, refund) for the refunds sync credits, numbered as sync numbers them."""
-    return [(f"{order.name} refund {i}", refund) for i, refund in credited_refunds(order)]
+    return [(refund_reference(order, i), refund) for i, refund in credited_refunds(order)]
 
 
 def reconcile(settings: Settings, services: Services, date_from: datetime, date_to: datetime) -> dict[str, Any]:
-    from shopvisma.shopify.client import build_search
+    from shopvisma.shopify.search import build_search
 
     start = max(date_from, settings.criteria.created_at_min) if settings.criteria.created_at_min else date_from
     search = build_search(settings.criteria, updated_since=None, created_at_min=start)
-    search += f" created_at:<'{date_to.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
-    money = "presentmentMoney" if settings.mapping.currency == "presentment" else "shopMoney"
+    search += f" created_at:<'{iso_z(date_to)}'"
+    money = money_key(settings.mapping)
     orders: list[Order] = []
     for node in services.shopify.iter_orders(search):
-        order = parse_order(node, money=money)  # type: ignore[arg-type]
-        if not selected(order, settings) and date_from <= order.created_at < date_to:
+        order = parse_order(node, money=money)
+        if not rejection_reason(order, settings) and date_from <= order.created_at < date_to:
             orders.append(order)
     refunds = {o.name: _refund_refs(o) for o in orders}
-    view = VismaView(services.visma, settings, observations=services.observations)
-    docs: dict[str, list[dict[str, Any]]] = {}
-    _lookup(view, [o.name for o in orders], document_kinds(settings.visma.workflow), docs)
-    _lookup(view, [ref for o in orders for ref, _ in refunds[o.name]], CREDIT_KINDS, docs)
+    # Through the lookup a pass uses: a `$filter` Visma refuses falls back to the full list
+    # here too, references match as sync matches them, in the kinds sync puts them in.
+    view = VismaRecords(services.visma, settings, observations=services.observations)
+    docs = view.documents_by_reference([order_reference(o) for o in orders], document_kinds(settings.visma.workflow))
+    for ref, found in view.documents_by_reference([ref for o in orders for ref, _ in refunds[o.name]],
+                                                  CREDIT_KINDS).items():
+        docs.setdefault(ref, []).extend(found)
     findings: list[Finding] = []
     matched = 0
     for order in orders:
-        found = docs.get(order.name, [])
-        ok = _check(order.name, found, order.total, order.total_tax, findings)
-        for ref, refund in refunds[order.name]:
-            ok = _check(ref, docs.get(ref, []), refund.total, None, findings) and ok
+        ref = order_reference(order)
+        ok = _check(ref, docs.get(ref, []), order.total, order.total_tax, findings)
+        for refund_ref, refund in refunds[order.name]:
+            ok = _check(refund_ref, docs.get(refund_ref, []), refund.total, None, findings) and ok
         matched += ok
     return {
         "from": date_from.isoformat(),
@@ -111,3 +104,12 @@ def _check(ref: str, found: list[dict[str, Any]], total: Decimal, vat: Decimal |
                                     shopify_total=f"{total:.2f}", visma_total=f"{v_total}", documents=ids))
             return False
     return True
+
+
+def run_reconcile(settings: Settings, date_from: datetime, date_to: datetime) -> dict[str, Any]:
+    """Read-only, but a Visma token refresh rewrites tokens.json: hold the run lock."""
+    from shopvisma.commands.common import locked_state_dir, open_services
+
+    with locked_state_dir(settings) as paths:
+        services = open_services(settings, paths.checkpoint)
+        return reconcile(settings, services, date_from, date_to)

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from shopvisma.config.settings import Settings
+from shopvisma.console import Console
 from shopvisma.errors import ExitCode, ShopvismaError
 
 UNIT_NAME = "shopvisma"
@@ -24,6 +26,18 @@ UNIT_NAME = "shopvisma"
 # set where `schedule` runs, so cron sees the same state dir and secret store.
 # Secret values (tokens, client secrets) are never copied.
 MIRRORED_ENV = ("SHOPVISMA_STATE_DIR", "SHOPVISMA_SECRETS")
+
+
+def run(settings: Settings, console: Console, *, interval_minutes: int, executable: str | None) -> int:
+    """The schedule is the command's product, so it goes to stdout (a user redirects it
+    into a file) even without --json."""
+    parts = render_schedule(settings.path, executable=executable, interval_minutes=interval_minutes,
+                            state_dir=settings.state_dir)
+    if console.json:
+        console.emit_json(parts)
+    else:
+        console.emit_text(schedule_text(parts))
+    return 0
 
 
 def resolve_executable(executable: str | None = None) -> list[str]:

@@ -21,15 +21,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from shopvisma.config.values import (
-    _URL,
-    _convert,
-    _origin,
-    _Problem,
-    _statuses,
-    _tags,
-    _tname,
-    _unknown,
+    URL,
+    Problem,
+    check_statuses,
+    clean_tags,
+    convert,
     normalize_shop,
+    type_name,
+    unknown_key,
+    url_origin,
 )
 from shopvisma.errors import ConfigError
 from shopvisma.mapping.settings import MappingSettings
@@ -114,16 +114,16 @@ class Settings:
     sync: SyncSettings = field(default_factory=SyncSettings)
 
 
-# The schema of every table except [mapping]: key → annotation checked by _convert.
+# The schema of every table except [mapping]: key → annotation checked by convert.
 # Docs and tests walk known_keys(), so a key added here must be documented.
 _SCHEMA: dict[str, dict[str, Any]] = {
-    "shopify": {"shop": str, "api_version": str, "api_url": _URL},
+    "shopify": {"shop": str, "api_version": str, "api_url": URL},
     "visma": {
         "environment": Literal["production", "sandbox"],
         "workflow": Literal["invoice-draft", "order"],
-        "api_url": _URL,
-        "identity_url": _URL,
-        "redirect_uri": _URL,
+        "api_url": URL,
+        "identity_url": URL,
+        "redirect_uri": URL,
     },
     "criteria": {
         "financial_status": tuple[str, ...],
@@ -133,7 +133,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "tags_exclude": tuple[str, ...],
     },
     "state": {"dir": str},
-    "notify": {"healthcheck_url": _URL},
+    "notify": {"healthcheck_url": URL},
     "sync": {"overlap_minutes": int, "max_wait_seconds": int, "visma_requests_per_minute": int,
              "bulk_first_import": bool},
 }
@@ -191,29 +191,29 @@ def load_settings(path: Path | None = None) -> Settings:
 
 def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     """Validate an already-parsed TOML document; the demo builds its config this way."""
-    problems: list[_Problem] = []
+    problems: list[Problem] = []
     schema = {**_SCHEMA, "mapping": _mapping_schema()}
     tables: dict[str, dict[str, Any]] = {name: {} for name in schema}
     for name, value in data.items():
         if name not in schema:
-            problems.append(_unknown(name, [f"{t}.{k}" for t, ks in schema.items() for k in ks] + list(schema)))
+            problems.append(unknown_key(name, [f"{t}.{k}" for t, ks in schema.items() for k in ks] + list(schema)))
         elif not isinstance(value, dict):
-            problems.append(_Problem(name, f"must be a table ([{name}]), not {_tname(value)}"))
+            problems.append(Problem(name, f"must be a table ([{name}]), not {type_name(value)}"))
         else:
             for key, item in value.items():
                 dotted = f"{name}.{key}"
                 if key not in schema[name]:
-                    problems.append(_unknown(dotted, [f"{name}.{k}" for k in schema[name]] + known_keys()))
+                    problems.append(unknown_key(dotted, [f"{name}.{k}" for k in schema[name]] + known_keys()))
                     continue
                 try:
-                    tables[name][key] = _convert(item, schema[name][key], dotted)
-                except _Problem as problem:
+                    tables[name][key] = convert(item, schema[name][key], dotted)
+                except Problem as problem:
                     problems.append(problem)
     settings = None
     if not problems:
         try:
             settings = _build(tables, path)
-        except _Problem as problem:
+        except Problem as problem:
             problems.append(problem)
     if problems:
         raise _error(path, problems)
@@ -221,7 +221,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     return settings
 
 
-def _error(path: Path, problems: list[_Problem]) -> ConfigError:
+def _error(path: Path, problems: list[Problem]) -> ConfigError:
     if len(problems) == 1:
         p = problems[0]
         err = ConfigError(f"config file {path}: key `{p.key}`: {p.what}", hint=p.hint)
@@ -237,16 +237,16 @@ def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
     sh, vi, cr, st = t["shopify"], t["visma"], t["criteria"], t["state"]
     api_version = sh.get("api_version", DEFAULT_API_VERSION).strip()
     if not re.fullmatch(r"\d{4}-\d{2}|unstable", api_version):
-        raise _Problem("shopify.api_version", f"{api_version!r} is not a Shopify API version", 'e.g. "2025-07"')
+        raise Problem("shopify.api_version", f"{api_version!r} is not a Shopify API version", 'e.g. "2025-07"')
     if "shop" in sh:
         shop = normalize_shop(sh["shop"])
     elif "api_url" in sh:
         shop = urlsplit(sh["api_url"]).hostname or ""
     else:
-        raise _Problem("shopify.shop", "is missing (required)",
+        raise Problem("shopify.shop", "is missing (required)",
                        'add it under [shopify], e.g. shop = "example.myshopify.com"')
     shopify_url = sh.get("api_url") or f"https://{shop}/admin/api/{api_version}/graphql.json"
-    shopify = ShopifySettings(shop, api_version, shopify_url, _origin(shopify_url))
+    shopify = ShopifySettings(shop, api_version, shopify_url, url_origin(shopify_url))
 
     env = vi.get("environment", "production")
     visma = VismaSettings(
@@ -257,20 +257,20 @@ def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
         redirect_uri=vi.get("redirect_uri", DEFAULT_REDIRECT_URI),
     )
     criteria = Criteria(
-        financial_status=_statuses(cr.get("financial_status", ("paid",)), FINANCIAL_STATUSES,
+        financial_status=check_statuses(cr.get("financial_status", ("paid",)), FINANCIAL_STATUSES,
                                    "criteria.financial_status", "financial"),
-        fulfillment_status=_statuses(cr.get("fulfillment_status", ()), FULFILLMENT_STATUSES,
+        fulfillment_status=check_statuses(cr.get("fulfillment_status", ()), FULFILLMENT_STATUSES,
                                      "criteria.fulfillment_status", "fulfillment"),
         created_at_min=cr.get("created_at_min"),
-        tags_include=_tags(cr.get("tags_include", ())),
-        tags_exclude=_tags(cr.get("tags_exclude", ())),
+        tags_include=clean_tags(cr.get("tags_include", ())),
+        tags_exclude=clean_tags(cr.get("tags_exclude", ())),
     )
     sync = SyncSettings(**t["sync"])
     for name in ("overlap_minutes", "max_wait_seconds"):
         if getattr(sync, name) < 0:
-            raise _Problem(f"sync.{name}", "must not be negative")
+            raise Problem(f"sync.{name}", "must not be negative")
     if sync.visma_requests_per_minute < 1:
-        raise _Problem("sync.visma_requests_per_minute", "must be at least 1")
+        raise Problem("sync.visma_requests_per_minute", "must be at least 1")
     return Settings(
         path=path,
         shopify=shopify,
@@ -286,8 +286,10 @@ def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
 def _mapping(values: dict[str, Any]) -> MappingSettings:
     try:
         return MappingSettings(**values)
-    except (TypeError, ValueError) as exc:  # the mapping module's own __post_init__ checks
-        raise _Problem("mapping", str(exc)) from None
+    # Keys and types were checked against MappingSettings' annotations already: this only
+    # turns a constructor that refuses a combination into a config problem, not a crash.
+    except (TypeError, ValueError) as exc:
+        raise Problem("mapping", str(exc)) from None
 
 
 def _state_dir(configured: str | None, config_file: Path) -> Path:
@@ -296,7 +298,7 @@ def _state_dir(configured: str | None, config_file: Path) -> Path:
         return Path(env).expanduser().absolute()
     if configured is not None:
         if not configured.strip():
-            raise _Problem("state.dir", "is empty", "remove the key to use the default state folder")
+            raise Problem("state.dir", "is empty", "remove the key to use the default state folder")
         return (config_file.parent / Path(configured.strip()).expanduser()).absolute()
     return _user_dir("state")
 

@@ -11,16 +11,19 @@ last one made.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shopvisma.config.settings import Settings
+from shopvisma.engine.references import REFERENCE_FIELD, Kind
 from shopvisma.errors import ExitCode, OrderError, ShopvismaError
 from shopvisma.state.observations import Observations
 
 if TYPE_CHECKING:  # the mapping code loads only when a pass has orders (idle passes stay cheap)
-    from shopvisma.mapping import company as mapping
+    from shopvisma.engine.ports import VismaApi
+    from shopvisma.mapping.company import Company
+    from shopvisma.mapping.rows import ArticleSpec
     from shopvisma.shopify.order import Order
 
 log = logging.getLogger("shopvisma.engine.records")
@@ -41,15 +44,12 @@ def slim(obj: dict[str, Any], keep: tuple[str, ...], **extra: Any) -> dict[str, 
     return {**{k: obj[k] for k in keep if k in obj}, **extra}
 
 
-CREDIT_KINDS = [("customerinvoicedrafts", "draft"), ("customerinvoices", "invoice")]
-
-
-class WriteNotDone(OrderError):
+class WriteNotDoneError(OrderError):
     """A create got no clear answer (timeout, 5xx), and the lookup by its natural key shows
-    it was not made: this order fails for now and the pass goes on (sync.py stops the
+    it was not made: this order fails for now and the pass goes on (sync_pass stops the
     pass only when several in a row fail like this: then Visma itself is in trouble)."""
 
-    def __init__(self, key: str, what: str, exc: BaseException):
+    def __init__(self, key: str, what: str, exc: BaseException) -> None:
         super().__init__(key, f"Visma did not confirm creating the {what} ({exc}); it was not made, so the next "
                               "sync retries it", hint="nothing to do unless it keeps failing", field="visma")
 
@@ -69,21 +69,14 @@ def batches(items: list[str], size: int = FILTER_BATCH) -> Iterator[list[str]]:
         yield items[i : i + size]
 
 
-def document_kinds(workflow: str) -> list[tuple[str, str]]:
-    """Where a transferred order can be: its own kind, or an invoice once approved/converted."""
-    if workflow == "order":
-        return [("orders", "order"), ("customerinvoices", "invoice")]
-    return CREDIT_KINDS
-
-
 @dataclass
-class VismaView:
+class VismaRecords:
     """What this pass knows of the Visma company; filled lazily, chunk by chunk, so an
     idle pass never touches Visma and a busy one makes one batched request per kind."""
 
-    client: Any
+    client: VismaApi
     settings: Settings
-    company: mapping.Company | None = None
+    company: Company | None = None
     customers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # e-mail → customers
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)  # number (lower case) → article
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # YourReference → document
@@ -104,17 +97,17 @@ class VismaView:
 
     # ------------------------------------------------------------------ readings
 
-    def predict_includes_vat(self, customer: dict[str, Any], company: mapping.Company) -> bool:
+    def predict_includes_vat(self, customer: dict[str, Any], company: Company) -> bool:
         """Visma decides IncludesVat and its docs say it two ways: once a document showed
         which, every later one is planned that way (one write each, not a create and a fix)."""
         seen = self.observations.includes_vat.get(_vat_case(customer, company))
         if seen is not None:
             return seen
-        from shopvisma.mapping import company as mapping
+        from shopvisma.mapping.company import document_includes_vat
 
-        return mapping.document_includes_vat(customer, company)
+        return document_includes_vat(customer, company)
 
-    def observe_includes_vat(self, customer: dict[str, Any], company: mapping.Company, includes: bool) -> None:
+    def observe_includes_vat(self, customer: dict[str, Any], company: Company, includes: bool) -> None:
         case = _vat_case(customer, company)
         if self.observations.includes_vat.get(case) != includes:
             self.observations.includes_vat[case] = includes
@@ -131,9 +124,9 @@ class VismaView:
             obs.vat_rate_scale = self.vat_rate_scale
             self.learned = True
         if self.learned:
-            from shopvisma.state.checkpoint import iso, utc_now
+            from shopvisma.timefmt import iso_z, utc_now
 
-            obs.observed_at, obs.by = iso(utc_now()), by
+            obs.observed_at, obs.by = iso_z(utc_now()), by
         return self.learned
 
     def customer_by_id(self, email: str, customer_id: str) -> dict[str, Any] | None:
@@ -143,7 +136,7 @@ class VismaView:
                 return c
         if not customer_id:
             return None
-        from shopvisma.visma.client import VismaError
+        from shopvisma.visma.errors import VismaError
 
         try:
             return slim(self.client.get(f"customers/{customer_id}"), _KEEP_CUSTOMER)
@@ -163,7 +156,7 @@ class VismaView:
             return
         key = (path, prop)
         if key not in self._unfilterable:
-            from shopvisma.visma.client import VismaValidationError
+            from shopvisma.visma.errors import VismaValidationError
 
             for i, batch in enumerate(batches(todo)):
                 wanted = {_norm(v) for v in batch}
@@ -185,21 +178,38 @@ class VismaView:
             if _norm(obj.get(prop)) in wanted:
                 yield obj
 
-    def load_company(self) -> mapping.Company:
+    def load_company(self) -> Company:
         if self.company is None:
             self.company, self.vat_rate_scale = load_company_reading(self.client, self.settings,
                                                                      vat_scale=self.vat_rate_scale)
         return self.company
 
-    def lookup_documents(self, references: Iterable[str], kinds: list[tuple[str, str]]) -> None:
+    def lookup_documents(self, references: Iterable[str], kinds: Sequence[Kind]) -> None:
+        """The first document found per reference, in `kinds` order: the kind an order is
+        created as comes first, so a converted copy never hides the one a pass may correct."""
+        refs = list(references)
         for path, kind in kinds:
-            todo = sorted({r for r in references if r not in self.documents and (path, r) not in self._looked_up})
+            todo = sorted({r for r in refs if r not in self.documents and (path, r) not in self._looked_up})
             self._looked_up.update((path, r) for r in todo)
             by_key = {_norm(r): r for r in todo}
-            for doc in self.where(path, "YourReference", todo):
-                ref = by_key.get(_norm(doc.get("YourReference")))
+            for doc in self.where(path, REFERENCE_FIELD, todo):
+                ref = by_key.get(_norm(doc.get(REFERENCE_FIELD)))
                 if ref is not None and ref not in self.documents:
                     self.documents[ref] = slim(doc, _KEEP_DOCUMENT, _kind=kind)
+
+    def documents_by_reference(self, references: Iterable[str],
+                               kinds: Sequence[Kind]) -> dict[str, list[dict[str, Any]]]:
+        """Every document carrying each reference, duplicates kept (reconcile reports them),
+        matched as a pass matches, with the same fallback when Visma refuses the filter."""
+        refs = list(references)
+        by_key = {_norm(r): r for r in refs}
+        found: dict[str, list[dict[str, Any]]] = {}
+        for path, kind in kinds:
+            for doc in self.where(path, REFERENCE_FIELD, refs):
+                ref = by_key.get(_norm(doc.get(REFERENCE_FIELD)))
+                if ref is not None:
+                    found.setdefault(ref, []).append({**doc, "_kind": kind})
+        return found
 
     def forget_document(self, reference: str) -> None:
         self.documents.pop(reference, None)
@@ -210,7 +220,7 @@ class VismaView:
         for e in todo:
             self.customers[e] = []
         for cust in self.where("customers", "EmailAddress", todo):
-            key = _norm(cust.get("EmailAddress"))  # model.normalize_email
+            key = _norm(cust.get("EmailAddress"))  # as shopify.order.normalize_email
             if key in self.customers and all(c.get("Id") != cust.get("Id") for c in self.customers[key]):
                 self.customers[key].append(slim(cust, _KEEP_CUSTOMER))
 
@@ -232,8 +242,8 @@ class VismaView:
 
     # ------------------------------------------------------------------ creates
 
-    def create_article(self, spec: Any) -> dict[str, Any]:
-        from shopvisma.visma.client import AmbiguousWriteError, VismaError
+    def create_article(self, spec: ArticleSpec) -> dict[str, Any]:
+        from shopvisma.visma.errors import AmbiguousWriteError, VismaError
 
         try:
             art = self.client.post("articles", spec.body())
@@ -244,16 +254,17 @@ class VismaView:
                 raise
             self.articles.pop(spec.number.lower(), None)
             self.lookup_articles([spec.number])
-            art = self.articles.get(spec.number.lower())
-            if art is None:
+            found = self.articles.get(spec.number.lower())
+            if found is None:
                 if isinstance(exc, AmbiguousWriteError):
-                    raise WriteNotDone(spec.number, f"article {spec.number}", exc) from None
+                    raise WriteNotDoneError(spec.number, f"article {spec.number}", exc) from None
                 raise
+            art = found
         self.articles[spec.number.lower()] = art = slim(art, _KEEP_ARTICLE)
         return art
 
     def create_customer(self, email: str, body: dict[str, Any]) -> dict[str, Any]:
-        from shopvisma.visma.client import AmbiguousWriteError
+        from shopvisma.visma.errors import AmbiguousWriteError
 
         try:
             cust = self.client.post("customers", body)
@@ -262,13 +273,13 @@ class VismaView:
             self.lookup_customers([email])
             found = self.choose_customer(email, body.get("CurrencyCode", ""))
             if found is None:
-                raise WriteNotDone(email, f"customer {email}", exc) from None
+                raise WriteNotDoneError(email, f"customer {email}", exc) from None
             return found
         self.customers.setdefault(email, []).append(slim(cust, _KEEP_CUSTOMER))
         return cust
 
     def create_document(self, path: str, kind: str, body: dict[str, Any], reference: str) -> dict[str, Any]:
-        from shopvisma.visma.client import AmbiguousWriteError
+        from shopvisma.visma.errors import AmbiguousWriteError
 
         try:
             doc = self.client.post(path, body)
@@ -277,7 +288,7 @@ class VismaView:
             self.lookup_documents([reference], [(path, kind)])
             if reference in self.documents:
                 return self.documents[reference]
-            raise WriteNotDone(reference, f"{kind} {reference}", exc) from None
+            raise WriteNotDoneError(reference, f"{kind} {reference}", exc) from None
         self.documents[reference] = slim(doc, _KEEP_DOCUMENT, _kind=kind)
         return doc
 
@@ -289,23 +300,23 @@ class VismaView:
         self.customers.clear()
 
 
-def _vat_case(customer: dict[str, Any], company: mapping.Company) -> str:
+def _vat_case(customer: dict[str, Any], company: Company) -> str:
     """The two facts Visma's IncludesVat is said to depend on (both readings use them)."""
     private = bool(customer.get("IsPrivatePerson", True))
     return f"private={private},excl_pc={company.show_prices_excl_vat_pc}"
 
 
-def load_company(client: Any, settings: Settings, *, vat_scale: str | None = None) -> mapping.Company:
+def load_company(client: VismaApi, settings: Settings, *, vat_scale: str | None = None) -> Company:
     """The company facts every mapping default is read from (contract: 'every mapping
     has a default read from the company itself')."""
     return load_company_reading(client, settings, vat_scale=vat_scale)[0]
 
 
-def load_company_reading(client: Any, settings: Settings, *,
-                         vat_scale: str | None = None) -> tuple[mapping.Company, str | None]:
+def load_company_reading(client: VismaApi, settings: Settings, *,
+                         vat_scale: str | None = None) -> tuple[Company, str | None]:
     """`load_company` plus the scale the codings' VAT rates were read in ("percent",
     "fraction", "mixed" or None), for doctor to print and an observation to keep."""
-    from shopvisma.mapping import company as mapping
+    from shopvisma.mapping.company import Coding, Company
     from shopvisma.mapping.plan import rate_key
     from shopvisma.visma.readings import read_codings
 
@@ -316,7 +327,7 @@ def load_company_reading(client: Any, settings: Settings, *,
               if (rate := rate_key(key)) is not None}
     reading = read_codings(raw, vat_scale, stated=stated)
     codings = tuple(
-        mapping.Coding(
+        Coding(
             id=c["Id"],
             name=c.get("Name") or "",
             type=c.get("Type") or "",
@@ -339,7 +350,7 @@ def load_company_reading(client: Any, settings: Settings, *,
                 hint='set [mapping] unit_id = "<Visma unit Id>" in the config (`shopvisma doctor` lists them)',
                 exit_code=ExitCode.CONFIG,
             )
-    return mapping.Company(
+    return Company(
         country_code=cs.get("CountryCode") or "SE",
         currency=cs.get("CurrencyCode") or "SEK",
         show_prices_excl_vat_pc=bool(cs.get("ShowPricesExclVatPC", False)),

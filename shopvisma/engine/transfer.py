@@ -1,6 +1,6 @@
 """One order (or one refund) → its Visma document, with customer and articles.
 
-sync.py decides *which* orders a pass handles; this module does the writes for one
+sync_pass decides *which* orders a pass handles; this module does the writes for one
 of them, in the order that keeps a crash harmless: articles and customer (found
 by natural key first), then an intent in the checkpoint, then the document, then
 the read-back check of Visma's own totals.
@@ -10,52 +10,37 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from dataclasses import field as dc_field
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shopvisma.mapping import company as mapping
 from shopvisma.config.settings import Settings
+from shopvisma.engine.outcomes import OrderOutcome
+from shopvisma.engine.records import VismaRecords
+from shopvisma.engine.references import (
+    CREDIT_CREATED,
+    ORDER,
+    created_kind,
+    editable_path,
+    order_reference,
+    refund_reference,
+)
 from shopvisma.errors import OrderError
-from shopvisma.engine.records import VismaView
+from shopvisma.mapping.bodies import credit_draft_body, draft_body, order_body
+from shopvisma.mapping.company import Company, customer_body, foreign_customer
+from shopvisma.mapping.plan import plan_document, plan_refund, require_email
+from shopvisma.mapping.rows import ArticleSpec, DocumentPlan
 from shopvisma.shopify.order import Order, Refund
 from shopvisma.state.checkpoint import Checkpoint, record_intent, record_refund, record_transfer
-from shopvisma.state.checkpoint import iso as iso_utc
+from shopvisma.timefmt import iso_z, utc_now
 from shopvisma.visma.readings import document_total
+
+if TYPE_CHECKING:
+    from shopvisma.engine.sync_pass import Services
 
 log = logging.getLogger("shopvisma.engine.transfer")
 
 
-@dataclass
-class OrderOutcome:
-    """What happened to one order (or refund) in this pass; `status` drives the exit code."""
-
-    name: str
-    status: str  # created | exists | failed | would-create | edited
-    order_id: str = ""
-    document_id: str = ""
-    kind: str = ""  # draft | order | invoice | credit
-    reason: str = ""
-    field: str = ""
-    hint: str = ""
-    customer: str = ""  # "reuse 12" | "create" | "created 13"
-    articles: list[str] = dc_field(default_factory=list)
-    body: dict[str, Any] | None = None
-    expected_total: str = ""
-    visma_total: str = ""
-    currency: str = ""
-    transient: bool = False  # failed for a reason outside the order (Visma trouble)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in ("", None, [])}
-
-
-def refund_reference(order: Order, index: int) -> str:
-    return f"{order.name} refund {index}"
-
-
-def _customer_for(order: Order, view: VismaView, company: mapping.Company, settings: Settings,
+def _customer_for(order: Order, view: VismaRecords, company: Company, settings: Settings,
                   outcome: OrderOutcome) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(existing customer or None, the customer as the document will see it)."""
     currency = order.currency or company.currency
@@ -64,10 +49,10 @@ def _customer_for(order: Order, view: VismaView, company: mapping.Company, setti
         outcome.customer = f"reuse {customer.get('CustomerNumber') or customer['Id']}"
         return customer, customer
     outcome.customer = "create"
-    return None, mapping.customer_body(order, company, settings.mapping, currency=currency)
+    return None, customer_body(order, company, settings.mapping, currency=currency)
 
 
-def _ensure_articles(specs: list[Any], view: VismaView, outcome: OrderOutcome, *,
+def _ensure_articles(specs: list[ArticleSpec], view: VismaRecords, outcome: OrderOutcome, *,
                      dry_run: bool) -> dict[str, str]:
     ids: dict[str, str] = {}
     for spec in specs:
@@ -81,17 +66,17 @@ def _ensure_articles(specs: list[Any], view: VismaView, outcome: OrderOutcome, *
     return ids
 
 
-def transfer(order: Order, settings: Settings, services: Any, checkpoint: Checkpoint, view: VismaView,
+def transfer(order: Order, settings: Settings, services: Services, checkpoint: Checkpoint, view: VismaRecords,
              outcome: OrderOutcome, *, dry_run: bool) -> None:
     company = view.load_company()
-    mapping.require_email(order)
+    require_email(order)
     customer, cust_view = _customer_for(order, view, company, settings, outcome)
     includes_vat = view.predict_includes_vat(cust_view, company)
-    is_foreign = mapping.foreign_customer(cust_view, company)
-    plan = mapping.plan_document(order, company, settings.mapping, includes_vat=includes_vat, is_foreign=is_foreign)
+    is_foreign = foreign_customer(cust_view, company)
+    plan = plan_document(order, company, settings.mapping, includes_vat=includes_vat, is_foreign=is_foreign)
     outcome.expected_total = f"{plan.expected_total:.2f}"
     workflow = settings.visma.workflow
-    kind, path = ("order", "orders") if workflow == "order" else ("draft", "customerinvoicedrafts")
+    path, kind = created_kind(workflow)
     if dry_run and customer is None:
         outcome.body = {"customer": cust_view}
     article_ids = _ensure_articles(plan.articles(), view, outcome, dry_run=dry_run)
@@ -107,7 +92,7 @@ def transfer(order: Order, settings: Settings, services: Any, checkpoint: Checkp
     body = _document_body(plan, workflow, customer["Id"], article_ids, customer, order)
     record_intent(checkpoint, order.name, kind, order.id)
     services.save_checkpoint(checkpoint)
-    doc = view.create_document(path, kind, body, order.name)
+    doc = view.create_document(path, kind, body, order_reference(order))
     outcome.status, outcome.document_id, outcome.kind = "created", doc.get("Id", ""), kind
     fix = _Fixer(view, settings, company, order, customer, article_ids, is_foreign, path, kind, checkpoint)
     doc = fix.settle(doc, plan)
@@ -116,7 +101,7 @@ def transfer(order: Order, settings: Settings, services: Any, checkpoint: Checkp
 
 
 def verify_existing(order: Order, doc: dict[str, Any], settings: Settings, checkpoint: Checkpoint,
-                    view: VismaView, outcome: OrderOutcome, *, dry_run: bool,
+                    view: VismaRecords, outcome: OrderOutcome, *, dry_run: bool,
                     refund: tuple[Refund, int] | None = None) -> None:
     """A document found by its reference that this state dir never saw settle (a crash
     between its create and its correction, a lost checkpoint): its total must be checked
@@ -129,14 +114,14 @@ def verify_existing(order: Order, doc: dict[str, Any], settings: Settings, check
     if total is None or total == target:
         return
     found = f"{total} {order.currency} where Shopify's total is {target:.2f}"
-    path = {"draft": "customerinvoicedrafts", "order": "orders"}.get(kind)
-    name = refund_reference(order, refund[1]) if refund is not None else order.name
+    path = editable_path(kind)
+    name = refund_reference(order, refund[1]) if refund is not None else order_reference(order)
     if path is None:  # approved: a booked invoice is never rewritten by a tool
         reason = f"the approved Visma invoice {doc.get('Id')} totals {found}"
         outcome.status, outcome.reason = "edited", reason
         outcome.hint = "credit the invoice in Visma and invoice the order again by hand (docs/accounting.md)"
         if not dry_run:
-            checkpoint.edited[name] = {"reason": reason, "at": iso_utc(datetime.now(UTC)),
+            checkpoint.edited[name] = {"reason": reason, "at": iso_z(utc_now()),
                                        "document_id": doc.get("Id", "")}
         return
     if dry_run:
@@ -149,7 +134,7 @@ def verify_existing(order: Order, doc: dict[str, Any], settings: Settings, check
         raise OrderError(name, f"the Visma {kind} {doc.get('Id')} totals {found}, and its customer "
                                f"{doc.get('CustomerId')} was not found to correct it",
                          hint="correct or delete the document in Visma; the next sync checks it again", field="total")
-    is_foreign = mapping.foreign_customer(customer, company)
+    is_foreign = foreign_customer(customer, company)
     includes = doc.get("IncludesVat")
     includes_vat = bool(includes) if includes is not None else view.predict_includes_vat(customer, company)
     fix = _Fixer(view, settings, company, order, customer, {}, is_foreign, path, kind, checkpoint, refund)
@@ -158,8 +143,8 @@ def verify_existing(order: Order, doc: dict[str, Any], settings: Settings, check
     outcome.visma_total = f"{target:.2f}"
 
 
-def credit(order: Order, refund: Refund, index: int, settings: Settings, services: Any,
-           checkpoint: Checkpoint, view: VismaView, outcome: OrderOutcome, *, dry_run: bool) -> None:
+def credit(order: Order, refund: Refund, index: int, settings: Settings, services: Services,
+           checkpoint: Checkpoint, view: VismaRecords, outcome: OrderOutcome, *, dry_run: bool) -> None:
     """One credit invoice draft per Shopify refund, found by its reference before creating."""
     ref = refund_reference(order, index)
     found = view.documents.get(ref)
@@ -175,21 +160,21 @@ def credit(order: Order, refund: Refund, index: int, settings: Settings, service
         raise OrderError(ref, "the Visma customer of the original document was not found (by e-mail and currency)",
                          hint="check the customer in Visma; the next sync retries the credit", field="email")
     outcome.customer = f"reuse {customer.get('CustomerNumber') or customer['Id']}"
-    is_foreign = mapping.foreign_customer(customer, company)
-    plan = mapping.plan_refund(order, refund, company, settings.mapping, index=index, is_foreign=is_foreign,
+    is_foreign = foreign_customer(customer, company)
+    plan = plan_refund(order, refund, company, settings.mapping, index=index, is_foreign=is_foreign,
                                includes_vat=view.predict_includes_vat(customer, company))
     outcome.expected_total = f"{plan.expected_total:.2f}"
     article_ids = _ensure_articles(plan.articles(), view, outcome, dry_run=dry_run)
-    body = mapping.credit_draft_body(plan, customer_id=customer["Id"], article_ids=article_ids, customer=customer)
+    body = credit_draft_body(plan, customer_id=customer["Id"], article_ids=article_ids, customer=customer)
     if dry_run:
         outcome.body = {**outcome.body, "document": body} if outcome.body else body
         outcome.status = "would-create"
         return
     record_intent(checkpoint, ref, "credit", order.id)
     services.save_checkpoint(checkpoint)
-    doc = view.create_document("customerinvoicedrafts", "draft", body, ref)
+    doc = view.create_document(*CREDIT_CREATED, body, ref)
     outcome.status, outcome.document_id = "created", doc.get("Id", "")
-    fix = _Fixer(view, settings, company, order, customer, article_ids, is_foreign, "customerinvoicedrafts",
+    fix = _Fixer(view, settings, company, order, customer, article_ids, is_foreign, CREDIT_CREATED[0],
                  "credit", checkpoint, (refund, index))
     doc = fix.settle(doc, plan)
     checkpoint.intents.pop(ref, None)
@@ -206,12 +191,12 @@ def _cents(value: Any) -> str:
     return "" if value is None else f"{Decimal(str(value)):.2f}"
 
 
-def _document_body(plan: Any, workflow: str, customer_id: str, article_ids: dict[str, str],
+def _document_body(plan: DocumentPlan, workflow: str, customer_id: str, article_ids: dict[str, str],
                    customer: dict[str, Any], order: Order) -> dict[str, Any]:
-    if workflow == "order":
-        return mapping.order_body(plan, customer_id=customer_id, article_ids=article_ids, customer=customer,
+    if created_kind(workflow) == ORDER:
+        return order_body(plan, customer_id=customer_id, article_ids=article_ids, customer=customer,
                                   order_date=order.created_at.date().isoformat())
-    return mapping.draft_body(plan, customer_id=customer_id, article_ids=article_ids, customer=customer)
+    return draft_body(plan, customer_id=customer_id, article_ids=article_ids, customer=customer)
 
 
 @dataclass
@@ -225,9 +210,9 @@ class _Fixer:
     the rows at that offset with the same 0 % rounding row the first plan uses. A document
     that cannot be made exact is deleted and the order refused by name: it never stays."""
 
-    view: VismaView
+    view: VismaRecords
     settings: Settings
-    company: mapping.Company
+    company: Company
     order: Order
     customer: dict[str, Any]
     article_ids: dict[str, str]
@@ -239,15 +224,15 @@ class _Fixer:
 
     @property
     def name(self) -> str:
-        return refund_reference(self.order, self.refund[1]) if self.refund else self.order.name
+        return refund_reference(self.order, self.refund[1]) if self.refund else order_reference(self.order)
 
-    def plan(self, includes_vat: bool, bias: Decimal = Decimal(0)) -> mapping.DocumentPlan:
+    def plan(self, includes_vat: bool, bias: Decimal = Decimal(0)) -> DocumentPlan:
         s = self.settings.mapping
         if self.refund is not None:
-            plan = mapping.plan_refund(self.order, self.refund[0], self.company, s, index=self.refund[1],
+            plan = plan_refund(self.order, self.refund[0], self.company, s, index=self.refund[1],
                                        includes_vat=includes_vat, is_foreign=self.is_foreign, bias=bias)
         else:
-            plan = mapping.plan_document(self.order, self.company, s, includes_vat=includes_vat,
+            plan = plan_document(self.order, self.company, s, includes_vat=includes_vat,
                                          is_foreign=self.is_foreign, bias=bias)
         missing = [a for a in plan.articles() if a.number not in self.article_ids]  # e.g. a rounding row now
         self.view.lookup_articles([a.number for a in missing if a.number.lower() not in self.view.articles])
@@ -256,17 +241,17 @@ class _Fixer:
                                              or self.view.create_article(spec))["Id"]
         return plan
 
-    def put(self, doc: dict[str, Any], plan: mapping.DocumentPlan) -> dict[str, Any]:
+    def put(self, doc: dict[str, Any], plan: DocumentPlan) -> dict[str, Any]:
         cid = self.customer["Id"]
         if self.refund is not None:
-            body = mapping.credit_draft_body(plan, customer_id=cid, article_ids=self.article_ids,
+            body = credit_draft_body(plan, customer_id=cid, article_ids=self.article_ids,
                                              customer=self.customer)
         else:
             body = _document_body(plan, self.settings.visma.workflow, cid, self.article_ids, self.customer,
                                   self.order)
         return self.view.client.put(f"{self.path}/{doc['Id']}", body)
 
-    def settle(self, doc: dict[str, Any], plan: mapping.DocumentPlan) -> dict[str, Any]:
+    def settle(self, doc: dict[str, Any], plan: DocumentPlan) -> dict[str, Any]:
         includes = doc.get("IncludesVat")
         if includes is not None:
             self.view.observe_includes_vat(self.customer, self.company, bool(includes))
@@ -290,11 +275,11 @@ class _Fixer:
             self._remove(doc, problem)
         return doc
 
-    def _offset(self, doc: dict[str, Any], plan: mapping.DocumentPlan) -> Decimal:
+    def _offset(self, doc: dict[str, Any], plan: DocumentPlan) -> Decimal:
         total = document_total(doc, plan.expected_total)
         return Decimal(0) if total is None else total - plan.expected_total
 
-    def _problem(self, doc: dict[str, Any], plan: mapping.DocumentPlan, off: Decimal) -> str:
+    def _problem(self, doc: dict[str, Any], plan: DocumentPlan, off: Decimal) -> str:
         if off:
             return (f"Visma computes a total of {plan.expected_total + off} but Shopify's is "
                     f"{plan.expected_total:.2f} {self.order.currency}")
@@ -307,7 +292,7 @@ class _Fixer:
         return ""
 
     def _remove(self, doc: dict[str, Any], problem: str) -> None:
-        from shopvisma.visma.client import VismaError
+        from shopvisma.visma.errors import VismaError
 
         what = f"{self.kind} {doc.get('Id')}"
         try:
@@ -315,7 +300,7 @@ class _Fixer:
         except VismaError as exc:
             reason = f"{problem}; {what} could not be deleted ({exc.message}) and needs a manual check"
             # Kept (bounded) for `status`: the document exists and is wrong.
-            self.checkpoint.edited[self.name] = {"reason": reason, "at": iso_utc(datetime.now(UTC)),
+            self.checkpoint.edited[self.name] = {"reason": reason, "at": iso_z(utc_now()),
                                                  "document_id": doc.get("Id", "")}
             raise OrderError(self.name, reason, field="total",
                              hint="delete the draft in Visma; the next sync creates it again") from None

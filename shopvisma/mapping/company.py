@@ -1,38 +1,21 @@
-"""Pure functions: a Shopify order → the Visma bodies that represent it. No I/O.
+"""The company facts the mapping reads (Company, Coding) and the customer a document names.
 
-The accounting rules (docs/accounting.md) live here and in mapping_rows.py (row
-arithmetic, Visma's totals rule); mapping_bodies.py writes the JSON bodies.
-Anything that cannot be mapped exactly raises OrderError naming the order, the
-reason and the config key that would fix it: a refused order stays pending, a
-wrong invoice would be booked.
+Pure, no I/O: the engine reads the facts from Visma once per pass and passes them in.
+The rows live in plan.py and rows.py, the document bodies in bodies.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shopvisma.mapping.bodies import credit_draft_body, draft_body, order_body
-from shopvisma.mapping.plan import (
-    VatCodings,
-    needed_articles,
-    plan_document,
-    plan_refund,
-    refund_needs_credit,
-    require_email,
-    resolve_vat_codings,
-)
-from shopvisma.mapping.rows import ArticleSpec, DocumentPlan, RowPlan, cut, predict_totals
-from shopvisma.mapping.settings import MappingSettings
-from shopvisma.shopify.order import MoneyKey, Order
+from shopvisma.mapping.plan import require_email
+from shopvisma.mapping.rows import cut
 
-__all__ = [
-    "ArticleSpec", "Coding", "Company", "DocumentPlan", "MappingSettings", "RowPlan", "VatCodings",
-    "credit_draft_body", "customer_body", "customer_key", "document_includes_vat", "draft_body",
-    "foreign_customer", "money_key", "needed_articles", "order_body", "plan_document", "plan_refund",
-    "predict_totals", "resolve_vat_codings", "refund_needs_credit",
-]
+if TYPE_CHECKING:
+    from shopvisma.mapping.settings import MappingSettings
+    from shopvisma.shopify.order import Order
 
 
 @dataclass(frozen=True)
@@ -56,11 +39,6 @@ class Company:
     terms_of_payment_id: str
     unit_id: str
     codings: tuple[Coding, ...]
-
-
-def money_key(settings: MappingSettings) -> MoneyKey:
-    """Which side of Shopify's MoneyBags the order must be parsed with (model.parse_order)."""
-    return "shopMoney" if settings.currency == "shop" else "presentmentMoney"
 
 
 def customer_key(order: Order, settings: MappingSettings) -> tuple[str, str]:

@@ -1,8 +1,8 @@
 """Planning: a Shopify order (or one of its refunds) → the rows of a Visma document. No I/O.
 
-Split from mapping.py (which holds the settings, the company facts and the customer)
-to keep each module readable; mapping.py re-exports everything here. Settings and
-company are only duck-typed at run time, so this module imports nothing from mapping.py.
+Company and settings are only annotations here (company.py imports this module for
+require_email), so nothing of them is imported at run time. The reference each plan
+carries comes from engine.references, the one place sync and reconcile read it too.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from shopvisma.engine.references import order_reference, refund_reference
 from shopvisma.errors import OrderError
 from shopvisma.mapping.rows import (
     CENT,
@@ -30,7 +31,8 @@ from shopvisma.mapping.rows import (
 from shopvisma.shopify.order import LineItem, Order, Refund, TaxLine
 
 if TYPE_CHECKING:
-    from shopvisma.mapping.company import Coding, Company, MappingSettings
+    from shopvisma.mapping.company import Coding, Company
+    from shopvisma.mapping.settings import MappingSettings
 
 
 class VatCodings(dict[Decimal, str]):
@@ -79,19 +81,20 @@ def resolve_vat_codings(company: Company, settings: MappingSettings) -> VatCodin
             result.problems[rate] = f"several active Goods codings have {fmt_pct(rate)} % VAT: {names}"
     by_id = {c.id: c for c in company.codings}
     for key, coding_id in settings.vat_codings.items():
-        rate = rate_key(key)
-        if rate is None:
+        stated = rate_key(key)
+        if stated is None:
             continue  # in key_problems
-        c = by_id.get(coding_id)
-        if c is None:
+        rate = stated
+        chosen = by_id.get(coding_id)
+        if chosen is None:
             result.problems[rate] = f"vat_codings {fmt_pct(rate)!r} names coding {coding_id}, which Visma does not have"
-        elif not c.active:
-            result.problems[rate] = f"vat_codings {fmt_pct(rate)!r} names coding {c.name} ({c.id}), which is inactive"
-        elif pct_key(c.vat_percent) != rate:
-            result.problems[rate] = (f"vat_codings {fmt_pct(rate)!r} names coding {c.name} ({c.id}), "
-                                     f"which has {fmt_pct(c.vat_percent)} % VAT")
+        elif not chosen.active:
+            result.problems[rate] = f"vat_codings {fmt_pct(rate)!r} names coding {chosen.name} ({chosen.id}), which is inactive"
+        elif pct_key(chosen.vat_percent) != rate:
+            result.problems[rate] = (f"vat_codings {fmt_pct(rate)!r} names coding {chosen.name} ({chosen.id}), "
+                                     f"which has {fmt_pct(chosen.vat_percent)} % VAT")
         else:
-            result[rate] = c.id
+            result[rate] = chosen.id
             result.problems.pop(rate, None)
             continue
         result.pop(rate, None)
@@ -353,7 +356,7 @@ def plan_document(order: Order, company: Company, settings: MappingSettings, *, 
         coding = p.zero_coding(settings.tip_coding_id, "tip_coding_id", "a tip")
         art = p.article(settings.tip_article, "Dricks", coding, "tip", ZERO, ZERO)
         p.add([RowPlan(art, "Dricks", order.total_tip, Decimal(1), ZERO, "tip")])
-    return _finish(p, order.total, order.name, False, bias)
+    return _finish(p, order.total, order_reference(order), False, bias)
 
 
 def needed_articles(order: Order, company: Company, settings: MappingSettings, *,
@@ -386,7 +389,7 @@ def plan_refund(order: Order, refund: Refund, company: Company, settings: Mappin
     """A credit invoice draft for one refund: negative quantities at positive prices, so
     Visma's TotalAmount is −refund.total (see docs/accounting.md, "Refunds")."""
     require_email(order)
-    reference = f"{order.name} refund {index}"
+    reference = refund_reference(order, index)
     p = _Planner(order, company, settings, includes_vat, is_foreign)
     if not refund_needs_credit(refund):
         raise p.fail(f"refund {index} returned no money; there is nothing to credit", field="refunds")

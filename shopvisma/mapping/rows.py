@@ -1,6 +1,6 @@
-"""Row arithmetic for mapping.py: Visma's totals rule and exact row construction. No I/O.
+"""Row arithmetic: Visma's totals rule and exact row construction. No I/O.
 
-Split from mapping.py so the money rules (which an accountant reviews) sit apart
+Apart from plan.py so the money rules (which an accountant reviews) sit apart
 from the Shopify-shape plumbing. Everything here works on Decimals in the
 document's price mode (gross when the document includes VAT, net otherwise).
 """

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from shopvisma.shopify.order import MoneyKey
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -64,3 +67,10 @@ class MappingSettings:
     rounding_coding_id: str = field(
         default="", metadata=_doc("Coding for rounding rows (must have 0 % VAT). Default: the 0 % Goods coding.")
     )
+
+
+def money_key(settings: MappingSettings) -> MoneyKey:
+    """Which side of Shopify's MoneyBags the orders are read in (shopify.order.parse_order).
+    Here, beside the setting, because sync, its refunds check and reconcile must all read the
+    same amounts, and an idle pass needs it without loading the mapping code."""
+    return "shopMoney" if settings.currency == "shop" else "presentmentMoney"

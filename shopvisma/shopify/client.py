@@ -1,6 +1,6 @@
-"""Shopify Admin GraphQL client: HTTP, token, paging, cost-aware throttling.
+"""Shopify Admin GraphQL client: HTTP, paging, cost-aware throttling.
 
-No business rules: it runs the documents of `shopify_queries` and streams
+No business rules: it runs the documents of `shopify.queries` and streams
 order nodes. Shopify charges each query by its requested cost out of a leaky
 bucket; this client reads the bucket state from every response and waits
 exactly as long as the bucket needs to refill, so it never sends a query that
@@ -12,156 +12,37 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import requests
 
-from shopvisma import redact
 from shopvisma.errors import AuthError, ConfigError, ShopvismaError, UnavailableError
 from shopvisma.http import WaitBudget, check_session, describe, make_session, retry_after_seconds
+from shopvisma.shopify.auth import LOGIN_HINT
 from shopvisma.shopify.queries import ORDER_LINES_QUERY, ORDER_REFUNDS_QUERY, ORDERS_QUERY
 
 log = logging.getLogger("shopvisma.shopify.client")
 
-LOGIN_HINT = "run: shopvisma login shopify"
 MAX_PAGE = 250  # Shopify's largest connection page
 MAX_QUERY_COST = 1000  # Shopify's single-query cost limit
 FIRST_PAGE = 5  # probe size until the cost of one order is measured (~145 points each)
-RENEW_MARGIN = 3600.0  # renew a client-credentials token with less than 1 h left
-_FULFILLMENT = {"unfulfilled": "unfulfilled", "partially_fulfilled": "partial", "fulfilled": "fulfilled"}
 
 
 class _CostTooHigh(Exception):
-    def __init__(self, cost: float, limit: float):
+    """A query costs more than Shopify allows at once: page smaller, or fail (never wait)."""
+
+    def __init__(self, cost: float, limit: float) -> None:
         self.cost = cost
         self.limit = limit
 
-
-# -- tokens --------------------------------------------------------------------
-
-def client_credentials_token(
-    origin: str, client_id: str, client_secret: str, tokens: Any, *,
-    session: requests.Session | None = None, clock: Callable[[], float] = time.time, force: bool = False,
-) -> str:
-    """The cached client-credentials token, renewed when < 1 h is left or when `force`d.
-
-    There is no refresh token in this grant: a new token is simply requested with
-    the client id/secret and cached in tokens.json ("shopify").
-    """
-    redact.register(client_secret)
-    cached = (tokens.load().get("shopify") or {}) if tokens is not None else {}
-    if not force and cached.get("access_token") and float(cached.get("expires_at") or 0) - RENEW_MARGIN > clock():
-        redact.register(cached["access_token"])
-        return str(cached["access_token"])
-    session = check_session(session or make_session(post_is_read_for=[origin]))
-    try:
-        resp = session.post(
-            f"{origin.rstrip('/')}/admin/oauth/access_token",
-            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
-            headers={"Accept": "application/json"}, timeout=(5, 60),
-        )
-    except requests.RequestException as exc:
-        raise UnavailableError(f"Shopify token endpoint {describe(exc)}",
-                               hint="the next scheduled run retries") from None
-    if resp.status_code in (400, 401, 403, 404):
-        raise AuthError(f"Shopify refused the client credentials (HTTP {resp.status_code})", hint=LOGIN_HINT)
-    if resp.status_code != 200:
-        raise UnavailableError(f"Shopify token endpoint answered HTTP {resp.status_code}",
-                               hint="the next scheduled run retries")
-    try:
-        payload = resp.json()
-        token = str(payload["access_token"])
-    except (ValueError, KeyError, TypeError):
-        raise AuthError("Shopify's token response has no access token", hint=LOGIN_HINT) from None
-    redact.register(token)
-    section = {"access_token": token, "expires_at": clock() + float(payload.get("expires_in") or 86399)}
-    if tokens is not None:
-        tokens.update("shopify", section)
-    return token
-
-
-class ShopifyTokenProvider:
-    """Callable token source for `ShopifyClient`; `.invalidate()` forces a new token after a 401."""
-
-    def __init__(self, origin: str, client_id: str, client_secret: str, tokens: Any, *,
-                 session: requests.Session | None = None, clock: Callable[[], float] = time.time):
-        self.origin = origin
-        self.client_id = client_id
-        self._client_secret = client_secret
-        self.tokens = tokens
-        self.session = session
-        self.clock = clock
-        self._force = False
-        redact.register(client_secret)
-
-    def __call__(self) -> str:
-        token = client_credentials_token(self.origin, self.client_id, self._client_secret, self.tokens,
-                                         session=self.session, clock=self.clock, force=self._force)
-        self._force = False
-        return token
-
-    def invalidate(self) -> None:
-        self._force = True
-
-    def __repr__(self) -> str:
-        return f"ShopifyTokenProvider(origin={self.origin!r})"
-
-
-# -- search ----------------------------------------------------------------------
-
-def _when(dt: datetime) -> str:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return "'" + dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") + "'"
-
-
-def _value(v: str) -> str:
-    if not any(c.isspace() or c in "():'\"" for c in v):
-        return v
-    return f'"{v}"' if "'" in v else f"'{v}'"
-
-
-def _any_of(field: str, values: list[str]) -> str:
-    terms = [f"{field}:{_value(v)}" for v in values]
-    return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
-
-
-def build_search(criteria: Any, *, updated_since: datetime | None, created_at_min: datetime | None) -> str:
-    """The `orders(query:)` search string for the criteria, filtered server-side.
-
-    Several statuses (or include tags) mean any of them; every exclude tag is
-    excluded. Test orders are never selected.
-    """
-    terms: list[str] = []
-    if updated_since is not None:
-        terms.append(f"updated_at:>={_when(updated_since)}")
-    if created_at_min is not None:
-        terms.append(f"created_at:>={_when(created_at_min)}")
-    financial = [s.strip().lower() for s in criteria.financial_status or () if s.strip()]
-    if financial:
-        terms.append(_any_of("financial_status", financial))
-    fulfillment = [_FULFILLMENT.get(s.strip().lower(), s.strip().lower())
-                   for s in criteria.fulfillment_status or () if s.strip()]
-    if fulfillment:
-        terms.append(_any_of("fulfillment_status", fulfillment))
-    include = [t for t in criteria.tags_include or () if t.strip()]
-    if include:
-        terms.append(_any_of("tag", include))
-    terms.extend(f"tag_not:{_value(t)}" for t in criteria.tags_exclude or () if t.strip())
-    terms.append("test:false")
-    return " ".join(terms)
-
-
-# -- client ----------------------------------------------------------------------
 
 class ShopifyClient:
     """GraphQL over HTTP with throttle-aware waits. Counts `.requests` and `.cost_spent`."""
 
     def __init__(self, api_url: str, token: Callable[[], str], *, session: requests.Session | None = None,
                  timeout: tuple[float, float] = (5, 60), max_wait: float = 300,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
         self.api_url = api_url
         self.token = token
         # GraphQL queries are reads: POST to the API URL is safe to repeat.
@@ -255,7 +136,7 @@ class ShopifyClient:
             log.debug("Shopify POST graphql -> %s", status)
             if status == 401 and not renewed and hasattr(self.token, "invalidate"):
                 renewed = True
-                self.token.invalidate()  # type: ignore[attr-defined]
+                self.token.invalidate()
                 continue
             if status in (401, 403):
                 what = "rejected the access token" if status == 401 else "denied access (missing scope?)"

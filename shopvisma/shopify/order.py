@@ -1,6 +1,6 @@
 """The Shopify order as the mapping sees it: typed, Decimal money, one currency.
 
-Parsing lives here (not in shopify.py) so that mapping.py, the sandbox and the
+Parsing lives here (not in the client) so that the mapping, the sandbox and the
 tests share one definition of an order, and the GraphQL JSON shape is read in
 exactly one place. `money` picks which side of every Shopify `MoneyBag` is
 used: "presentmentMoney" (what the customer paid in) or "shopMoney".
@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
+
+from shopvisma.timefmt import parse_iso
 
 MoneyKey = Literal["presentmentMoney", "shopMoney"]
 ZERO = Decimal("0")
@@ -37,7 +39,6 @@ class LineItem:
     taxable: bool = True
     is_gift_card: bool = False
     requires_shipping: bool = True
-    variant_title: str = ""
 
     @property
     def total(self) -> Decimal:
@@ -110,7 +111,6 @@ class Order:
     total_shipping: Decimal = ZERO
     total_tip: Decimal = ZERO
     total_refunded: Decimal = ZERO  # totalRefundedSet: what all refunds together returned
-    legacy_id: str = ""
     cancelled_at: datetime | None = None
     test: bool = False
     financial_status: str = ""  # lower case: "paid", "partially_refunded", ...
@@ -137,9 +137,8 @@ def normalize_email(email: str | None) -> str:
 
 
 def parse_datetime(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """A Shopify DateTime field; Shopify leaves optional ones (cancelledAt) null or empty."""
+    return parse_iso(value) if value else None
 
 
 def _money(bag: dict[str, Any] | None, key: MoneyKey) -> Decimal:
@@ -211,7 +210,6 @@ def parse_order(node: dict[str, Any], money: MoneyKey = "presentmentMoney") -> O
                 taxable=bool(li.get("taxable", True)),
                 is_gift_card=bool(li.get("isGiftCard", False)),
                 requires_shipping=bool(li.get("requiresShipping", True)),
-                variant_title=li.get("variantTitle") or "",
             )
         )
     shipping_lines = []
@@ -271,7 +269,6 @@ def parse_order(node: dict[str, Any], money: MoneyKey = "presentmentMoney") -> O
     page_info = line_conn.get("pageInfo") if isinstance(line_conn, dict) else None
     return Order(
         id=node["id"],
-        legacy_id=str(node.get("legacyResourceId") or ""),
         name=node["name"],
         email=node.get("email") or "",
         created_at=parse_datetime(node.get("createdAt")),  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
 """The run lock: one sync at a time per state folder (exit 75 for the loser).
 
-Apart from state.py because it is the one piece that must work across processes, and
+Apart from the checkpoint because it is the one piece that must work across processes, and
 because it is on every cron pass's path: it imports nothing heavy (see _try_lock).
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from shopvisma.errors import LockedError
-from shopvisma.state.checkpoint import atomic_write, iso, state_paths, utc_now
+from shopvisma.state.files import atomic_write, state_paths
+from shopvisma.timefmt import iso_z, utc_now
 
 
 def _read_lock_info(path: Path) -> dict[str, Any]:
@@ -88,7 +89,7 @@ class RunLock:
     SIGKILLed run never leaves a stale lock. The sidecar file only says who holds it.
     """
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path) -> None:
         self.paths = state_paths(state_dir)
         self._release: Callable[[], None] | None = None
 
@@ -103,7 +104,7 @@ class RunLock:
                               hint="the next cron run will try again") from None
         self._release = release
         _sweep_temp_files(self.paths.lock.parent)
-        info = {"pid": os.getpid(), "started_at": iso(utc_now())}
+        info = {"pid": os.getpid(), "started_at": iso_z(utc_now())}
         try:
             atomic_write(self.paths.lock_info, json.dumps(info).encode(), mode=0o644)
         except OSError:

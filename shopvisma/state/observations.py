@@ -62,7 +62,7 @@ def load(state_dir: Path) -> Observations:
 
 
 def save(state_dir: Path, obs: Observations) -> None:
-    from shopvisma.state.checkpoint import atomic_write
+    from shopvisma.state.files import atomic_write
 
     data: dict[str, Any] = {"schema": SCHEMA, **asdict(obs)}
     atomic_write(path_of(state_dir), json.dumps(data, indent=2, sort_keys=True).encode("utf-8") + b"\n")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from shopvisma.errors import ConfigError
-from shopvisma.state.checkpoint import atomic_write, iso, state_paths, utc_now
+from shopvisma.state.files import atomic_write, state_paths
+from shopvisma.timefmt import iso_z, utc_now
 
 SERVICE = "shopvisma"
 ENV_VARS: dict[str, str] = {
@@ -58,7 +59,7 @@ def keyring_usable() -> bool:
 class SecretStore:
     """Looks a secret up env-first; stores it in the keyring, or the 0600 file where none works."""
 
-    def __init__(self, state_dir: Path, env: Mapping[str, str] | None = None):
+    def __init__(self, state_dir: Path, env: Mapping[str, str] | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.path = state_paths(self.state_dir).secrets
         self._env = env if env is not None else os.environ
@@ -170,7 +171,7 @@ class TokenFile:
     "shopify": {access_token, expires_at}}. 0600 from creation, replaced atomically;
     callers hold the run lock while they rotate, so load-modify-save does not race."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
     def __repr__(self) -> str:
@@ -219,6 +220,6 @@ class TokenFile:
         data = self.load()
         if data.get("visma", {}).get("refresh_token"):
             return False
-        data["visma"] = {"access_token": "", "refresh_token": value, "expires_at": 0.0, "rotated_at": iso(utc_now())}
+        data["visma"] = {"access_token": "", "refresh_token": value, "expires_at": 0.0, "rotated_at": iso_z(utc_now())}
         self.save(data)
         return True

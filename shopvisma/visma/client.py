@@ -1,13 +1,8 @@
-"""Visma eAccounting v2 client: OAuth refresh with rotation, paging, typed errors.
+"""Visma eAccounting v2 client: token refresh with rotation, pacing, paging, typed errors.
 
 No business rules: it moves JSON and turns Visma's error envelope into typed
-errors. Token handling is a small explicit implementation rather than authlib's
-OAuth2Session: the one rule that matters here (the rotated refresh token is on
-disk *before* the new access token is used, because the old one is void the
-moment Visma answers) has to sit between "token response received" and "first
-request", and authlib's `update_token` hook runs after its own request
-plumbing, with its own retry and error shapes. Twenty lines of form POST are
-easier to audit than that interaction.
+errors (visma/errors.py). The login and the token-endpoint helpers are in
+visma/auth.py, which explains why they are written out instead of using authlib.
 """
 
 from __future__ import annotations
@@ -18,136 +13,34 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from shopvisma import redact
-from shopvisma.errors import AuthError, ShopvismaError, UnavailableError
-from shopvisma.http import (WaitBudget, check_session, describe, encode_json, make_session, not_sent, retry_after_seconds,
-                   utc_iso)
-from shopvisma.visma.errors import (  # re-exported: callers import the errors from here
-    LOGIN_HINT, AmbiguousWriteError, VismaAuthError, VismaCompanyInactiveError, VismaConflictError, VismaError,
-    VismaModuleError, VismaScopeError, VismaStartupGuideError, VismaValidationError, as_int, error_from_response,
-    message_wait, read_envelope, scope_for, scopes_for,
+from shopvisma.errors import AuthError, UnavailableError
+from shopvisma.http import WaitBudget, check_session, describe, encode_json, make_session, not_sent, retry_after_seconds
+from shopvisma.visma.auth import post_token, token_error, token_json, token_section
+from shopvisma.visma.errors import (
+    LOGIN_HINT,
+    AmbiguousWriteError,
+    as_int,
+    error_from_response,
+    message_wait,
+    read_envelope,
 )
 
 log = logging.getLogger("shopvisma.visma.client")
 
-SCOPES = ("ea:api", "offline_access", "ea:sales", "ea:accounting_readonly")
 RATE_LIMIT = 590  # Visma: 600 requests per minute per client and endpoint; a little headroom
 REFRESH_MARGIN = 60.0  # refresh when the access token has less than this left (or a quarter of its life)
 DEFAULT_RATE_WAIT = 60.0  # Visma's window is a minute: the wait when the 429 names none
 MIN_RATE_WAIT = 1.0  # a "Retry-After: 0" must not turn the retry loop into a burst
 MAX_PAGES = 10_000  # a list longer than this is a paging loop, not data (500,000 rows at 50 a page)
 
-__all__ = [
-    "LOGIN_HINT", "SCOPES", "AmbiguousWriteError", "VismaAuthError", "VismaClient", "VismaCompanyInactiveError",
-    "VismaConflictError", "VismaError", "VismaModuleError", "VismaScopeError", "VismaStartupGuideError",
-    "VismaValidationError", "authorize_url", "exchange_code", "scope_for", "scopes_for",
-]
-
-
-def authorize_url(
-    identity_url: str, client_id: str, redirect_uri: str, state: str, scopes: tuple[str, ...] = SCOPES
-) -> str:
-    """The URL the user opens to grant access (authorization-code flow)."""
-    query = urlencode(
-        {
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": " ".join(scopes),
-            "state": state,
-            "response_type": "code",
-            "prompt": "login",
-        }
-    )
-    return f"{identity_url.rstrip('/')}/connect/authorize?{query}"
-
-
-def _token_section(payload: Any, now: float, old_refresh: str | None = None) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise UnavailableError("Visma identity server returned a token response that is not a JSON object",
-                               hint="the next scheduled run retries")
-    access = payload.get("access_token")
-    if not access:
-        raise AuthError("Visma's token response has no access token", hint=LOGIN_HINT)
-    refresh = payload.get("refresh_token") or old_refresh
-    redact.register(access, refresh)
-    try:
-        life = float(payload.get("expires_in") or 3600)
-    except (TypeError, ValueError):
-        life = 3600.0  # Visma documents one hour; an unreadable value must not end the run
-    return {
-        "access_token": access,
-        "refresh_token": refresh,
-        "expires_at": now + life,
-        "expires_in": life,
-        "rotated_at": utc_iso(now),
-        # What the grant covers, when Visma says (doctor shows it; a 4006 still decides).
-        "scope": str(payload.get("scope") or "") or None,
-    }
-
-
-def _token_json(resp: requests.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        raise UnavailableError("Visma identity server returned a non-JSON token response",
-                               hint="the next scheduled run retries") from None
-
-
-def _token_post(
-    session: requests.Session, identity_url: str, client_id: str, client_secret: str, data: dict[str, str],
-    timeout: tuple[float, float],
-) -> requests.Response:
-    url = f"{identity_url.rstrip('/')}/connect/token"
-    try:
-        return session.post(
-            url, data=data, auth=(client_id, client_secret), timeout=timeout,
-            headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
-        )
-    except requests.RequestException as exc:
-        raise UnavailableError(f"Visma identity server {describe(exc)}",
-                               hint="the next scheduled run retries") from None
-
-
-def _token_error(resp: requests.Response) -> ShopvismaError:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    err = str(body.get("error") or "") if isinstance(body, dict) else ""
-    if resp.status_code == 429:
-        return UnavailableError("Visma identity server rate limit", hint="the next scheduled run retries")
-    if err == "invalid_grant":
-        return AuthError("Visma grant is missing or revoked", hint=LOGIN_HINT)
-    if err in ("invalid_client", "unauthorized_client") or resp.status_code == 401:
-        return AuthError("Visma rejected the client id/secret",
-                         hint="check SHOPVISMA_VISMA_CLIENT_ID / SHOPVISMA_VISMA_CLIENT_SECRET, then " + LOGIN_HINT)
-    if resp.status_code >= 500:
-        return UnavailableError(f"Visma identity server answered HTTP {resp.status_code}",
-                                hint="the next scheduled run retries")
-    return AuthError(f"Visma token request refused (HTTP {resp.status_code} {err})".rstrip(), hint=LOGIN_HINT)
-
-
-def exchange_code(
-    identity_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str, tokens: Any,
-    session: requests.Session | None = None, *, clock: Callable[[], float] = time.time,
-) -> dict[str, Any]:
-    """Trade an authorization code for tokens and save them in tokens.json ("visma")."""
-    redact.register(client_secret, code)
-    session = check_session(session or make_session(post_is_read_for=[identity_url]))
-    resp = _token_post(session, identity_url, client_id, client_secret,
-                       {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}, (5, 60))
-    if resp.status_code != 200:
-        raise _token_error(resp)
-    section = _token_section(_token_json(resp), clock())
-    tokens.update("visma", section)
-    return section
-
 
 def _endpoint(path: str) -> str:
+    """The first path segment, lower case: what Visma rate-limits and scopes by."""
     return path.strip("/").split("/", 1)[0].split("?", 1)[0].lower()
 
 
@@ -175,7 +68,7 @@ class VismaClient:
         jitter: float = 0.5,
         rate_limit: int = RATE_LIMIT,
         max_pages: int = MAX_PAGES,
-    ):
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         self.identity_url = identity_url.rstrip("/")
         self.client_id = client_id
@@ -230,13 +123,13 @@ class VismaClient:
         data = {"grant_type": "refresh_token", "refresh_token": str(refresh)}
         for _ in range(20):
             self.token_requests += 1
-            resp = _token_post(self.session, self.identity_url, self.client_id, self._client_secret, data, self.timeout)
+            resp = post_token(self.session, self.identity_url, self.client_id, self._client_secret, data, self.timeout)
             if resp.status_code == 429:
                 self.budget.wait(self._rate_limit_wait(resp), "Visma token endpoint rate limit")
                 continue
             if resp.status_code != 200:
-                raise _token_error(resp)
-            new = _token_section(_token_json(resp), self.clock(), old_refresh=str(refresh))
+                raise token_error(resp)
+            new = token_section(token_json(resp), self.clock(), old_refresh=str(refresh))
             # The old refresh token is void now: the new one goes to disk first.
             self.tokens.update("visma", new)
             log.info("Visma tokens rotated")

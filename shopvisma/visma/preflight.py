@@ -19,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from shopvisma.config.settings import Settings
 from shopvisma.errors import ExitCode, ShopvismaError
 from shopvisma.state.observations import Observations
+from shopvisma.timefmt import iso_z
 
 PROBE = "shopvisma-doctor-probe"  # a reference no real order has: the filter probe matches nothing
 PROBE_PAGE_SIZE = 1000
@@ -164,7 +166,7 @@ def run(client: Any, settings: Settings, *, stored_scope: Callable[[], str | Non
         _page_size(pf, client, refused_scopes)
     _includes_vat(pf)
     _rate_limit(pf, settings)
-    pf.observations.observed_at = now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    pf.observations.observed_at = iso_z(now())
     pf.observations.by = "doctor"
     return pf
 
@@ -184,7 +186,7 @@ def _scopes(pf: Preflight, client: Any, stored_scope: Callable[[], str | None] |
     seen_ok: list[str] = []
     for scope, endpoint in SCOPE_PROBES:
         in_token = "not stored" if not claimed else ("yes" if any(g.startswith(scope) for g in granted) else "no")
-        _, exc = _attempt(lambda e=endpoint: client.get(e, {"$pagesize": 1}))
+        _, exc = _attempt(partial(client.get, endpoint, {"$pagesize": 1}))
         if exc is None:
             seen_ok.append(scope)
             pf.add(f"scope:{scope}", f"scope {scope}", f"granted (GET /{endpoint} answered; token scope: {in_token})",
@@ -227,8 +229,8 @@ def _order_module(pf: Preflight, client: Any, settings: Settings, refused: set[s
 
 def _company(pf: Preflight, client: Any, settings: Settings, hint: str | None) -> None:
     """The codings' VAT scale, then the facts the mapping defaults come from (as doctor always listed)."""
-    from shopvisma.mapping import company as mapping
     from shopvisma.engine.records import load_company
+    from shopvisma.mapping import plan as mapping
 
     raw, exc = _attempt(lambda: list(client.iter_list("articleaccountcodings")))
     if exc is not None and is_scope(exc):
@@ -262,8 +264,8 @@ def _company(pf: Preflight, client: Any, settings: Settings, hint: str | None) -
 def _vat_scale(pf: Preflight, raw: list[dict[str, Any]], settings: Settings, hint: str | None) -> None:
     """visma_readings decides the scale for the whole list; a coding whose label disagrees
     with its number (and is not settled by [mapping] vat_codings) blocks: VAT would be wrong."""
-    from shopvisma.visma import readings as visma_readings
     from shopvisma.mapping.plan import rate_key
+    from shopvisma.visma import readings as visma_readings
 
     stated = {cid: rate for key, cid in settings.mapping.vat_codings.items() if (rate := rate_key(key)) is not None}
     try:
@@ -302,7 +304,7 @@ def _filters(pf: Preflight, client: Any, settings: Settings, refused_scopes: set
             pf.add(key, item, "not checked (no order module)", "see the order module row")
             continue
         params = {"$filter": f"{prop} eq '{PROBE}'", "$pagesize": 1}
-        _, exc = _attempt(lambda e=endpoint, p=params: client.get(e, p))
+        _, exc = _attempt(partial(client.get, endpoint, params))
         if exc is None:
             _mark(obs, pair, accepted=True)
             pf.add(key, item, "accepted", "looks up by filter (one request per 40 keys)")
@@ -340,8 +342,9 @@ def _page_size(pf: Preflight, client: Any, refused_scopes: set[str]) -> None:
 
 def served_page_size(body: dict[str, Any]) -> int | None:
     """A short page with more results left is the real size, whatever Meta claims."""
-    meta = body.get("Meta") if isinstance(body.get("Meta"), dict) else {}
-    data = body.get("Data") if isinstance(body.get("Data"), list) else []
+    raw_meta, raw_data = body.get("Meta"), body.get("Data")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    data: list[Any] = raw_data if isinstance(raw_data, list) else []
     total = meta.get("TotalNumberOfResults")
     claimed = meta.get("PageSize")
     if isinstance(total, int) and len(data) < min(total, PROBE_PAGE_SIZE):

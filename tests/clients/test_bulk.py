@@ -3,20 +3,10 @@ sandbox's bulk emulation; every fallback ends with the same documents as the pag
 
 from __future__ import annotations
 
-import gzip
 import json
 from typing import Any
 
-import pytest
-from support.paths import REFERENCE
-
-from shopvisma.sandbox.seed.orders import generate_orders
-
-
-def _paid(n: int, seed: int = 0) -> list[dict[str, Any]]:
-    orders = [o for o in generate_orders(n * 3, seed=seed)
-              if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")]
-    return orders[:n]
+from support.sandboxes import paid
 
 
 def _operations(shop: Any) -> list[str]:
@@ -28,7 +18,7 @@ def _refs(visma: Any) -> list[str]:
 
 
 def test_first_import_uses_one_bulk_operation_then_pages(world) -> None:
-    orders = _paid(40, seed=5)
+    orders = paid(40, seed=5)
     for o in orders:
         world.shop.add_order(o)
     code, doc = world.sync_json()
@@ -50,7 +40,7 @@ def test_bulk_orders_are_whole_like_paged_ones(world) -> None:
     from shopvisma.shopify.client import ShopifyClient
     from shopvisma.shopify.order import parse_order
 
-    orders = _paid(30, seed=6)
+    orders = paid(30, seed=6)
     big = orders[0]
     big["lineItems"] = [dict(json.loads(json.dumps(big["lineItems"][0])), id=f"gid://shopify/LineItem/{9000 + i}")
                         for i in range(14)]
@@ -65,7 +55,7 @@ def test_bulk_orders_are_whole_like_paged_ones(world) -> None:
 
 
 def test_bulk_failure_falls_back_to_pages(world) -> None:
-    orders = _paid(12, seed=7)
+    orders = paid(12, seed=7)
     for o in orders:
         world.shop.add_order(o)
     world.shop.inject_fault("bulk_failed")
@@ -77,7 +67,7 @@ def test_bulk_failure_falls_back_to_pages(world) -> None:
 
 
 def test_bulk_can_be_switched_off_and_dry_run_never_starts_one(world) -> None:
-    for o in _paid(5, seed=8):
+    for o in paid(5, seed=8):
         world.shop.add_order(o)
     assert world.cli("dry-run", "--json").exit_code == 0
     assert "BulkOrders" not in _operations(world.shop)
@@ -89,30 +79,25 @@ def test_bulk_can_be_switched_off_and_dry_run_never_starts_one(world) -> None:
 
 
 def test_limit_reads_pages(world) -> None:
-    for o in _paid(6, seed=9):
+    for o in paid(6, seed=9):
         world.shop.add_order(o)
     code, doc = world.sync_json("--limit", "2")
     assert code == 0 and doc["counts"] == {"created": 2}
     assert "BulkOrders" not in _operations(world.shop)
 
 
-def test_bulk_query_validates_against_the_real_schema() -> None:
+def test_bulk_query_validates_against_the_real_schema(real_schema) -> None:
     from datetime import UTC, datetime
 
-    from graphql import build_client_schema, parse, validate
+    from graphql import parse, validate
 
     from shopvisma.config.settings import Criteria
-    from shopvisma.shopify.client import build_search
     from shopvisma.shopify.queries import bulk_orders_query
+    from shopvisma.shopify.search import build_search
 
-    schema_file = REFERENCE / "shopify-admin-2025-01.json.gz"
-    if not schema_file.exists():
-        pytest.skip("shared/reference not present")
-    data = json.load(gzip.open(schema_file))
-    schema = build_client_schema(data.get("data", data), assume_valid=True)
     search = build_search(Criteria(financial_status=("paid",), tags_exclude=('no "sync"',)), updated_since=None,
                           created_at_min=datetime(2026, 1, 1, tzinfo=UTC))
-    assert validate(schema, parse(bulk_orders_query(search))) == []
+    assert validate(real_schema, parse(bulk_orders_query(search))) == []
 
 
 def test_a_shop_with_no_orders_yet_runs_one_bulk_operation_then_idle_passes(world) -> None:
@@ -133,7 +118,9 @@ def test_a_bulk_operation_longer_than_one_pass_is_picked_up_by_the_next(world) -
     next one waits for the same operation rather than starting over or paging."""
     import time
 
-    orders = _paid(8, seed=10)
+    import time_machine
+
+    orders = paid(8, seed=10)
     for o in orders:
         world.shop.add_order(o)
     world.shop.bulk.seconds = 2.5
@@ -142,8 +129,8 @@ def test_a_bulk_operation_longer_than_one_pass_is_picked_up_by_the_next(world) -
     assert first.exit_code == 69, first.stderr
     assert "still preparing the order history" in first.stderr and "next run waits" in first.stderr
     assert not world.visma.drafts
-    time.sleep(1.0)
-    code, doc = world.sync_json()
+    with time_machine.travel(time.time() + 1.0, tick=True):  # a second later, without waiting for it
+        code, doc = world.sync_json()
     assert code == 0, doc
     ops = _operations(world.shop)
     assert ops.count("BulkOrders") == 2 and "Orders" not in ops, ops

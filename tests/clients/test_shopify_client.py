@@ -20,13 +20,11 @@ import pytest
 
 from shopvisma.errors import AuthError, ExitCode, ShopvismaError, UnavailableError
 from shopvisma.http import make_session
-from shopvisma.shopify.client import (
-    ShopifyClient,
-    ShopifyTokenProvider,
-    build_search,
-    client_credentials_token,
-)
+from shopvisma.shopify.auth import ShopifyTokenProvider, client_credentials_token
+from shopvisma.shopify.client import ShopifyClient
 from shopvisma.shopify.queries import ORDERS_QUERY
+from shopvisma.shopify.search import build_search
+from support.clock import FakeClock
 
 sandbox_mod = pytest.importorskip("shopvisma.sandbox.shopify.server")
 ShopifySandbox = sandbox_mod.ShopifySandbox
@@ -34,21 +32,6 @@ TokenFile = pytest.importorskip("shopvisma.state.secrets").TokenFile
 
 SECRET = "sandbox-shopify-secret"
 STATIC = "shpat_sandbox"
-
-
-class FakeTime:
-    """One clock for the sandbox bucket and the client; sleeping advances it."""
-
-    def __init__(self, start: float = 1_800_000_000.0):
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _money(amount: str) -> dict[str, Any]:
@@ -191,7 +174,7 @@ QUERY = {"first": 5, "query": "", "lines": 2}  # requests 87 points, uses 37
 
 def test_throttled_waits_exactly_from_throttle_status() -> None:
     # restore rate 8 and a small epoch: waits are exact binary fractions, no float drift
-    ft = FakeTime(1_000_000.0)
+    ft = FakeClock(1_000_000.0)
     sb = ShopifySandbox(orders=[make_order(i) for i in range(5)], bucket_size=120, restore_rate=8, clock=ft).start()
     try:
         drain = client_for(sb, sleep=ft.sleep, clock=ft)
@@ -216,11 +199,11 @@ def test_throttled_waits_exactly_from_throttle_status() -> None:
 
 
 def test_known_cost_waits_before_sending_never_throttled() -> None:
-    ft = FakeTime()
+    ft = FakeClock()
     sb = ShopifySandbox(orders=[make_order(i) for i in range(5)], bucket_size=120, restore_rate=10, clock=ft).start()
     try:
         client = client_for(sb, sleep=ft.sleep, clock=ft)
-        for n in range(1, 400):  # the bucket drains by the actual cost of each query
+        for n in range(1, 400):  # noqa: B007 - the count is asserted after the loop  # the bucket drains by the actual cost of each query
             client.execute(ORDERS_QUERY, QUERY)
             if len(ft.sleeps) >= 3:
                 break
@@ -232,7 +215,7 @@ def test_known_cost_waits_before_sending_never_throttled() -> None:
 
 
 def test_forced_throttle_storm_hits_wait_cap(shop: Any) -> None:
-    ft = FakeTime()
+    ft = FakeClock()
     shop.inject_fault("throttle", times=50)
     client = client_for(shop, sleep=ft.sleep, clock=ft, max_wait=5)
     with pytest.raises(UnavailableError) as ei:
@@ -250,7 +233,7 @@ def test_http_500_is_retried(shop: Any) -> None:
 
 
 def test_persistent_500_ends_unavailable(shop: Any) -> None:
-    ft = FakeTime()
+    ft = FakeClock()
     shop.inject_fault("500", times=1000)
     client = client_for(shop, sleep=ft.sleep, clock=ft, max_wait=10)
     with pytest.raises(UnavailableError):
@@ -259,7 +242,7 @@ def test_persistent_500_ends_unavailable(shop: Any) -> None:
 
 
 def test_connection_refused_ends_unavailable() -> None:
-    ft = FakeTime()
+    ft = FakeClock()
     client = ShopifyClient("http://127.0.0.1:9/admin/api/2025-07/graphql.json", lambda: STATIC,
                            session=quick_session("http://127.0.0.1:9"), sleep=ft.sleep, clock=ft, max_wait=3)
     with pytest.raises(UnavailableError):
@@ -284,7 +267,7 @@ def test_static_token_401_is_auth_error(shop: Any, caplog: pytest.LogCaptureFixt
 
 
 def test_client_credentials_cached_renewed_and_saved(shop: Any, tmp_path: Path) -> None:
-    ft = FakeTime()
+    ft = FakeClock()
     tokens = TokenFile(tmp_path / "tokens.json")
     t1 = client_credentials_token(shop.origin, shop.client_id, SECRET, tokens, clock=ft)
     assert t1.startswith("shpat_")
@@ -293,7 +276,7 @@ def test_client_credentials_cached_renewed_and_saved(shop: Any, tmp_path: Path) 
     assert stat.S_IMODE(os.stat(tmp_path / "tokens.json").st_mode) == 0o600
     assert client_credentials_token(shop.origin, shop.client_id, SECRET, tokens, clock=ft) == t1
     assert len(shop.token_requests) == 1
-    ft.now += 86399 - 3000  # less than an hour left: renew
+    ft.advance(86399 - 3000)  # less than an hour left: renew
     t2 = client_credentials_token(shop.origin, shop.client_id, SECRET, tokens, clock=ft)
     assert t2 != t1 and len(shop.token_requests) == 2
     assert tokens.load()["shopify"]["access_token"] == t2
@@ -342,7 +325,7 @@ def test_refunds_fetched_only_for_refunded_orders(shop: Any) -> None:
 def test_seeded_orders_round_trip() -> None:
     seed = pytest.importorskip("shopvisma.sandbox.seed.orders")
     generated = seed.generate_orders(40, seed=3)
-    ft = FakeTime()
+    ft = FakeClock()
     sb = ShopifySandbox(orders=generated, clock=ft).start()
     try:
         client = client_for(sb, sleep=ft.sleep, clock=ft)

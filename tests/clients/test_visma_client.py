@@ -23,40 +23,26 @@ import requests
 
 from shopvisma.errors import AuthError, ExitCode, ShopvismaError, UnavailableError
 from shopvisma.http import make_session
-from shopvisma.visma.client import (
-    SCOPES,
+from shopvisma.visma.auth import SCOPES, authorize_url, exchange_code
+from shopvisma.visma.client import VismaClient
+from shopvisma.visma.errors import (
     AmbiguousWriteError,
     VismaAuthError,
-    VismaClient,
     VismaCompanyInactiveError,
     VismaError,
     VismaModuleError,
     VismaScopeError,
     VismaStartupGuideError,
     VismaValidationError,
-    authorize_url,
-    exchange_code,
     scope_for,
     scopes_for,
 )
+from support.clock import FakeClock
 
 VismaSandbox = pytest.importorskip("shopvisma.sandbox.visma.server").VismaSandbox
 TokenFile = pytest.importorskip("shopvisma.state.secrets").TokenFile
 
 SECRET = "sandbox-secret"
-
-
-class FakeTime:
-    def __init__(self, start: float = 1_800_000_000.0):
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class RecordingTokenFile(TokenFile):  # type: ignore[misc,valid-type]
@@ -73,16 +59,16 @@ class RecordingTokenFile(TokenFile):  # type: ignore[misc,valid-type]
 
 
 @pytest.fixture
-def ft() -> FakeTime:
-    return FakeTime()
+def ft() -> FakeClock:
+    return FakeClock()
 
 
-def start(ft: FakeTime, **kw: Any) -> Any:
+def start(ft: FakeClock, **kw: Any) -> Any:
     return VismaSandbox(clock=ft, **kw).start()
 
 
 @pytest.fixture
-def sb(ft: FakeTime) -> Iterator[Any]:
+def sb(ft: FakeClock) -> Iterator[Any]:
     sandbox = start(ft)
     try:
         yield sandbox
@@ -96,7 +82,7 @@ def seeded_tokens(path: Path, sandbox: Any, cls: type = TokenFile) -> Any:
     return tokens
 
 
-def client_for(sandbox: Any, tokens: Any, ft: FakeTime, **kw: Any) -> VismaClient:
+def client_for(sandbox: Any, tokens: Any, ft: FakeClock, **kw: Any) -> VismaClient:
     kw.setdefault("session", make_session(backoff_factor=0, post_is_read_for=[sandbox.identity_url]))
     return VismaClient(sandbox.api_url, sandbox.identity_url, sandbox.client_id, SECRET, tokens,
                        sleep=ft.sleep, clock=ft, **kw)
@@ -110,7 +96,7 @@ def customer_body(sandbox: Any, i: int) -> dict[str, Any]:
 
 # -- tokens --------------------------------------------------------------------------
 
-def test_rotation_with_two_second_tokens(ft: FakeTime, tmp_path: Path) -> None:
+def test_rotation_with_two_second_tokens(ft: FakeClock, tmp_path: Path) -> None:
     sandbox = start(ft, access_token_ttl=2)
     try:
         tokens = seeded_tokens(tmp_path / "tokens.json", sandbox, RecordingTokenFile)
@@ -118,7 +104,7 @@ def test_rotation_with_two_second_tokens(ft: FakeTime, tmp_path: Path) -> None:
         seen_refresh: list[str] = []
         for _ in range(12):
             client.get("termsofpayments")
-            ft.now += 0.9
+            ft.advance(0.9)
             seen_refresh.append(tokens.load()["visma"]["refresh_token"])
         assert client.token_requests == len(tokens.saves) >= 5
         rotated = [v["refresh_token"] for _, v in tokens.saves]
@@ -135,7 +121,7 @@ def test_rotation_with_two_second_tokens(ft: FakeTime, tmp_path: Path) -> None:
         sandbox.stop()
 
 
-def test_fresh_token_is_not_refreshed(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_fresh_token_is_not_refreshed(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     tokens = seeded_tokens(tmp_path / "tokens.json", sb)
     client = client_for(sb, tokens, ft)
     for _ in range(5):
@@ -147,7 +133,7 @@ def test_fresh_token_is_not_refreshed(sb: Any, ft: FakeTime, tmp_path: Path) -> 
     assert other.token_requests == 0
 
 
-def test_rotation_by_one_client_is_seen_by_another(ft: FakeTime, tmp_path: Path) -> None:
+def test_rotation_by_one_client_is_seen_by_another(ft: FakeClock, tmp_path: Path) -> None:
     sandbox = start(ft, access_token_ttl=2)
     try:
         tokens = seeded_tokens(tmp_path / "tokens.json", sandbox)
@@ -155,20 +141,20 @@ def test_rotation_by_one_client_is_seen_by_another(ft: FakeTime, tmp_path: Path)
         for _ in range(4):
             a.get("units")
             b.get("units")
-            ft.now += 1.9
+            ft.advance(1.9)
         assert not [r for r in sandbox.requests if r[2] in (400, 401)]
     finally:
         sandbox.stop()
 
 
-def test_server_side_expiry_401_refreshes_once(ft: FakeTime, tmp_path: Path) -> None:
-    server_clock = FakeTime()
+def test_server_side_expiry_401_refreshes_once(ft: FakeClock, tmp_path: Path) -> None:
+    server_clock = FakeClock()
     sandbox = VismaSandbox(clock=server_clock, access_token_ttl=100).start()
     try:
         tokens = seeded_tokens(tmp_path / "tokens.json", sandbox)
         client = client_for(sandbox, tokens, ft)
         client.get("units")
-        server_clock.now += 500  # the server thinks the token expired; the client does not
+        server_clock.advance(500)  # the server thinks the token expired; the client does not
         client.get("units")
         statuses = [s for _, p, s in sandbox.requests if p.startswith("/v2")]
         assert statuses == [200, 401, 200]
@@ -177,12 +163,12 @@ def test_server_side_expiry_401_refreshes_once(ft: FakeTime, tmp_path: Path) -> 
         sandbox.stop()
 
 
-def test_revoked_grant_is_auth_error(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_revoked_grant_is_auth_error(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     tokens = seeded_tokens(tmp_path / "tokens.json", sb)
     client = client_for(sb, tokens, ft)
     client.get("units")
     sb.revoke_grant()
-    ft.now += 4000  # the access token expired: a refresh is needed and refused
+    ft.advance(4000)  # the access token expired: a refresh is needed and refused
     with pytest.raises(AuthError) as ei:
         client.get("units")
     assert ei.value.message == "Visma grant is missing or revoked"
@@ -190,14 +176,14 @@ def test_revoked_grant_is_auth_error(sb: Any, ft: FakeTime, tmp_path: Path) -> N
     assert ei.value.exit_code == ExitCode.NOPERM
 
 
-def test_missing_refresh_token_is_auth_error(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_missing_refresh_token_is_auth_error(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     client = client_for(sb, TokenFile(tmp_path / "none.json"), ft)
     with pytest.raises(AuthError, match="missing or revoked"):
         client.get("units")
     assert client.requests.total() == 0
 
 
-def test_wrong_client_secret(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_wrong_client_secret(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     tokens = seeded_tokens(tmp_path / "tokens.json", sb)
     client = VismaClient(sb.api_url, sb.identity_url, sb.client_id, "not-the-secret-xyz", tokens, clock=ft)
     with pytest.raises(AuthError) as ei:
@@ -205,7 +191,7 @@ def test_wrong_client_secret(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
     assert "not-the-secret-xyz" not in str(ei.value)
 
 
-def test_authorize_url_and_exchange_code(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_authorize_url_and_exchange_code(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     redirect = "https://example.com/callback"
     url = authorize_url(sb.identity_url, sb.client_id, redirect, "st4te")
     q = parse_qs(urlsplit(url).query)
@@ -227,13 +213,13 @@ def test_authorize_url_and_exchange_code(sb: Any, ft: FakeTime, tmp_path: Path) 
 
 # -- rate limits -----------------------------------------------------------------------
 
-def test_429_storm_waits_what_the_message_says(ft: FakeTime, tmp_path: Path) -> None:
+def test_429_storm_waits_what_the_message_says(ft: FakeClock, tmp_path: Path) -> None:
     sandbox = start(ft, rate_limit_per_minute=3)
     try:
         client = client_for(sandbox, seeded_tokens(tmp_path / "tokens.json", sandbox), ft, jitter=0)
         for _ in range(10):
             client.get("units")
-            ft.now += 5
+            ft.advance(5)
         statuses = [s for _, p, s in sandbox.requests if p.startswith("/v2")]
         assert statuses.count(429) >= 2
         assert "429, 429" not in ", ".join(map(str, statuses))  # never hammered
@@ -245,7 +231,7 @@ def test_429_storm_waits_what_the_message_says(ft: FakeTime, tmp_path: Path) -> 
         sandbox.stop()
 
 
-def test_429_jitter_is_small(ft: FakeTime, tmp_path: Path) -> None:
+def test_429_jitter_is_small(ft: FakeClock, tmp_path: Path) -> None:
     sandbox = start(ft, rate_limit_per_minute=1)
     try:
         client = client_for(sandbox, seeded_tokens(tmp_path / "tokens.json", sandbox), ft)
@@ -256,7 +242,7 @@ def test_429_jitter_is_small(ft: FakeTime, tmp_path: Path) -> None:
         sandbox.stop()
 
 
-def test_429_wait_cap_ends_unavailable(ft: FakeTime, tmp_path: Path) -> None:
+def test_429_wait_cap_ends_unavailable(ft: FakeClock, tmp_path: Path) -> None:
     sandbox = start(ft, rate_limit_per_minute=1)
     try:
         client = client_for(sandbox, seeded_tokens(tmp_path / "tokens.json", sandbox), ft, max_wait=100)
@@ -269,7 +255,7 @@ def test_429_wait_cap_ends_unavailable(ft: FakeTime, tmp_path: Path) -> None:
         sandbox.stop()
 
 
-def test_429_on_a_write_is_retried_once_refused(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_429_on_a_write_is_retried_once_refused(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     client = client_for(sb, seeded_tokens(tmp_path / "tokens.json", sb), ft, jitter=0)
     sb.inject_fault("POST", "/customers", "429")
     created = client.post("customers", customer_body(sb, 1))
@@ -281,7 +267,7 @@ def test_429_on_a_write_is_retried_once_refused(sb: Any, ft: FakeTime, tmp_path:
 # -- writes and errors -------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["timeout-after-commit", "500-after-commit", "500"])
-def test_ambiguous_write_is_not_retried(sb: Any, ft: FakeTime, tmp_path: Path, kind: str) -> None:
+def test_ambiguous_write_is_not_retried(sb: Any, ft: FakeClock, tmp_path: Path, kind: str) -> None:
     client = client_for(sb, seeded_tokens(tmp_path / "tokens.json", sb), ft)
     sb.inject_fault("POST", "/customers", kind)
     with pytest.raises(AmbiguousWriteError) as ei:
@@ -295,7 +281,7 @@ def test_ambiguous_write_is_not_retried(sb: Any, ft: FakeTime, tmp_path: Path, k
     assert len(found) == len(sb.customers)
 
 
-def test_get_500_is_retried(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_get_500_is_retried(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     client = client_for(sb, seeded_tokens(tmp_path / "tokens.json", sb), ft)
     sb.inject_fault("GET", "/units", "500", times=2)
     assert client.get("units")["Data"]
@@ -303,14 +289,14 @@ def test_get_500_is_retried(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
     assert statuses == [500, 500, 200]
 
 
-def test_get_500_persisting_is_unavailable(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_get_500_persisting_is_unavailable(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     client = client_for(sb, seeded_tokens(tmp_path / "tokens.json", sb), ft)
     sb.inject_fault("GET", "/units", "500", times=20)
     with pytest.raises(UnavailableError):
         client.get("units")
 
 
-def test_validation_error_is_typed(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_validation_error_is_typed(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     client = client_for(sb, seeded_tokens(tmp_path / "tokens.json", sb), ft)
     with pytest.raises(VismaValidationError) as ei:
         client.post("customers", {"Name": "x" * 80, "IsActive": True})
@@ -320,14 +306,14 @@ def test_validation_error_is_typed(sb: Any, ft: FakeTime, tmp_path: Path) -> Non
     assert "InvoiceCity" in str(err)
 
 
-def test_not_found_is_visma_error(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_not_found_is_visma_error(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     client = client_for(sb, seeded_tokens(tmp_path / "tokens.json", sb), ft)
     with pytest.raises(VismaError) as ei:
         client.get("customers/00000000-0000-0000-0000-000000000000")
     assert ei.value.status == 404 and not isinstance(ei.value, VismaValidationError)
 
 
-def test_missing_order_module(ft: FakeTime, tmp_path: Path) -> None:
+def test_missing_order_module(ft: FakeClock, tmp_path: Path) -> None:
     sandbox = start(ft, order_module=False)
     try:
         client = client_for(sandbox, seeded_tokens(tmp_path / "tokens.json", sandbox), ft)
@@ -341,7 +327,7 @@ def test_missing_order_module(ft: FakeTime, tmp_path: Path) -> None:
 
 # -- paging and counting ------------------------------------------------------------------
 
-def test_iter_list_pages_filters_and_counts(sb: Any, ft: FakeTime, tmp_path: Path) -> None:
+def test_iter_list_pages_filters_and_counts(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     client = client_for(sb, seeded_tokens(tmp_path / "tokens.json", sb), ft)
     for i in range(7):
         client.post("/customers", customer_body(sb, i))
@@ -357,7 +343,7 @@ def test_iter_list_pages_filters_and_counts(sb: Any, ft: FakeTime, tmp_path: Pat
 
 # -- secrets ------------------------------------------------------------------------------
 
-def test_no_secret_in_errors_or_logs(ft: FakeTime, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_secret_in_errors_or_logs(ft: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     sandbox = start(ft, access_token_ttl=2, rate_limit_per_minute=2)
     texts: list[str] = []
@@ -365,9 +351,9 @@ def test_no_secret_in_errors_or_logs(ft: FakeTime, tmp_path: Path, caplog: pytes
         tokens = seeded_tokens(tmp_path / "tokens.json", sandbox, RecordingTokenFile)
         first_refresh = tokens.load()["visma"]["refresh_token"]
         client = client_for(sandbox, tokens, ft, max_wait=1000)
-        for i in range(4):
+        for _ in range(4):
             client.get("units")
-            ft.now += 1
+            ft.advance(1)
         sandbox.inject_fault("POST", "/customers", "timeout-after-commit")
         for exc_type, call in [
             (AmbiguousWriteError, lambda: client.post("customers", customer_body(sandbox, 1))),
@@ -377,7 +363,7 @@ def test_no_secret_in_errors_or_logs(ft: FakeTime, tmp_path: Path, caplog: pytes
                 call()
             texts += [str(ei.value), repr(ei.value), repr(ei.value.__cause__), repr(ei.value.__context__)]
         sandbox.revoke_grant()
-        ft.now += 10
+        ft.advance(10)
         with pytest.raises(AuthError) as ei2:
             client.get("units")
         texts += [str(ei2.value), repr(ei2.value.__context__)]
@@ -391,13 +377,13 @@ def test_no_secret_in_errors_or_logs(ft: FakeTime, tmp_path: Path, caplog: pytes
         assert s not in blob
 
 
-def test_client_paces_itself_under_the_limit_and_never_meets_a_429(ft: FakeTime, tmp_path: Path) -> None:
+def test_client_paces_itself_under_the_limit_and_never_meets_a_429(ft: FakeClock, tmp_path: Path) -> None:
     sandbox = start(ft, rate_limit_per_minute=5)
     try:
         client = client_for(sandbox, seeded_tokens(tmp_path / "tokens.json", sandbox), ft, jitter=0, rate_limit=5)
         for _ in range(12):
             client.get("units")
-            ft.now += 1
+            ft.advance(1)
         statuses = [s for _, p, s in sandbox.requests if p.startswith("/v2")]
         assert statuses == [200] * 12
         assert len(ft.sleeps) == 2 and client.paced_seconds > 100  # two full windows waited out
@@ -464,7 +450,7 @@ class MemoryTokens:
         return self.data[section]
 
 
-def fake_client(ft: FakeTime, handler: Handler | list[requests.Response], **kw: Any) -> tuple[VismaClient, FakeSession]:
+def fake_client(ft: FakeClock, handler: Handler | list[requests.Response], **kw: Any) -> tuple[VismaClient, FakeSession]:
     session = FakeSession(handler)
     kw.setdefault("jitter", 0)
     client = VismaClient(API, IDENTITY, "client", "secret-xyz", MemoryTokens(ft.now), session=session,
@@ -479,7 +465,7 @@ def envelope(code: Any, message: str = "", errors: list[dict[str, Any]] | None =
 
 # -- the error envelope ------------------------------------------------------------------
 
-def test_4002_with_empty_errors_on_orders_is_the_sales_orders_module(ft: FakeTime) -> None:
+def test_4002_with_empty_errors_on_orders_is_the_sales_orders_module(ft: FakeClock) -> None:
     client, _ = fake_client(ft, [answer(403, envelope(4002, "NoAccessToModule - The company does not have "
                                                             "access to this module."))])
     with pytest.raises(VismaModuleError) as ei:
@@ -490,7 +476,7 @@ def test_4002_with_empty_errors_on_orders_is_the_sales_orders_module(ft: FakeTim
     assert 'workflow = "invoice-draft"' in err.hint and "activate" in err.hint
 
 
-def test_4002_module_on_another_endpoint_names_it(ft: FakeTime) -> None:
+def test_4002_module_on_another_endpoint_names_it(ft: FakeClock) -> None:
     client, _ = fake_client(ft, [answer(403, envelope(4002, "NoAccessToModule"))])
     with pytest.raises(VismaModuleError) as ei:
         client.get("vatcodes")
@@ -498,7 +484,7 @@ def test_4002_module_on_another_endpoint_names_it(ft: FakeTime) -> None:
     assert "workflow" not in ei.value.hint
 
 
-def test_4002_api_standard_names_the_api_module(ft: FakeTime) -> None:
+def test_4002_api_standard_names_the_api_module(ft: FakeClock) -> None:
     client, _ = fake_client(ft, [answer(403, envelope(4002, "ForbiddenRequestException - No access to module: "
                                                             "api_standard"))])
     with pytest.raises(VismaModuleError) as ei:
@@ -508,7 +494,7 @@ def test_4002_api_standard_names_the_api_module(ft: FakeTime) -> None:
 
 
 @pytest.mark.parametrize("inner", ["4002", 4002, None])
-def test_4002_with_field_errors_is_a_refused_create(ft: FakeTime, inner: Any) -> None:
+def test_4002_with_field_errors_is_a_refused_create(ft: FakeClock, inner: Any) -> None:
     errors = [{"Field": "Rows[0].ArticleId", "ErrorCode": inner, "Message": "The article is inactive", "Key": None}]
     client, _ = fake_client(ft, [answer(400, envelope(4002, "CanNotBeCreatedOrUpdated", errors))])
     with pytest.raises(VismaValidationError) as ei:
@@ -519,7 +505,7 @@ def test_4002_with_field_errors_is_a_refused_create(ft: FakeTime, inner: Any) ->
 
 
 @pytest.mark.parametrize("code", [4003, "4003", " 4003 "])
-def test_startup_guide_not_completed(ft: FakeTime, code: Any) -> None:
+def test_startup_guide_not_completed(ft: FakeClock, code: Any) -> None:
     client, _ = fake_client(ft, [answer(403, envelope(code, "StartupGuideNotCompleted"))])
     with pytest.raises(VismaStartupGuideError) as ei:
         client.get("companysettings")
@@ -528,7 +514,7 @@ def test_startup_guide_not_completed(ft: FakeTime, code: Any) -> None:
                              "browser), then run the sync again")
 
 
-def test_company_not_active(ft: FakeTime) -> None:
+def test_company_not_active(ft: FakeClock) -> None:
     client, _ = fake_client(ft, [answer(403, envelope(4004, "CompanyNotActive"))])
     with pytest.raises(VismaCompanyInactiveError) as ei:
         client.get("customers")
@@ -536,7 +522,7 @@ def test_company_not_active(ft: FakeTime) -> None:
 
 
 @pytest.mark.parametrize("status,code", [(401, 4005), (401, None), (403, 4005)])
-def test_refused_token_refreshes_once_then_asks_for_login(ft: FakeTime, status: int, code: Any) -> None:
+def test_refused_token_refreshes_once_then_asks_for_login(ft: FakeClock, status: int, code: Any) -> None:
     client, session = fake_client(ft, [answer(status, envelope(code, "AuthorizationException"))])
     with pytest.raises(VismaAuthError) as ei:
         client.get("customers")
@@ -552,7 +538,7 @@ def test_refused_token_refreshes_once_then_asks_for_login(ft: FakeTime, status: 
     ("PUT", "customerinvoicedrafts/abc", ("ea:sales",)),
     ("GET", "articleaccountcodings", ("ea:sales", "ea:sales_readonly")),
 ])
-def test_missing_scope_names_the_scope(ft: FakeTime, method: str, path: str, scopes: tuple[str, ...]) -> None:
+def test_missing_scope_names_the_scope(ft: FakeClock, method: str, path: str, scopes: tuple[str, ...]) -> None:
     client, _ = fake_client(ft, [answer(403, envelope(4006, "NoAccessToScopes"))])
     with pytest.raises(VismaScopeError) as ei:
         client.request(method, path, body={} if method != "GET" else None)
@@ -579,7 +565,7 @@ _BODIES: list[Any] = [None, b"<html>Bad Request</html>", ["not", "an", "object"]
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("status", _STATUSES)
-def test_no_visma_answer_is_an_internal_error(ft: FakeTime, status: int, method: str) -> None:
+def test_no_visma_answer_is_an_internal_error(ft: FakeClock, status: int, method: str) -> None:
     """Whatever 4xx Visma answers, the exit code is one the contract gives to Visma's doing."""
     for body in _BODIES:
         raw = body if isinstance(body, bytes) else None
@@ -591,7 +577,7 @@ def test_no_visma_answer_is_an_internal_error(ft: FakeTime, status: int, method:
         assert ei.value.hint or isinstance(ei.value, VismaValidationError), (status, body)
 
 
-def test_malformed_success_answers_are_not_internal_errors(ft: FakeTime) -> None:
+def test_malformed_success_answers_are_not_internal_errors(ft: FakeClock) -> None:
     client, _ = fake_client(ft, [answer(200, raw=b"<html>maintenance</html>")])
     with pytest.raises(UnavailableError):
         client.get("customers")
@@ -615,27 +601,27 @@ QUOTA = "API calls quota exceeded! maximum admitted 600 per Minute."
     (QUOTA + " Try again in 2 minutes.", {}, 120),
     (QUOTA, {"Retry-After": "0"}, 1),
 ])
-def test_429_wait_from_message_header_both_or_neither(ft: FakeTime, message: str, headers: dict[str, str],
+def test_429_wait_from_message_header_both_or_neither(ft: FakeClock, message: str, headers: dict[str, str],
                                                       wait: float) -> None:
     client, session = fake_client(ft, [answer(429, envelope(4010, message), headers), answer(200, {"Data": []})])
     assert client.get("units") == {"Data": []}
     assert ft.sleeps == [wait] and len(session.sent) == 2
 
 
-def test_429_retry_after_as_http_date(ft: FakeTime) -> None:
+def test_429_retry_after_as_http_date(ft: FakeClock) -> None:
     when = email.utils.formatdate(ft.now + 120, usegmt=True)
     client, _ = fake_client(ft, [answer(429, {"ErrorCode": 4010}, {"Retry-After": when}), answer(200, {})])
     client.get("units")
     assert len(ft.sleeps) == 1 and 119 <= ft.sleeps[0] <= 121
 
 
-def test_4010_on_another_status_is_a_rate_limit_too(ft: FakeTime) -> None:
+def test_4010_on_another_status_is_a_rate_limit_too(ft: FakeClock) -> None:
     client, _ = fake_client(ft, [answer(400, envelope(4010, QUOTA + " Try again in 12 seconds.")), answer(200, {})])
     client.get("units")
     assert ft.sleeps == [12]
 
 
-def test_429_wait_cap_is_unavailable_per_client(ft: FakeTime) -> None:
+def test_429_wait_cap_is_unavailable_per_client(ft: FakeClock) -> None:
     client, _ = fake_client(ft, [answer(429, envelope(4010, QUOTA + " Try again in 50 seconds."))], max_wait=120)
     with pytest.raises(UnavailableError):
         client.get("units")
@@ -673,7 +659,7 @@ def paged(rows: int, *, served: int = 50, meta: str = "full", clamp: bool = Fals
 @pytest.mark.parametrize("meta,requests_made", [
     ("full", 3), ("results", 3), ("pages-of-asked", 3), ("strings", 3), ("none", 4),
 ])
-def test_a_silently_capped_page_size_still_reads_every_row(ft: FakeTime, meta: str, requests_made: int) -> None:
+def test_a_silently_capped_page_size_still_reads_every_row(ft: FakeClock, meta: str, requests_made: int) -> None:
     client, session = fake_client(ft, paged(120, meta=meta))
     got = list(client.iter_list("customers"))
     assert [r["Id"] for r in got] == [f"id-{i}" for i in range(120)]
@@ -681,31 +667,31 @@ def test_a_silently_capped_page_size_still_reads_every_row(ft: FakeTime, meta: s
     assert all(p["$pagesize"] == 1000 for _, _, p in session.sent)
 
 
-def test_an_exact_multiple_of_the_page_size_without_meta_ends_on_the_empty_page(ft: FakeTime) -> None:
+def test_an_exact_multiple_of_the_page_size_without_meta_ends_on_the_empty_page(ft: FakeClock) -> None:
     client, session = fake_client(ft, paged(100, meta="none"))
     assert len(list(client.iter_list("customers"))) == 100
     assert [p["$page"] for _, _, p in session.sent] == [1, 2, 3]
 
 
-def test_a_server_that_clamps_the_page_number_ends_the_list(ft: FakeTime) -> None:
+def test_a_server_that_clamps_the_page_number_ends_the_list(ft: FakeClock) -> None:
     client, session = fake_client(ft, paged(120, meta="none", clamp=True))
     got = [r["Id"] for r in client.iter_list("customers")]
     assert got == [f"id-{i}" for i in range(120)] and len(session.sent) == 4
 
 
-def test_an_empty_list_is_one_request(ft: FakeTime) -> None:
+def test_an_empty_list_is_one_request(ft: FakeClock) -> None:
     client, session = fake_client(ft, paged(0))
     assert list(client.iter_list("customers")) == [] and len(session.sent) == 1
 
 
-def test_paging_is_bounded(ft: FakeTime) -> None:
+def test_paging_is_bounded(ft: FakeClock) -> None:
     client, session = fake_client(ft, paged(10**9, meta="none"), max_pages=5)
     with pytest.raises(UnavailableError, match="5 pages"):
         list(client.iter_list("customers"))
     assert len(session.sent) == 5
 
 
-def test_filter_and_orderby_are_sent_on_every_page(ft: FakeTime) -> None:
+def test_filter_and_orderby_are_sent_on_every_page(ft: FakeClock) -> None:
     client, session = fake_client(ft, paged(60))
     list(client.iter_list("customers", filter="Name eq 'x'", orderby="Name"))
     assert [(p["$filter"], p["$orderby"]) for _, _, p in session.sent] == [("Name eq 'x'", "Name")] * 2
@@ -717,7 +703,7 @@ STORED = {"Id": "d1", "TotalAmount": 125.0, "YourReference": "#1001"}
 
 
 @pytest.mark.parametrize("put_answer", [answer(204), answer(200), answer(200, {}), answer(202)])
-def test_put_without_the_object_reads_it_back(ft: FakeTime, put_answer: requests.Response) -> None:
+def test_put_without_the_object_reads_it_back(ft: FakeClock, put_answer: requests.Response) -> None:
     def handler(method: str, path: str, params: dict[str, Any]) -> requests.Response:
         return put_answer if method == "PUT" else answer(200, STORED)
 
@@ -727,19 +713,19 @@ def test_put_without_the_object_reads_it_back(ft: FakeTime, put_answer: requests
                                                     ("GET", "/customerinvoicedrafts/d1")]
 
 
-def test_put_with_the_object_does_not_read_it_back(ft: FakeTime) -> None:
+def test_put_with_the_object_does_not_read_it_back(ft: FakeClock) -> None:
     client, session = fake_client(ft, [answer(200, STORED)])
     assert client.put("customerinvoicedrafts/d1", {}) == STORED and len(session.sent) == 1
 
 
 @pytest.mark.parametrize("status", [200, 201])
-def test_create_answers_200_or_201(ft: FakeTime, status: int) -> None:
+def test_create_answers_200_or_201(ft: FakeClock, status: int) -> None:
     client, session = fake_client(ft, [answer(status, STORED)])
     assert client.post("customerinvoicedrafts", {}) == STORED and len(session.sent) == 1
 
 
 @pytest.mark.parametrize("location", [f"{API}/customerinvoicedrafts/d1", "/v2/customerinvoicedrafts/d1"])
-def test_create_with_only_a_location_reads_it(ft: FakeTime, location: str) -> None:
+def test_create_with_only_a_location_reads_it(ft: FakeClock, location: str) -> None:
     def handler(method: str, path: str, params: dict[str, Any]) -> requests.Response:
         return answer(201, headers={"Location": location}) if method == "POST" else answer(200, STORED)
 
@@ -748,7 +734,7 @@ def test_create_with_only_a_location_reads_it(ft: FakeTime, location: str) -> No
     assert session.sent[-1][:2] == ("GET", "/customerinvoicedrafts/d1")
 
 
-def test_create_with_nothing_to_show_is_ambiguous(ft: FakeTime) -> None:
+def test_create_with_nothing_to_show_is_ambiguous(ft: FakeClock) -> None:
     """The caller then looks the object up by its natural key, as after a timeout."""
     client, _ = fake_client(ft, [answer(201)])
     with pytest.raises(AmbiguousWriteError):
@@ -758,7 +744,7 @@ def test_create_with_nothing_to_show_is_ambiguous(ft: FakeTime) -> None:
 # -- the same readings served by the sandbox's quirks -------------------------------------
 
 @pytest.fixture
-def quirky(ft: FakeTime, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, VismaClient]]]:
+def quirky(ft: FakeClock, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, VismaClient]]]:
     pytest.importorskip("shopvisma.sandbox.visma.quirks")
     started: list[Any] = []
 
@@ -810,7 +796,7 @@ def test_sandbox_refused_filter_is_a_validation_error(quirky: Callable[..., tupl
 
 
 @pytest.mark.parametrize("quirk", ["retry-after-only", "retry-after-header"])
-def test_sandbox_retry_after_readings(ft: FakeTime, tmp_path: Path, quirk: str) -> None:
+def test_sandbox_retry_after_readings(ft: FakeClock, tmp_path: Path, quirk: str) -> None:
     pytest.importorskip("shopvisma.sandbox.visma.quirks")
     sandbox = VismaSandbox(clock=ft, rate_limit_per_minute=1, quirks=[quirk]).start()
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import gzip
 import json
 from decimal import Decimal
 from typing import Any
@@ -14,28 +13,18 @@ from graphql import (
     GraphQLEnumType,
     GraphQLObjectType,
     GraphQLSchema,
-    build_client_schema,
     get_named_type,
     parse,
     validate,
 )
-from support.paths import REFERENCE
 
 from shopvisma.sandbox.seed.orders import demo_orders, generate_orders
 from shopvisma.sandbox.shopify.server import ShopifySandbox, load_schema
 from shopvisma.shopify.order import parse_order
 from shopvisma.shopify.queries import ALL_QUERIES, ORDERS_QUERY
+from support.paths import REFERENCE
 
-SCHEMA_FILE = REFERENCE / "shopify-admin-2025-01.json.gz"
 MATRIX = REFERENCE / "real-orders" / "airhorns__shopify-draft-proxy__order-create-math-matrix.json"
-
-
-@pytest.fixture(scope="module")
-def real_schema() -> GraphQLSchema:
-    if not SCHEMA_FILE.exists():
-        pytest.skip("shared/reference not present")
-    data = json.load(gzip.open(SCHEMA_FILE))
-    return build_client_schema(data.get("data", data), assume_valid=True)
 
 
 @pytest.mark.parametrize("name", sorted(ALL_QUERIES))

@@ -13,101 +13,22 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import sys
 from typing import Any
 
 import pytest
-from support.paths import REFERENCE, ROOT
 
-SPEC26_PATH = REFERENCE / "visma-eaccounting-openapi-v2.yaml"
-SPEC18_PATH = REFERENCE / "visma-eaccounting-swagger.json"
-SHIPPED = ROOT / "shopvisma" / "sandbox" / "visma" / "schema.json"
-
-# The POST bodies the sandbox accepts: schema name in both specs → row schema (if any).
-BODY_SCHEMAS = (
-    "CustomerApi",
-    "ArticleApi",
-    "CustomerInvoiceDraftApi",
-    "CustomerInvoiceDraftRowApi",
-    "OrderApi",
-    "OrderRowApi",
+from support.specs import (
+    ROWS,
+    SHIPPED,
+    extract_schema,
+    load_specs,
+    needs_visma_specs,
+    render,
+    types_of,
+    validator18,
+    validator26,
 )
-_DECIMALS = re.compile(r"\\d\{1,(\d+)\}")
-
-
-# ---------------------------------------------------------------- extraction (the generator)
-def _types(prop: dict[str, Any]) -> list[str]:
-    if "$ref" in prop:
-        return ["object"]
-    t = prop.get("type", "object")
-    return list(t) if isinstance(t, list) else [t]
-
-
-def _ref_name(prop: dict[str, Any]) -> str | None:
-    ref = prop.get("$ref")
-    return ref.rsplit("/", 1)[-1] if ref else None
-
-
-def _extract_property(p26: dict[str, Any] | None, p18: dict[str, Any] | None) -> dict[str, Any]:
-    """One property: 2026 type and readOnly (2018 has no nullability and only marks
-    read-only in prose), the smallest maxLength and decimal count either spec states."""
-    src = p26 if p26 is not None else p18
-    assert src is not None
-    out: dict[str, Any] = {"type": _types(src)}
-    fmt = (p26 or {}).get("format") or (p18 or {}).get("format")
-    if fmt in ("uuid", "date-time"):
-        out["format"] = fmt
-    lengths = [p["maxLength"] for p in (p26, p18) if p and "maxLength" in p]
-    if lengths:
-        out["maxLength"] = min(lengths)
-    decimals = [int(m.group(1)) for p in (p26, p18) if p and (m := _DECIMALS.search(p.get("pattern", "")))]
-    if decimals:
-        out["decimals"] = min(decimals)
-    if "array" in out["type"]:
-        items = src.get("items", {})
-        out["items"] = _ref_name(items) or _types(items)[0]
-    if p26 is not None:
-        read_only = bool(p26.get("readOnly"))
-    else:
-        read_only = str((p18 or {}).get("description", "")).startswith("Read-only")
-        out["only2018"] = True
-    if read_only:
-        out["readOnly"] = True
-    return out
-
-
-def extract_schema(spec26: dict[str, Any], spec18: dict[str, Any]) -> dict[str, Any]:
-    """The shipped extraction. Required = union of both specs' required lists (a field
-    either version requires is sent; read-only ones the 2018 spec requires stay required,
-    because only a field BOTH specs leave optional may be left out)."""
-    s26 = spec26["components"]["schemas"]
-    s18 = spec18["definitions"]
-    result: dict[str, Any] = {}
-    for name in BODY_SCHEMAS:
-        d26, d18 = s26[name], s18[name]
-        props26, props18 = d26.get("properties", {}), d18.get("properties", {})
-        names = list(props26) + [n for n in props18 if n not in props26]
-        result[name] = {
-            "required": sorted(set(d26.get("required", [])) | set(d18.get("required", []))),
-            "properties": {n: _extract_property(props26.get(n), props18.get(n)) for n in names},
-        }
-    return result
-
-
-def load_specs() -> tuple[dict[str, Any], dict[str, Any]]:
-    import yaml
-
-    with SPEC26_PATH.open(encoding="utf-8") as f:
-        spec26 = yaml.safe_load(f)
-    with SPEC18_PATH.open(encoding="utf-8") as f:
-        spec18 = json.load(f)
-    return spec26, spec18
-
-
-def render(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
-
 
 if __name__ == "__main__" and "--write" in sys.argv:
     SHIPPED.write_text(render(extract_schema(*load_specs())), encoding="utf-8")
@@ -116,15 +37,13 @@ if __name__ == "__main__" and "--write" in sys.argv:
 
 
 # ---------------------------------------------------------------- tests
-pytestmark = pytest.mark.skipif(not (SPEC26_PATH.exists() and SPEC18_PATH.exists()),
-                                reason="shared/reference specs not available")
+pytestmark = needs_visma_specs
 
 jsonschema = pytest.importorskip("jsonschema")
 requests = pytest.importorskip("requests")
 
 from shopvisma.sandbox.visma.server import VismaSandbox  # noqa: E402
 
-ROWS = {"CustomerInvoiceDraftApi": "CustomerInvoiceDraftRowApi", "OrderApi": "OrderRowApi"}
 ENDPOINTS = {"CustomerApi": "/customers", "ArticleApi": "/articles",
              "CustomerInvoiceDraftApi": "/customerinvoicedrafts", "OrderApi": "/orders"}
 
@@ -209,23 +128,14 @@ def _created(client: Client, name: str, body: dict[str, Any]) -> dict[str, Any]:
     return r.json()
 
 
-def _validator18(spec18: dict[str, Any], name: str) -> Any:
-    return jsonschema.Draft4Validator({"$ref": f"#/definitions/{name}", "definitions": spec18["definitions"]})
-
-
-def _validator26(spec26: dict[str, Any], name: str) -> Any:
-    return jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{name}",
-                                            "components": spec26["components"]})
-
-
 # (1) what the sandbox accepts, both specs accept
 @pytest.mark.parametrize("name", list(ENDPOINTS))
 def test_accepted_bodies_are_valid_in_both_specs(name: str, bodies: dict[str, Any], specs: Any) -> None:
     spec26, spec18 = specs
     body = bodies[name]
-    errors18 = [e.message for e in _validator18(spec18, name).iter_errors(body)]
+    errors18 = [e.message for e in validator18(spec18, name).iter_errors(body)]
     assert errors18 == [], errors18
-    errors26 = [e.message for e in _validator26(spec26, name).iter_errors(body)]
+    errors26 = [e.message for e in validator26(spec26, name).iter_errors(body)]
     assert errors26 == [], errors26
     props26 = spec26["components"]["schemas"][name]["properties"]
     assert set(body) <= set(props26)
@@ -244,7 +154,7 @@ def test_discount_percentage_is_a_fraction_as_the_specs_say(
     r = client.post("/customerinvoicedrafts", body)
     assert r.status_code == 201
     client.s.delete(f"{client.sb.api_url}/customerinvoicedrafts/{r.json()['Id']}", timeout=5)
-    assert list(_validator18(specs[1], "CustomerInvoiceDraftApi").iter_errors(body)) == []
+    assert list(validator18(specs[1], "CustomerInvoiceDraftApi").iter_errors(body)) == []
 
 
 # (2) what it refuses, it refuses for a reason the specs state
@@ -256,7 +166,7 @@ def _cases(body: dict[str, Any], name: str) -> list[tuple[str, str, dict[str, An
     if name in ROWS:
         targets.append((ROWS[name], "Rows[0].", body["Rows"][0]))
     cases = []
-    for schema_name, prefix, target in targets:
+    for schema_name, prefix, _target in targets:
         spec = shipped[schema_name]
         for field in spec["required"]:
             for kind in ("missing", "wrong-type"):
@@ -297,9 +207,9 @@ def test_refusals_name_the_field_and_the_specs_state_the_rule(
             sent = len((refused["Rows"][0] if "Rows[0]." in path else refused)[field])
             assert any(p.get("maxLength") == sent - 1 for p in (p26, p18))
         else:
-            sent_type = "number" if "string" in _types(p26 or p18) else "string"
-            assert sent_type not in _types(p26 or p18)
-            assert p18 == {} or sent_type not in _types(p18)
+            sent_type = "number" if "string" in types_of(p26 or p18) else "string"
+            assert sent_type not in types_of(p26 or p18)
+            assert p18 == {} or sent_type not in types_of(p18)
 
 
 # (3) the shipped extraction is what the specs give
@@ -338,7 +248,7 @@ def test_responses_match_2026_response_schemas(client: Client, bodies: dict[str,
     checks["/customerinvoices"] = "PaginatedResponseOfCustomerInvoiceApi"
     for path, schema_name in checks.items():
         response = client.get(path)
-        errors = [f"{list(e.path)}: {e.message}" for e in _validator26(spec26, schema_name).iter_errors(response)]
+        errors = [f"{list(e.path)}: {e.message}" for e in validator26(spec26, schema_name).iter_errors(response)]
         assert errors == [], (path, errors)
     refused = client.post("/customers", {}).json()
-    assert list(_validator26(spec26, "CommonExtendedBadRequest").iter_errors(refused)) == []
+    assert list(validator26(spec26, "CommonExtendedBadRequest").iter_errors(refused)) == []

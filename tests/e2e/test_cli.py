@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.paths import ROOT
 from typer.testing import CliRunner
 
 from shopvisma import __version__
 from shopvisma.cli import app
+from support.paths import ROOT
 
 COMMANDS = [["sync"], ["dry-run"], ["status"], ["login"], ["login", "shopify"], ["login", "visma"], ["demo"],
             ["init"], ["sandbox"], ["replay"], ["reconcile"], ["doctor"], ["schedule"]]
@@ -57,3 +57,10 @@ def test_options_before_or_after_the_command(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing.toml")
     assert CliRunner().invoke(app, ["--config", missing, "status"]).exit_code == 78
     assert CliRunner().invoke(app, ["status", "--config", missing]).exit_code == 78
+
+
+def test_a_bad_date_is_a_usage_error_not_a_bug(world) -> None:
+    """Contract: a command-line usage error is exit 2 (Click's own), never 70."""
+    res = world.cli("reconcile", "--from", "01/11/2026", "--to", "2026-11-30")
+    assert res.exit_code == 2, res.output
+    assert "YYYY-MM-DD" in res.output and "internal error" not in res.output

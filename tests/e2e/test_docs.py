@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from support.paths import ROOT
 
 FENCE = re.compile(r"```(?:sh|bash|console|shell)\n(.*?)```", re.S)

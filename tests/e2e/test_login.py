@@ -14,6 +14,7 @@ import requests
 
 from shopvisma.commands.login import login_visma
 from shopvisma.config.settings import load_settings
+from shopvisma.console import Console
 from shopvisma.state.secrets import SecretStore
 
 
@@ -86,7 +87,7 @@ def test_login_visma_browser_flow_on_loopback(world, monkeypatch) -> None:
         threading.Thread(target=lambda: requests.get(url, timeout=10), daemon=True).start()
 
     info = login_visma(settings, no_browser=False, client_id=world.visma.client_id,
-                       client_secret=world.visma.client_secret, say=lambda s: None, open_browser=browser,
+                       client_secret=world.visma.client_secret, console=Console(quiet=True), open_browser=browser,
                        timeout=20)
     assert Path(info["tokens"]).exists()
     assert SecretStore(settings.state_dir).get("visma_client_id") == world.visma.client_id

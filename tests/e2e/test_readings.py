@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from shopvisma.sandbox.seed.orders import generate_orders
+from support.sandboxes import paid
 
 # Each reading alone, and all the compatible ones at once ("all"). The readings that
 # block a sync on purpose (startup guide, missing module or scope) are tested in
@@ -42,12 +42,6 @@ READINGS: dict[str, tuple[str, ...]] = {
             "includes-vat-spec-2026", "retry-after-header", "vat-per-row"),
 }
 WORKFLOWS = ("invoice-draft", "order")
-
-
-def _paid(n: int, seed: int) -> list[dict[str, Any]]:
-    orders = [o for o in generate_orders(n * 3, seed=seed)
-              if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")]
-    return orders[:n]
 
 
 def _total(order: dict[str, Any]) -> Decimal:
@@ -91,7 +85,7 @@ def _use(world: Any, reading: str, workflow: str) -> None:
 @pytest.mark.parametrize("reading", list(READINGS))
 def test_whole_pass_under_each_reading(world: Any, reading: str, workflow: str) -> None:
     _use(world, reading, workflow)
-    orders = _paid(12, seed=41)
+    orders = paid(12, seed=41)
     for o in orders:
         world.shop.add_order(o)
     code, doc = world.sync_json()
@@ -110,7 +104,7 @@ def test_whole_pass_under_each_reading(world: Any, reading: str, workflow: str) 
 @pytest.mark.parametrize("reading", ["default", "includes-vat-spec-2026", "all"])
 def test_reconcile_and_dry_run_under_each_reading(world: Any, reading: str) -> None:
     _use(world, reading, "invoice-draft")
-    orders = _paid(6, seed=43)
+    orders = paid(6, seed=43)
     for o in orders:
         world.shop.add_order(o)
     res = world.cli("dry-run", "--json")
@@ -128,7 +122,7 @@ def test_a_wrong_prediction_is_learned_once(world: Any) -> None:
     """After the first read-back shows Visma's reading of IncludesVat, later orders are
     planned in it: one write per document, not two (issue 11, 7c)."""
     world.visma.quirks.add("includes-vat-spec-2026")
-    orders = _paid(10, seed=44)
+    orders = paid(10, seed=44)
     for o in orders[:1]:
         world.shop.add_order(o)
     assert world.sync_json()[0] == 0
@@ -200,7 +194,7 @@ def test_sigkill_between_create_and_correction(world: Any, reading: str, workflo
     rerun finds the document by reference, checks it and corrects it before the order
     counts as done (issue 11, 7a)."""
     _use(world, reading, workflow)
-    orders = _paid(5, seed=45)
+    orders = paid(5, seed=45)
     for o in orders:
         world.shop.add_order(o)
     sync_killed_after(world, prefix, nth)
@@ -217,7 +211,7 @@ def test_a_company_without_the_order_module_stops_the_pass_with_78(world: Any) -
     """Not one failed order per order (exit 1): the company's setup is the problem."""
     _use(world, "default", "order")
     world.visma.quirks.add("no-order-module")
-    for o in _paid(2, seed=46):
+    for o in paid(2, seed=46):
         world.shop.add_order(o)
     res = world.cli("sync")
     assert res.exit_code == 78, res.output
@@ -228,7 +222,7 @@ def test_visma_rounding_vat_per_row_is_met_to_the_cent(world: Any, caplog: pytes
     """Prices excluding VAT (2026 reading) and VAT rounded per row: Visma's total can land a
     cent off our prediction; the rows are aimed at it and every document ends exact (7b)."""
     world.visma.quirks.update(("includes-vat-spec-2026", "vat-per-row"))
-    orders = _paid(60, seed=47)
+    orders = paid(60, seed=47)
     for o in orders:
         world.shop.add_order(o)
     with caplog.at_level("WARNING", logger="shopvisma.engine.transfer"):
@@ -243,7 +237,7 @@ def test_a_document_that_cannot_be_made_exact_is_deleted_and_the_order_refused(w
     world.visma.quirks.update(("includes-vat-spec-2026", "vat-per-row"))
     text = world.config.read_text(encoding="utf-8")
     world.set_config(text + '\n[mapping]\nrounding_tolerance = "0"\n')
-    orders = _paid(60, seed=47)
+    orders = paid(60, seed=47)
     for o in orders:
         world.shop.add_order(o)
     code, doc = world.sync_json()
@@ -266,7 +260,7 @@ def test_sigkill_between_a_credit_draft_and_its_correction(world: Any, reading: 
     from shopvisma.sandbox.seed.orders import make_refund
 
     _use(world, reading, "invoice-draft")
-    order = _paid(1, seed=48)[0]
+    order = paid(1, seed=48)[0]
     world.shop.add_order(order)
     assert world.sync_json()[0] == 0
     (world.state_dir / "visma-observations.json").unlink()  # so the credit's prediction is wrong again

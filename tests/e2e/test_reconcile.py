@@ -15,9 +15,10 @@ import pytest
 
 from shopvisma.commands.reconcile import reconcile
 from shopvisma.config.settings import load_settings
-from shopvisma.engine.sync_pass import Services, credited_refunds
+from shopvisma.engine.selection import credited_refunds
+from shopvisma.engine.sync_pass import Services
 from shopvisma.sandbox.seed.orders import generate_orders
-from shopvisma.visma.client import VismaValidationError
+from shopvisma.visma.errors import VismaValidationError
 
 
 def test_reconcile_finds_missing_duplicate_and_mismatch(world) -> None:
@@ -177,9 +178,9 @@ class CountingVisma(FakeVisma):
 
 
 def _view(visma: Any, **kw: Any) -> Any:
-    from shopvisma.engine.records import VismaView
+    from shopvisma.engine.records import VismaRecords
 
-    return VismaView(visma, None, **kw)  # type: ignore[arg-type]  # settings are not read by lookups
+    return VismaRecords(visma, None, **kw)  # type: ignore[arg-type]  # settings are not read by lookups
 
 
 def test_a_known_unfilterable_property_is_never_asked_with_a_filter() -> None:

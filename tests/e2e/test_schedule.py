@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.paths import ROOT
 
 from shopvisma.commands.schedule import cron_spec, render_schedule, resolve_executable, schedule_text
 from shopvisma.errors import ShopvismaError
+from support.paths import ROOT
 
 
 def _ini(text: str) -> configparser.ConfigParser:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from shopvisma.sandbox.seed.catalogue import Product
+from shopvisma.sandbox.seed.orders import build_order
 from support.paths import ROOT
-
-from shopvisma.sandbox.seed.orders import generate_orders
-
-
-def _paid(n: int, seed: int = 0) -> list[dict[str, Any]]:
-    orders = [o for o in generate_orders(n * 3, seed=seed)
-              if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")]
-    return orders[:n]
+from support.sandboxes import exactly_once, no_secret_in, paid
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -24,7 +21,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 def test_sync_creates_one_draft_per_order_and_second_pass_writes_nothing(world) -> None:
-    for o in _paid(12):
+    for o in paid(12):
         world.shop.add_order(o)
     code, doc = world.sync_json()
     assert code == 0, doc
@@ -45,7 +42,7 @@ def test_sync_creates_one_draft_per_order_and_second_pass_writes_nothing(world) 
 
 
 def test_lost_checkpoint_creates_no_duplicate(world) -> None:
-    for o in _paid(6, seed=3):
+    for o in paid(6, seed=3):
         world.shop.add_order(o)
     assert world.sync_json()[0] == 0
     counts = (len(world.visma.drafts), len(world.visma.customers), len(world.visma.articles))
@@ -57,7 +54,7 @@ def test_lost_checkpoint_creates_no_duplicate(world) -> None:
 
 
 def test_approved_draft_is_not_recreated(world) -> None:
-    for o in _paid(3, seed=4):
+    for o in paid(3, seed=4):
         world.shop.add_order(o)
     assert world.sync_json()[0] == 0
     first = next(iter(world.visma.drafts))
@@ -69,10 +66,10 @@ def test_approved_draft_is_not_recreated(world) -> None:
 
 
 def test_dry_run_writes_nothing_anywhere(world) -> None:
-    for o in _paid(5, seed=5):
+    for o in paid(5, seed=5):
         world.shop.add_order(o)
     world.sync_json("--limit", "2")
-    for o in _paid(3, seed=6):
+    for o in paid(3, seed=6):
         world.shop.add_order(o)
     before = _snapshot(world.state_dir)
     writes = world.visma.writes()
@@ -90,7 +87,7 @@ def test_order_workflow_creates_sales_orders(world) -> None:
     world.write_config()
     text = world.config.read_text().replace('workflow = "invoice-draft"', 'workflow = "order"')
     world.set_config(text)
-    for o in _paid(3, seed=7):
+    for o in paid(3, seed=7):
         world.shop.add_order(o)
     code, doc = world.sync_json()
     assert code == 0, doc
@@ -100,25 +97,71 @@ def test_order_workflow_creates_sales_orders(world) -> None:
     assert doc["requests"]["visma_writes"] == 0
 
 
-def test_bad_orders_are_named_and_the_rest_go_through(world) -> None:
-    orders = _paid(4, seed=8)
-    orders[0]["email"] = None
-    orders[1]["lineItems"][0]["sku"] = ""
-    orders[2]["lineItems"][0]["sku"] = "X" * 41
-    for o in orders:
+def _order_with(n: int, product: Product, template: dict[str, Any], **over: Any) -> dict[str, Any]:
+    o = build_order(n, created=datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc),
+                    lines=[{"product": product, "qty": 1, "line_pct": Decimal(0)}],
+                    customer=template["customer"], email=over.pop("email", template["email"]),
+                    address=template["billingAddress"])
+    o.update(over)
+    return o
+
+
+def test_bad_orders_are_named_pending_and_the_good_ones_go_through(world: Any) -> None:
+    """Bad input is named (JSON and human status), stays pending, and blocks nothing else;
+    the next pass retries only the bad ones, and one fixed in Shopify goes through."""
+    good = paid(3, seed=27)
+    t = good[0]
+    mug = Product("MUG-UTF", "Mugg", Decimal("189.00"), Decimal("0.25"))
+    emoji_name = {"displayName": "Åsa Öberg 🎉", "firstName": "Åsa", "lastName": "Öberg 🎉",
+                  "id": "gid://shopify/Customer/999001"}
+    addr = {**t["billingAddress"], "name": "Åsa Öberg 🎉", "firstName": "Åsa", "lastName": "Öberg 🎉",
+            "city": "Malmö"}
+    bad = {
+        "no e-mail": _order_with(501, mug, t, email=None),
+        "empty sku": _order_with(502, Product("", "Tom", Decimal("10.00"), Decimal("0.25")), t),
+        "41-char sku": _order_with(503, Product("S" * 41, "Lång", Decimal("10.00"), Decimal("0.25")), t),
+        "8 % VAT": _order_with(504, Product("BOOK-8", "Bok", Decimal("108.00"), Decimal("0.08")), t),
+    }
+    fine = {
+        "40-char sku": _order_with(505, Product("K" * 40, "Kort nog", Decimal("10.00"), Decimal("0.25")), t),
+        "51-char title": _order_with(506, Product("LONG-TITLE", "T" * 51, Decimal("10.00"), Decimal("0.25")), t),
+        "emoji åäö": _order_with(507, Product("MUG-ÅÄÖ", "Kaffemugg 🌟 åäö", Decimal("99.00"), Decimal("0.25")),
+                                 {**t, "customer": emoji_name, "billingAddress": addr,
+                                  "email": "asa.oberg@example.se"}),
+    }
+    fine["emoji åäö"]["shippingAddress"] = addr
+    for o in [*good, *bad.values(), *fine.values()]:
         world.shop.add_order(o)
-    code, doc = world.sync_json()
-    assert code == 1
+    res = world.cli("sync", "--json")
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.stdout)
     failed = {o["name"]: o for o in doc["orders"] if o["status"] == "failed"}
-    assert set(failed) == {orders[0]["name"], orders[1]["name"], orders[2]["name"]}
-    assert "e-mail" in failed[orders[0]["name"]]["reason"]
-    assert len(world.visma.drafts) == 1
+    assert set(failed) == {o["name"] for o in bad.values()}, failed
+    reason = {k: failed[o["name"]]["reason"] for k, o in bad.items()}
+    assert "e-mail" in reason["no e-mail"]
+    assert "SKU" in reason["empty sku"]
+    assert "40-character" in reason["41-char sku"]
+    assert "8" in reason["8 % VAT"], reason["8 % VAT"]
+    for o in bad.values():  # named on stderr too, in human mode
+        assert o["name"] in world.cli("status").stderr + world.cli("status").stdout
     status = json.loads(world.cli("status", "--json").stdout)
-    assert {p["order"] for p in status["pending"]} == set(failed)
+    assert {p["order"] for p in status["pending"]} == {o["name"] for o in bad.values()}
+    exactly_once(world.visma, [o["name"] for o in [*good, *fine.values()]])
+    for art in world.visma.articles.values():
+        assert len(art["Name"].encode("utf-16-le")) // 2 <= 50
+    asa = next(c for c in world.visma.customers.values() if c["EmailAddress"] == "asa.oberg@example.se")
+    assert asa["Name"] == "Åsa Öberg 🎉" and asa["InvoiceCity"] == "Malmö"
+    assert any(a["Number"] == "MUG-ÅÄÖ" for a in world.visma.articles.values())
+    # the next pass retries exactly the bad ones and writes nothing else
+    writes = world.visma.writes()
+    res = world.cli("sync", "--json")
+    assert res.exit_code == 1 and world.visma.writes() == writes
+    no_secret_in([res.stdout, res.stderr], world.visma.client_secret, world.shop.access_token)
     # fixed in Shopify: the next pass picks the order up again, by name
-    world.shop.update_order(orders[0]["id"], email="fixed@example.com")
+    t_fixed = bad["no e-mail"]
+    world.shop.update_order(t_fixed["id"], email="fixed@example.com")
     code, doc = world.sync_json()
-    assert orders[0]["name"] in {o["name"] for o in doc["orders"] if o["status"] == "created"}
+    assert t_fixed["name"] in {o["name"] for o in doc["orders"] if o["status"] == "created"}
 
 
 def test_lock_held_exits_75(world) -> None:
@@ -134,14 +177,14 @@ def test_missing_visma_grant_exits_77(world, monkeypatch) -> None:
     env = dict(world.env)
     env.pop("SHOPVISMA_VISMA_REFRESH_TOKEN")
     world.env = env
-    world.shop.add_order(_paid(1)[0])
+    world.shop.add_order(paid(1)[0])
     res = world.cli("sync")
     assert res.exit_code == 77
     assert "shopvisma login visma" in res.stderr
 
 
 def test_status_without_network(world) -> None:
-    world.shop.add_order(_paid(1)[0])
+    world.shop.add_order(paid(1)[0])
     world.sync_json()
     res = world.cli("status", "--json")
     assert res.exit_code == 0
@@ -154,7 +197,7 @@ def test_status_without_network(world) -> None:
 def test_refund_after_transfer_becomes_one_credit_draft(world) -> None:
     from shopvisma.sandbox.seed.orders import make_refund
 
-    order = _paid(1, seed=9)[0]
+    order = paid(1, seed=9)[0]
     world.shop.add_order(order)
     assert world.sync_json()[0] == 0
     stored = world.shop.orders[order["id"]]
@@ -173,7 +216,7 @@ def test_refund_after_transfer_becomes_one_credit_draft(world) -> None:
 
 
 def test_cancelled_before_transfer_is_never_transferred(world) -> None:
-    order = _paid(1, seed=10)[0]
+    order = paid(1, seed=10)[0]
     order["cancelledAt"] = order["updatedAt"]
     world.shop.add_order(order)
     code, doc = world.sync_json()
@@ -181,7 +224,7 @@ def test_cancelled_before_transfer_is_never_transferred(world) -> None:
 
 
 def test_edit_after_transfer_is_reported_not_reposted(world) -> None:
-    order = _paid(1, seed=11)[0]
+    order = paid(1, seed=11)[0]
     world.shop.add_order(order)
     world.sync_json()
     bag = world.shop.orders[order["id"]]["totalPriceSet"]
@@ -197,7 +240,7 @@ def test_edit_after_transfer_is_reported_not_reposted(world) -> None:
 def test_status_json_is_the_documented_schema(world) -> None:
     import re
 
-    world.shop.add_order(_paid(1, seed=12)[0])
+    world.shop.add_order(paid(1, seed=12)[0])
     world.sync_json()
     doc = json.loads(world.cli("status", "--json").stdout)
     text = (ROOT / "docs" / "json-output.md").read_text()
@@ -207,7 +250,7 @@ def test_status_json_is_the_documented_schema(world) -> None:
 
 
 def test_quiet_cron_output(world) -> None:
-    orders = _paid(2, seed=13)
+    orders = paid(2, seed=13)
     orders[0]["email"] = None
     for o in orders:
         world.shop.add_order(o)
@@ -223,14 +266,14 @@ def test_quiet_cron_output(world) -> None:
 def test_where_visma_refuses_a_filter_the_pass_matches_on_the_full_list(world) -> None:
     """Which properties Visma lets `$filter` on is undocumented: a 400 on a filtered list
     falls back to listing everything and matching locally, still exactly once."""
-    for o in _paid(5, seed=14):
+    for o in paid(5, seed=14):
         world.shop.add_order(o)
     assert world.sync_json()[0] == 0
     counts = (len(world.visma.drafts), len(world.visma.customers), len(world.visma.articles))
     (world.state_dir / "checkpoint.json").unlink()
     for path in ("/v2/customerinvoicedrafts", "/v2/customerinvoices", "/v2/customers", "/v2/articles"):
         world.visma.inject_fault("GET", path, "400")
-    more = _paid(4, seed=15)
+    more = paid(4, seed=15)
     for i, o in enumerate(more):  # each seed numbers its orders from #1001: make them new ones
         o["name"], o["id"] = f"#9{i:03d}", f"gid://shopify/Order/9{i:03d}"
         world.shop.add_order(o)
@@ -245,7 +288,7 @@ def test_where_visma_refuses_a_filter_the_pass_matches_on_the_full_list(world) -
 
 
 def test_replay_one_order_now(world) -> None:
-    orders = _paid(2, seed=16)
+    orders = paid(2, seed=16)
     orders[0]["email"] = None
     for o in orders:
         world.shop.add_order(o)
@@ -267,10 +310,10 @@ def test_outcomes_stream_out_and_only_failures_are_kept(world) -> None:
     """A backlog pass must not hold every outcome (issue #7, flat memory): the --json
     "orders" list is spooled as orders settle, human lines print as they settle, and the
     pass keeps only failed/edited outcomes; the document is still one complete JSON value."""
-    from shopvisma.commands.common import run_command
+    from shopvisma.commands.sync import run_sync as run_command
     from shopvisma.config.settings import load_settings
 
-    orders = _paid(7, seed=4)
+    orders = paid(7, seed=4)
     orders[2]["email"] = None  # one order that fails (no e-mail)
     for o in orders:
         world.shop.add_order(o)

@@ -34,17 +34,11 @@ from typing import Any
 
 import pytest
 
-from shopvisma.sandbox.seed.orders import generate_orders
+from support.sandboxes import paid
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
 RUN_TIMEOUT = 60
-
-
-def paid(n: int, seed: int = 0) -> list[dict[str, Any]]:
-    orders = [o for o in generate_orders(n * 3, seed=seed)
-              if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")]
-    return orders[:n]
 
 
 @dataclass
@@ -165,7 +159,7 @@ class Rig:
 
 
 def make_rig(tmp_path: Path, *, ttl: float = 3600.0) -> Rig:
-    from shopvisma.commands.demo import sandbox_env, write_sandbox_config
+    from shopvisma.sandbox.harness import sandbox_env, write_sandbox_config
     from shopvisma.sandbox.shopify.server import ShopifySandbox
     from shopvisma.sandbox.visma.server import VismaSandbox
 
@@ -557,7 +551,7 @@ BUG_SHIM = textwrap.dedent('''\
     def bug(*args, **kwargs):
         raise RuntimeError("an injected bug")
 
-    shopvisma.engine.records.VismaView.lookup_documents = bug
+    shopvisma.engine.records.VismaRecords.lookup_documents = bug
     sys.argv = ["shopvisma", *sys.argv[1:]]
     runpy.run_module("shopvisma", run_name="__main__")
 ''')

@@ -9,65 +9,25 @@ The pass itself is `runner.run_command`, the function `shopvisma sync` calls.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shopvisma.sandbox.seed.catalogue import Product
-from shopvisma.sandbox.seed.orders import build_order, generate_orders
-
-
-def paid(n: int, seed: int = 0) -> list[dict[str, Any]]:
-    orders = [o for o in generate_orders(n * 3, seed=seed)
-              if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")]
-    return orders[:n]
-
-
-def exactly_once(visma: Any, names: list[str]) -> None:
-    docs = [*visma.drafts.values(), *visma.orders.values(), *visma.invoices.values()]
-    refs = Counter(d.get("YourReference") for d in docs)
-    assert all(refs[n] == 1 for n in names), {n: refs[n] for n in names if refs[n] != 1}
-    assert all(v == 1 for v in refs.values()), refs
-    custs = Counter((c["EmailAddress"].strip().lower(), c.get("CurrencyCode")) for c in visma.customers.values())
-    assert all(v == 1 for v in custs.values()), custs
-    arts = Counter(a["Number"].lower() for a in visma.articles.values())
-    assert all(v == 1 for v in arts.values()), arts
-
-
-def no_secret_in(texts: list[str], *secrets: str) -> None:
-    for s in secrets:
-        assert s and not any(s in t for t in texts), f"secret {s[:6]}… leaked"
-
+from support.clock import FakeClock
+from support.sandboxes import exactly_once, paid
 
 # --------------------------------------------------------------------------- fake-clock rig
-
-
-class FakeTime:
-    """One clock for the sandboxes and the clients; sleeping advances it."""
-
-    def __init__(self) -> None:
-        self.t = datetime.now(timezone.utc).timestamp()
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
 
 
 @dataclass
 class Clocked:
     shop: Any
     visma: Any
-    ft: FakeTime
+    ft: FakeClock  # one clock for the sandboxes and the clients; sleeping advances it
     settings: Any
     tokens: Any
     state_dir: Path
@@ -76,7 +36,8 @@ class Clocked:
     def services(self, *, max_wait: float = 300) -> Any:
         from shopvisma.engine.sync_pass import Services
         from shopvisma.shopify.client import ShopifyClient
-        from shopvisma.state.checkpoint import save_checkpoint, state_paths
+        from shopvisma.state.checkpoint import save_checkpoint
+        from shopvisma.state.files import state_paths
         from shopvisma.visma.client import VismaClient
 
         shop = ShopifyClient(self.shop.api_url, lambda: self.shop.access_token, max_wait=max_wait,
@@ -88,7 +49,7 @@ class Clocked:
         return Services(shopify=shop, visma=visma, save_checkpoint=lambda cp: save_checkpoint(path, cp))
 
     def sync(self, **kw: Any) -> Any:
-        from shopvisma.commands.common import run_command
+        from shopvisma.commands.sync import run_sync as run_command
 
         services = self.services(**kw)
         result = run_command(self.settings, dry_run=False, services=services)
@@ -98,13 +59,13 @@ class Clocked:
 
 @pytest.fixture
 def clocked(tmp_path: Path) -> Iterator[Clocked]:
-    from shopvisma.commands.demo import write_sandbox_config
     from shopvisma.config.settings import load_settings
+    from shopvisma.sandbox.harness import write_sandbox_config
     from shopvisma.sandbox.shopify.server import ShopifySandbox
     from shopvisma.sandbox.visma.server import VismaSandbox
     from shopvisma.state.secrets import REFRESH_TOKEN_ENV, TokenFile
 
-    ft = FakeTime()
+    ft = FakeClock(start=datetime.now(timezone.utc).timestamp())  # the seeded orders are dated near now
     shop = ShopifySandbox(clock=ft).start()
     visma = VismaSandbox(clock=ft).start()
     try:
@@ -168,7 +129,7 @@ def test_shopify_throttled_and_500_are_waited_out(clocked: Clocked) -> None:
     assert int(result.exit_code) == 0
     exactly_once(clocked.visma, [o["name"] for o in orders])
     assert sum(1 for r in clocked.shop.requests if r.get("throttled")) == 2
-    assert clocked.ft.slept  # it waited (on the fake clock) instead of hammering
+    assert clocked.ft.sleeps  # it waited (on the fake clock) instead of hammering
 
 
 @pytest.mark.parametrize("method,prefix,kind", [
@@ -238,7 +199,7 @@ def test_rotated_refresh_token_is_on_disk_before_use_and_always_live(clocked: Cl
         assert int(result.exit_code) == 0
         section = clocked.tokens.load()["visma"]
         assert section["refresh_token"] in live
-        clocked.ft.sleep(45)  # the access token is dead before the next pass
+        clocked.ft.advance(45)  # the access token is dead before the next pass
     assert clocked.visma.grant_refusals() == 0
     assert (clocked.state_dir / "tokens.json").stat().st_mode & 0o777 == 0o600
 
@@ -249,74 +210,14 @@ def test_two_clients_in_one_process_share_the_rotation(clocked: Clocked) -> None
     a = clocked.services().visma
     b = clocked.services().visma
     a.get("companysettings")
-    clocked.ft.sleep(20)
+    clocked.ft.advance(20)
     b.get("companysettings")
-    clocked.ft.sleep(20)
+    clocked.ft.advance(20)
     a.get("companysettings")
     assert clocked.visma.grant_refusals() == 0
 
 
 # --------------------------------------------------------------------------- bad input (CLI, real HTTP)
-
-
-def _order_with(n: int, product: Product, template: dict[str, Any], **over: Any) -> dict[str, Any]:
-    o = build_order(n, created=datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc),
-                    lines=[{"product": product, "qty": 1, "line_pct": Decimal(0)}],
-                    customer=template["customer"], email=over.pop("email", template["email"]),
-                    address=template["billingAddress"])
-    o.update(over)
-    return o
-
-
-def test_bad_orders_are_named_pending_and_the_good_ones_go_through(world: Any) -> None:
-    good = paid(3, seed=27)
-    t = good[0]
-    mug = Product("MUG-UTF", "Mugg", Decimal("189.00"), Decimal("0.25"))
-    emoji_name = {"displayName": "Åsa Öberg 🎉", "firstName": "Åsa", "lastName": "Öberg 🎉",
-                  "id": "gid://shopify/Customer/999001"}
-    addr = {**t["billingAddress"], "name": "Åsa Öberg 🎉", "firstName": "Åsa", "lastName": "Öberg 🎉",
-            "city": "Malmö"}
-    bad = {
-        "no e-mail": _order_with(501, mug, t, email=None),
-        "empty sku": _order_with(502, Product("", "Tom", Decimal("10.00"), Decimal("0.25")), t),
-        "41-char sku": _order_with(503, Product("S" * 41, "Lång", Decimal("10.00"), Decimal("0.25")), t),
-        "8 % VAT": _order_with(504, Product("BOOK-8", "Bok", Decimal("108.00"), Decimal("0.08")), t),
-    }
-    fine = {
-        "40-char sku": _order_with(505, Product("K" * 40, "Kort nog", Decimal("10.00"), Decimal("0.25")), t),
-        "51-char title": _order_with(506, Product("LONG-TITLE", "T" * 51, Decimal("10.00"), Decimal("0.25")), t),
-        "emoji åäö": _order_with(507, Product("MUG-ÅÄÖ", "Kaffemugg 🌟 åäö", Decimal("99.00"), Decimal("0.25")),
-                                 {**t, "customer": emoji_name, "billingAddress": addr,
-                                  "email": "asa.oberg@example.se"}),
-    }
-    fine["emoji åäö"]["shippingAddress"] = addr
-    for o in [*good, *bad.values(), *fine.values()]:
-        world.shop.add_order(o)
-    res = world.cli("sync", "--json")
-    assert res.exit_code == 1, res.output
-    doc = json.loads(res.stdout)
-    failed = {o["name"]: o for o in doc["orders"] if o["status"] == "failed"}
-    assert set(failed) == {o["name"] for o in bad.values()}, failed
-    reason = {k: failed[o["name"]]["reason"] for k, o in bad.items()}
-    assert "e-mail" in reason["no e-mail"]
-    assert "SKU" in reason["empty sku"]
-    assert "40-character" in reason["41-char sku"]
-    assert "8" in reason["8 % VAT"], reason["8 % VAT"]
-    for o in bad.values():  # named on stderr too, in human mode
-        assert o["name"] in world.cli("status").stderr + world.cli("status").stdout
-    status = json.loads(world.cli("status", "--json").stdout)
-    assert {p["order"] for p in status["pending"]} == {o["name"] for o in bad.values()}
-    exactly_once(world.visma, [o["name"] for o in [*good, *fine.values()]])
-    for art in world.visma.articles.values():
-        assert len(art["Name"].encode("utf-16-le")) // 2 <= 50
-    asa = next(c for c in world.visma.customers.values() if c["EmailAddress"] == "asa.oberg@example.se")
-    assert asa["Name"] == "Åsa Öberg 🎉" and asa["InvoiceCity"] == "Malmö"
-    assert any(a["Number"] == "MUG-ÅÄÖ" for a in world.visma.articles.values())
-    # the next pass retries exactly the bad ones and writes nothing else
-    writes = world.visma.writes()
-    res = world.cli("sync", "--json")
-    assert res.exit_code == 1 and world.visma.writes() == writes
-    no_secret_in([res.stdout, res.stderr], world.visma.client_secret, world.shop.access_token)
 
 
 def test_a_visma_400_on_one_order_leaves_it_pending_and_the_rest_go_through(world: Any) -> None:

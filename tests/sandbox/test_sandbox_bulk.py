@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
-from contract.test_contract_shopify import real_schema  # noqa: F401 - fixture
 from graphql import GraphQLObjectType, GraphQLSchema, build_schema, graphql_sync, parse, validate
 
 from shopvisma.sandbox.seed.orders import generate_orders, make_refund
@@ -24,8 +24,9 @@ from shopvisma.sandbox.shopify.bulk_rules import (
 )
 from shopvisma.sandbox.shopify.search import compile_query
 from shopvisma.sandbox.shopify.server import ShopifySandbox, load_schema
+from support.clock import FakeClock
+from support.sandboxes import shopify_data, unthrottled_shop
 
-TOKEN = {"X-Shopify-Access-Token": "shpat_sandbox"}
 ORDERS = generate_orders(60, seed=5)
 T0 = 1_800_000_000.0
 
@@ -62,27 +63,13 @@ def bulk_query(args: str = "") -> str:
             f"shippingLines {{ edges {{ node {{ {SHIP} }} }} }} }} }} }} }}")
 
 
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @pytest.fixture
 def sandbox() -> Iterator[ShopifySandbox]:
-    sb = ShopifySandbox(orders=ORDERS, bucket_size=100_000, restore_rate=100_000).start()
-    yield sb
-    sb.stop()
+    with unthrottled_shop(ORDERS) as sb:
+        yield sb
 
 
-def gql(sb: ShopifySandbox, query: str, variables: dict | None = None) -> dict[str, Any]:
-    r = requests.post(sb.api_url, json={"query": query, "variables": variables or {}}, headers=TOKEN, timeout=30)
-    assert r.status_code == 200
-    body = r.json()
-    assert "errors" not in body, body
-    return body
+gql = shopify_data
 
 
 def run(sb: ShopifySandbox, query: str) -> dict[str, Any]:
@@ -260,17 +247,17 @@ def test_nesting_deeper_than_two_connections_is_refused() -> None:
 
 
 def test_only_one_bulk_query_at_a_time() -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     sb = ShopifySandbox(orders=ORDERS[:10], clock=clock, bulk_seconds=60, bucket_size=100_000).start()
     try:
         first = run(sb, bulk_query())["bulkOperation"]
-        clock.t += 59
+        clock.advance(59)
         refused = run(sb, bulk_query())
         assert refused == {"bulkOperation": None, "userErrors": [{
             "field": None, "code": "OPERATION_IN_PROGRESS",
             "message": f"A bulk query operation for this app and shop is already in progress: {first['id']}."}]}
         assert poll(sb)["id"] == first["id"]  # type: ignore[index]
-        clock.t += 1
+        clock.advance(1)
         assert poll(sb)["status"] == "COMPLETED"  # type: ignore[index]
         second = run(sb, bulk_query())
         assert second["userErrors"] == [] and second["bulkOperation"]["id"] == "gid://shopify/BulkOperation/2"
@@ -280,19 +267,19 @@ def test_only_one_bulk_query_at_a_time() -> None:
 
 
 def test_status_follows_the_clock() -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     sb = ShopifySandbox(orders=ORDERS, clock=clock, bulk_seconds=100, bucket_size=100_000).start()
     try:
         assert poll(sb) is None
         run(sb, bulk_query())
         op = poll(sb)
         assert op is not None and op["status"] == "CREATED" and op["createdAt"] == "2027-01-15T08:00:00Z"
-        clock.t += 50
+        clock.advance(50)
         op = poll(sb)
         assert op is not None and op["status"] == "RUNNING" and op["url"] is None and op["completedAt"] is None
         assert 0 < int(op["rootObjectCount"]) < len(ORDERS) and int(op["objectCount"]) > int(op["rootObjectCount"])
         assert requests.get(f"{sb.origin}/bulk-results/1.jsonl", timeout=10).status_code == 404  # not issued yet
-        clock.t += 50
+        clock.advance(50)
         op = poll(sb)
         assert op is not None and op["status"] == "COMPLETED" and op["completedAt"] == "2027-01-15T08:01:40Z"
         assert op["rootObjectCount"] == str(len(ORDERS)) and op["fileSize"] is not None
@@ -321,7 +308,7 @@ def test_unknown_result_urls_are_404(sandbox: ShopifySandbox) -> None:
         assert requests.get(sandbox.origin + path, timeout=10).status_code == 404, path
 
 
-def test_bulk_documents_validate_against_real_schema(real_schema: GraphQLSchema) -> None:  # noqa: F811
+def test_bulk_documents_validate_against_real_schema(real_schema: GraphQLSchema) -> None:
     for document in (BULK_RUN, BULK_POLL, bulk_query(), bulk_query('(query: "test:false", sortKey: UPDATED_AT)')):
         assert validate(real_schema, parse(document)) == [], document
     sub = load_schema()

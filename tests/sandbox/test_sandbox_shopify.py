@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterator
 
 import pytest
 import requests
@@ -14,32 +14,19 @@ from shopvisma.sandbox.shopify.search import compile_query
 from shopvisma.sandbox.shopify.server import INVALID_TOKEN, ShopifySandbox
 from shopvisma.shopify.order import parse_order
 from shopvisma.shopify.queries import ORDER_LINES_QUERY, ORDERS_QUERY
+from support.clock import FakeClock
+from support.sandboxes import SHOPIFY_TOKEN, shopify_post, unthrottled_shop
 
-TOKEN = {"X-Shopify-Access-Token": "shpat_sandbox"}
 ORDERS = generate_orders(80, seed=3)
-
-
-class Clock:
-    def __init__(self, t: float = 1_800_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
 def sandbox() -> Iterator[ShopifySandbox]:
-    sb = ShopifySandbox(orders=ORDERS, bucket_size=100_000, restore_rate=100_000).start()
-    yield sb
-    sb.stop()
+    with unthrottled_shop(ORDERS) as sb:
+        yield sb
 
 
-def gql(sb: ShopifySandbox, query: str, variables: dict | None = None, headers: dict | None = None,
-        op: str | None = None) -> requests.Response:
-    body: dict[str, Any] = {"query": query, "variables": variables or {}}
-    if op:
-        body["operationName"] = op
-    return requests.post(sb.api_url, json=body, headers=TOKEN if headers is None else headers, timeout=10)
+gql = shopify_post
 
 
 def fetch_all(sb: ShopifySandbox, search: str, first: int = 3) -> list[dict]:
@@ -165,20 +152,20 @@ def test_max_cost_exceeded(sandbox: ShopifySandbox) -> None:
 
 
 def test_leaky_bucket_throttles_and_restores() -> None:
-    clock = Clock()
+    clock = FakeClock()
     sb = ShopifySandbox(orders=ORDERS[:48], bucket_size=60, restore_rate=10, clock=clock).start()
     try:
         q = "{ orders(first: 50) { nodes { id } } }"  # requested 2 + 50, actual 2 + 48: 2 refunded
         first = gql(sb, q).json()
         assert first["extensions"]["cost"]["actualQueryCost"] == 50
         assert first["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 60 - 52 + 2
-        throttled = requests.post(sb.api_url, json={"query": q}, headers=TOKEN, timeout=10)
+        throttled = requests.post(sb.api_url, json={"query": q}, headers=SHOPIFY_TOKEN, timeout=10)
         body = throttled.json()
         assert throttled.status_code == 200 and "data" not in body
         assert body["errors"][0]["extensions"]["code"] == "THROTTLED"
         assert body["extensions"]["cost"]["actualQueryCost"] is None
         assert body["extensions"]["cost"]["requestedQueryCost"] == 52
-        clock.t += 4.4  # 10 + 44 >= 52
+        clock.advance(4.4)  # 10 + 44 >= 52
         assert "data" in gql(sb, q).json()
         assert [r["throttled"] for r in sb.requests] == [False, True, False]
     finally:
@@ -198,7 +185,7 @@ def test_faults(sandbox: ShopifySandbox) -> None:
 
 
 def test_auth_static_and_client_credentials() -> None:
-    clock = Clock()
+    clock = FakeClock()
     sb = ShopifySandbox(orders=ORDERS[:2], clock=clock, client_token_ttl=100).start()
     try:
         q = "{ orders(first: 1) { nodes { id } } }"
@@ -216,7 +203,7 @@ def test_auth_static_and_client_credentials() -> None:
         assert grant["scope"] == "read_orders,read_customers,read_products" and grant["expires_in"] == 100
         header = {"X-Shopify-Access-Token": grant["access_token"]}
         assert gql(sb, q, headers=header).status_code == 200
-        clock.t += 101
+        clock.advance(101)
         assert gql(sb, q, headers=header).status_code == 401
     finally:
         sb.stop()

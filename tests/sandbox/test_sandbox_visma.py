@@ -10,11 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from support.visma_api import CLIENT, Api, FakeClock, draft_body, order_body
 
 from shopvisma.sandbox.visma.model import row_amount, totals
 from shopvisma.sandbox.visma.odata_filter import FilterError, compile_filter
 from shopvisma.sandbox.visma.server import VismaSandbox
+from support.clock import FakeClock
+from support.visma_api import CLIENT, Api, draft_body, order_body
 
 
 def token(sb: VismaSandbox, **form: str) -> requests.Response:
@@ -79,7 +80,7 @@ def test_api_needs_a_live_bearer_token(sandbox: VismaSandbox, api: Api, clock: F
     assert body["ErrorCode"] == 4005 and body["Errors"] is None and len(body["ErrorId"]) == 36
     assert body["DeveloperErrorMessage"] == "AuthorizationException - Authorization has been denied for this request."
     assert api.get("/customers").status_code == 200
-    clock.now += 3600
+    clock.advance(3600)
     assert api.get("/customers").json()["ErrorCode"] == 4005
 
 
@@ -125,7 +126,7 @@ def test_get_by_id_and_not_found(api: Api) -> None:
 # ------------------------------------------------------------------ $filter
 def test_filter_over_http(api: Api, clock: FakeClock) -> None:
     api.customer(EmailAddress="Anna.O'Brien@Example.se", Name="Anna")
-    clock.now += 1800
+    clock.advance(1800)
     api.customer(EmailAddress="bo@example.se", Name="Bo")
 
     def names(expr: str) -> list[str]:
@@ -328,7 +329,7 @@ def test_rate_limit_per_endpoint_without_retry_after(clock: FakeClock) -> None:
     with VismaSandbox(rate_limit_per_minute=3, clock=clock) as sb:
         api = Api(sb)
         for _ in range(3):
-            clock.now += 10
+            clock.advance(10)
             assert api.get("/customers").status_code == 200
         over = api.get("/customers")
         assert over.status_code == 429 and "Retry-After" not in over.headers
@@ -337,7 +338,7 @@ def test_rate_limit_per_endpoint_without_retry_after(clock: FakeClock) -> None:
         assert body["DeveloperErrorMessage"] == ("API calls quota exceeded! maximum admitted 3 per Minute. "
                                                  "Try again in 40 seconds.")
         assert api.get("/articles").status_code == 200  # another endpoint has its own window
-        clock.now += 40
+        clock.advance(40)
         assert api.get("/customers").status_code == 200
 
 

@@ -11,12 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from support.visma_api import CLIENT, Api, FakeClock, draft_body, order_body
 
 from shopvisma.sandbox.visma.identity import DEFAULT_SCOPE, SCOPE_RULES
 from shopvisma.sandbox.visma.model import scalar_properties
 from shopvisma.sandbox.visma.quirks import FILTERABLE, QUIRKS, check_quirks
 from shopvisma.sandbox.visma.server import VismaSandbox
+from support.clock import FakeClock
+from support.visma_api import CLIENT, Api, draft_body, order_body
 
 NAMES = ("vat-rate-fraction", "retry-after-header", "retry-after-only", "filter-whitelist", "page-cap-50",
          "create-200", "put-204", "inner-codes-int", "startup-guide", "no-order-module", "no-sales-scope",
@@ -71,7 +72,7 @@ def test_registry_names_and_validation(clock: FakeClock) -> None:
 
 
 def test_start_sandboxes_forwards_quirks() -> None:
-    from shopvisma.commands.demo import start_sandboxes
+    from shopvisma.sandbox.harness import start_sandboxes
 
     shop, visma = start_sandboxes([], quirks=["page-cap-50", "create-200"])
     try:
@@ -150,12 +151,12 @@ def test_quota_answer_readings(clock: FakeClock, quirk: str, header: str | None,
     with VismaSandbox(rate_limit_per_minute=2, clock=clock, quirks=[quirk] if quirk else []) as sb:
         api = Api(sb)
         for _ in range(2):
-            clock.now += 5
+            clock.advance(5)
             assert api.get("/customers").status_code == 200
         over = api.get("/customers")
         assert over.status_code == 429 and over.headers.get("Retry-After") == header
         assert over.json()["ErrorCode"] == 4010 and over.json()["DeveloperErrorMessage"] == message
-        clock.now += 50
+        clock.advance(50)
         sb.inject_fault("GET", "/v2/articles", "429")
         fault = api.get("/articles")
         assert fault.status_code == 429 and fault.headers.get("Retry-After") == (header and "60")
@@ -332,7 +333,7 @@ def test_default_grants_carry_every_scope_the_product_needs(sandbox: VismaSandbo
     r = requests.post(f"{sandbox.identity_url}/connect/token", auth=CLIENT, timeout=5, data={
         "grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()})
     assert r.json()["scope"] == DEFAULT_SCOPE == "ea:api offline_access ea:sales ea:accounting"
-    product = "ea:api offline_access ea:sales ea:accounting_readonly"  # shopvisma.visma.client.SCOPES
+    product = "ea:api offline_access ea:sales ea:accounting_readonly"  # shopvisma.visma.auth.SCOPES
     assert grant(sandbox, product).json()["scope"] == product
     s = bearer(sandbox, product)
     for path in ("/customers", "/articles", "/customerinvoicedrafts", "/customerinvoices", "/orders", "/units",
@@ -374,12 +375,8 @@ def _spec_scopes(description: str) -> set[str]:
     return set(re.findall(r"\* ((?:ea|vls):[a-z_]+)", tail))
 
 
-def test_scope_rules_are_the_2026_specs() -> None:
-    from contract.test_contract_visma import SPEC26_PATH, load_specs
-
-    if not SPEC26_PATH.exists():
-        pytest.skip("shared/reference specs not available")
-    paths = load_specs()[0]["paths"]
+def test_scope_rules_are_the_2026_specs(visma_specs: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    paths = visma_specs[0]["paths"]
     checked = 0
     for path, ops in paths.items():
         parts = path.strip("/").split("/")

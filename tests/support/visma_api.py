@@ -10,16 +10,9 @@ import pytest
 import requests
 
 from shopvisma.sandbox.visma.server import VismaSandbox
+from support.clock import FakeClock
 
 CLIENT = ("sandbox-client", "sandbox-secret")
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Api:
@@ -86,7 +79,7 @@ def order_body(customer: dict[str, Any], rows: list[dict[str, Any]], currency: s
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(start=1_767_225_600.0)  # 2026-01-01T00:00:00Z
 
 
 @pytest.fixture

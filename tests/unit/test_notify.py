@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from shopvisma.notify import fail_url, notify_after_pass, pass_summary, ping_body, ping_healthcheck
+from shopvisma.notify import fail_url, notify_after_pass, ping_body, ping_healthcheck
 from shopvisma.redact import register
+from shopvisma.render import pass_summary
 
 
 @dataclass
@@ -143,8 +144,7 @@ def test_notify_after_pass_skips_no_url_and_lock_held(monitor: Monitor) -> None:
 
 
 def test_pass_summary_is_one_line() -> None:
-    from shopvisma.engine.sync_pass import PassResult
-    from shopvisma.engine.transfer import OrderOutcome
+    from shopvisma.engine.outcomes import OrderOutcome, PassResult
 
     result = PassResult(command="sync", started_at=datetime.now(UTC))
     assert pass_summary(result) == "nothing to do"
@@ -163,7 +163,7 @@ def test_pass_summary_is_one_line() -> None:
 
 def test_a_real_sync_pass_pings_the_configured_url(world: Any, monitor: Monitor) -> None:
     """Config key → a sync pass on the sandbox → the ping the CLI sends after it."""
-    from shopvisma.commands.common import run_command
+    from shopvisma.commands.sync import run_sync as run_command
     from shopvisma.config.settings import load_settings
 
     world.write_config(notify=f'healthcheck_url = "{monitor.url}"')

@@ -110,7 +110,7 @@ def _walk(type_: GraphQLObjectType, sets: list[SelectionSetNode | None], fragmen
         if not isinstance(named, GraphQLObjectType):
             continue
         if not _is_connection(named):
-            listed = is_list_type(get_nullable_type(fdef.type))  # type: ignore[union-attr]
+            listed = is_list_type(get_nullable_type(fdef.type))
             _walk(named, _sets(fnodes), fragments, shape, depth, in_list or listed, parent, parent_has_id)
             continue
         shape.connections += 1

@@ -11,7 +11,8 @@ import itertools
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from shopvisma.mapping.company import Coding, Company, MappingSettings
+from shopvisma.mapping.company import Coding, Company
+from shopvisma.mapping.settings import MappingSettings
 from shopvisma.shopify.order import Order, parse_order
 
 _ids = itertools.count(1)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shopvisma.mapping.company import Company, MappingSettings
+from shopvisma.mapping.company import Company
+from shopvisma.mapping.settings import MappingSettings
 from shopvisma.shopify.order import Order
 
 from .build import COMPANY, COMPANY_TWO_ZERO, DEFAULT, line, order, refund, ship, tax, tip_line

@@ -9,13 +9,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support.paths import ROOT
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from shopvisma.config import settings as config
 from shopvisma.config.settings import config_path, known_keys, load_settings, write_starter_config
 from shopvisma.config.starter import DOC_BEGIN, DOC_END, mapping_doc_table
 from shopvisma.errors import ConfigError, ExitCode
-from shopvisma.mapping.company import MappingSettings
+from shopvisma.mapping.settings import MappingSettings
+from support.paths import ROOT
 
 DOCS = ROOT / "docs" / "configuration.md"
 
@@ -297,9 +300,6 @@ def test_parse_settings_without_file(tmp_path: Path) -> None:
     assert s.shopify.shop == "demo.myshopify.com" and s.state_dir == tmp_path / "st"
 
 
-from hypothesis import HealthCheck, given  # noqa: E402
-from hypothesis import settings as hyp_settings
-from hypothesis import strategies as st
 
 _scalars = st.one_of(st.text(max_size=20), st.integers(), st.booleans(), st.floats(allow_nan=True),
                      st.datetimes(timezones=st.one_of(st.none(), st.just(timezone.utc))))

@@ -7,30 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from support.corpus.build import COMPANY, COMPANY_TWO_ZERO, line, order, tax
-from support.corpus.orders import CASES, Case
-from support.paths import REFERENCE
 
 from shopvisma.errors import OrderError
 from shopvisma.http import encode_json
-from shopvisma.mapping.company import (
-    Company,
-    MappingSettings,
-    credit_draft_body,
-    customer_body,
-    customer_key,
-    document_includes_vat,
-    draft_body,
-    foreign_customer,
-    money_key,
-    needed_articles,
-    order_body,
-    plan_document,
-    plan_refund,
-    predict_totals,
-    resolve_vat_codings,
-)
-from shopvisma.mapping.rows import ArticleSpec, DocumentPlan, RowPlan, cut
+from shopvisma.mapping.bodies import credit_draft_body, draft_body, order_body
+from shopvisma.mapping.company import Company, customer_body, customer_key, document_includes_vat, foreign_customer
+from shopvisma.mapping.plan import needed_articles, plan_document, plan_refund, resolve_vat_codings
+from shopvisma.mapping.rows import ArticleSpec, DocumentPlan, RowPlan, cut, predict_totals
+from shopvisma.mapping.settings import MappingSettings, money_key
+from support.corpus.build import COMPANY, COMPANY_TWO_ZERO, line, order, tax
+from support.corpus.orders import CASES, Case
+from support.paths import REFERENCE
 
 D = Decimal
 

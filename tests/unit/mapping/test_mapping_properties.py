@@ -15,20 +15,13 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.corpus.build import COMPANY, line, order, refund, ship, tax, tip_line
 
 from shopvisma.http import encode_json
-from shopvisma.mapping.company import (
-    DocumentPlan,
-    MappingSettings,
-    credit_draft_body,
-    draft_body,
-    order_body,
-    plan_document,
-    plan_refund,
-    predict_totals,
-)
-from shopvisma.mapping.rows import ArticleSpec, discounted_rows
+from shopvisma.mapping.bodies import credit_draft_body, draft_body, order_body
+from shopvisma.mapping.plan import plan_document, plan_refund
+from shopvisma.mapping.rows import ArticleSpec, DocumentPlan, discounted_rows, predict_totals
+from shopvisma.mapping.settings import MappingSettings
+from support.corpus.build import COMPANY, line, order, refund, ship, tax, tip_line
 
 D = Decimal
 CENT = D("0.01")

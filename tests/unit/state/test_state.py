@@ -19,17 +19,16 @@ from shopvisma.state.checkpoint import (
     RECENT_MAX,
     Checkpoint,
     advance_bookmark,
-    append_run_log,
-    last_runs,
     load_checkpoint,
     record_intent,
     record_pending,
     record_refund,
     record_transfer,
     save_checkpoint,
-    state_paths,
 )
+from shopvisma.state.files import state_paths
 from shopvisma.state.lock import RunLock, lock_state
+from shopvisma.state.runlog import append_run_log, last_runs
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 

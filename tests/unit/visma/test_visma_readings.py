@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopvisma.engine.records import VismaView, load_company_reading
+from shopvisma.engine.records import VismaRecords, load_company_reading
 from shopvisma.errors import ExitCode, ShopvismaError
 from shopvisma.visma.readings import FRACTION, MIXED, PERCENT, coding_rates, label_percent, read_codings
 
@@ -150,7 +150,7 @@ def test_load_company_reads_fractions_and_exposes_the_scale() -> None:
     company, scale = load_company_reading(client, fake_settings())
     assert {c.id: c.vat_percent for c in company.codings} == {"c1": 25, "c2": 12, "c3": 0}
     assert scale == FRACTION and company.unit_id == "u1"
-    view = VismaView(client, fake_settings(), vat_rate_scale=PERCENT)
+    view = VismaRecords(client, fake_settings(), vat_rate_scale=PERCENT)
     view.load_company()
     assert view.vat_rate_scale == FRACTION  # the data wins over an older observation
 
