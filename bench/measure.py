@@ -86,11 +86,16 @@ def _read_pid(path: Path) -> int | None:
 
 def run_measured(args: list[str], env: dict[str, str], *, timeout: float = 3600) -> Proc:
     """Run `python <args>` through the launcher; its report gives exact wall, CPU and peak RSS."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, str(report), *args], env=env,
-                                stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", LAUNCHER, str(report), *args],
+            env=env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         peak = [0]
         done = threading.Event()
 
@@ -161,7 +166,7 @@ def visma_log(entries: list[tuple[str, str, int]]) -> VismaLog:
             continue
         if not path.startswith("/v2"):
             continue
-        endpoint = (path[len("/v2"):].strip("/").split("/", 1)[0] or "").lower()
+        endpoint = (path[len("/v2") :].strip("/").split("/", 1)[0] or "").lower()
         log.api += 1
         limited = status == 429
         flags.append(limited)
@@ -224,5 +229,7 @@ def checkpoint_parts(path: Path) -> dict[str, tuple[int, int]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {key: (len(value) if isinstance(value, (dict, list)) else 1, len(json.dumps(value)))
-            for key, value in data.items()}
+    return {
+        key: (len(value) if isinstance(value, (dict, list)) else 1, len(json.dumps(value)))
+        for key, value in data.items()
+    }

@@ -25,8 +25,11 @@ _FMT = "%Y-%m-%dT%H:%M:%SZ"
 
 def transferable(order: dict[str, Any]) -> bool:
     """What the demo config selects; other orders Shopify filters out server-side anyway."""
-    return (order.get("displayFinancialStatus") in SELECTED_FINANCIAL and not order.get("test")
-            and not order.get("cancelledAt"))
+    return (
+        order.get("displayFinancialStatus") in SELECTED_FINANCIAL
+        and not order.get("test")
+        and not order.get("cancelledAt")
+    )
 
 
 def _parse(ts: str) -> datetime:

@@ -41,8 +41,10 @@ class Limits:
 
     def describe(self) -> str:
         tag = "real" if self.scale == 1 else f"x{self.scale:g} scaled"
-        return (f"{tag}: Visma {self.visma_per_minute}/min per endpoint, Shopify bucket {self.bucket:g}, "
-                f"restore {self.restore:g}/s")
+        return (
+            f"{tag}: Visma {self.visma_per_minute}/min per endpoint, Shopify bucket {self.bucket:g}, "
+            f"restore {self.restore:g}/s"
+        )
 
 
 @dataclass
@@ -114,8 +116,19 @@ def _f(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-HEADER = ("scenario", "orders", "Visma req/order (+token)", "Shopify req/order", "Shopify cost/order", "wall s",
-          "floor s (binding)", "wall/floor", "peak RSS MB", "checkpoint bytes", "max consecutive 429/THROTTLED")
+HEADER = (
+    "scenario",
+    "orders",
+    "Visma req/order (+token)",
+    "Shopify req/order",
+    "Shopify cost/order",
+    "wall s",
+    "floor s (binding)",
+    "wall/floor",
+    "peak RSS MB",
+    "checkpoint bytes",
+    "max consecutive 429/THROTTLED",
+)
 
 
 def table_rows(rows: list[Row]) -> list[tuple[str, ...]]:
@@ -130,8 +143,21 @@ def table_rows(rows: list[Row]) -> list[tuple[str, ...]]:
             shop = f"{r.shopify.requests} req"
             cost = f"{r.shopify.cost:g} total"
         floor = f"{r.floor_s:.1f} ({r.binding})" if r.floor_s else "0"
-        out.append((f"{r.key}) {r.label}", str(r.orders), visma, shop, cost, f"{r.wall_s:.2f}", floor,
-                    _f(r.ratio), f"{r.rss_mb:.1f}", str(r.checkpoint_bytes), str(r.max_consecutive)))
+        out.append(
+            (
+                f"{r.key}) {r.label}",
+                str(r.orders),
+                visma,
+                shop,
+                cost,
+                f"{r.wall_s:.2f}",
+                floor,
+                _f(r.ratio),
+                f"{r.rss_mb:.1f}",
+                str(r.checkpoint_bytes),
+                str(r.max_consecutive),
+            )
+        )
     return out
 
 
@@ -156,8 +182,13 @@ def machine() -> dict[str, str]:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "nproc": str(os.cpu_count()), "cpu": cpu,
-            "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def _verdict(ok: bool) -> str:
@@ -178,25 +209,36 @@ def _waits(r: Row) -> str:
 def breakdown(rows: list[Row]) -> str:
     lines = ["## Where the requests and the time go", ""]
     for r in rows:
-        lines.append(f"**{r.key}) {r.label}** — limits {r.limits.describe()}; exit code {r.exit_code}; "
-                     f"outcomes {dict(r.counts) or '{}'}; CPU: sync process {r.cpu_s:.1f} s, sandboxes "
-                     f"{r.sandbox_cpu_s:.1f} s, of {r.wall_s:.1f} s wall.")
+        lines.append(
+            f"**{r.key}) {r.label}** — limits {r.limits.describe()}; exit code {r.exit_code}; "
+            f"outcomes {dict(r.counts) or '{}'}; CPU: sync process {r.cpu_s:.1f} s, sandboxes "
+            f"{r.sandbox_cpu_s:.1f} s, of {r.wall_s:.1f} s wall."
+        )
         if r.orders:
-            lines.append(f"- Visma per order: {_calls(r)}; token requests {r.visma.token}; "
-                         f"429 answers {r.visma.rate_limited}.")
-        lines.append(f"- Visma floor {r.visma_floor_s:.1f} s (busiest endpoint: "
-                     f"{', '.join(f'/{e} {n}' for e, n in r.visma.accepted.most_common(3)) or 'none'}), "
-                     f"Shopify floor {r.shopify_floor_s:.1f} s ({r.shopify.cost:g} points at "
-                     f"{r.limits.restore:g}/s).")
+            lines.append(
+                f"- Visma per order: {_calls(r)}; token requests {r.visma.token}; 429 answers {r.visma.rate_limited}."
+            )
+        lines.append(
+            f"- Visma floor {r.visma_floor_s:.1f} s (busiest endpoint: "
+            f"{', '.join(f'/{e} {n}' for e, n in r.visma.accepted.most_common(3)) or 'none'}), "
+            f"Shopify floor {r.shopify_floor_s:.1f} s ({r.shopify.cost:g} points at "
+            f"{r.limits.restore:g}/s)."
+        )
         sizes = r.shopify.page_sizes
-        page = (f"page sizes first={sizes[0]}, then up to {max(sizes)} (mean {statistics.mean(sizes):.1f})"
-                if sizes else "no order pages")
+        page = (
+            f"page sizes first={sizes[0]}, then up to {max(sizes)} (mean {statistics.mean(sizes):.1f})"
+            if sizes
+            else "no order pages"
+        )
         lines.append(f"- Shopify: {dict(r.shopify.by_operation)}; {page}; THROTTLED {r.shopify.throttled}.")
         lines.append(f"- Waits the pass logged: {_waits(r)} (the client's own Visma pacing is not logged).")
         if r.checkpoint_parts:
             parts = sorted(r.checkpoint_parts.items(), key=lambda kv: -kv[1][1])
-            lines.append("- checkpoint.json by key (entries, bytes): "
-                         + ", ".join(f"{k} ({n}, {b})" for k, (n, b) in parts if b > 4) + ".")
+            lines.append(
+                "- checkpoint.json by key (entries, bytes): "
+                + ", ".join(f"{k} ({n}, {b})" for k, (n, b) in parts if b > 4)
+                + "."
+            )
         if r.note:
             lines.append(f"- {r.note}")
         lines.append("")
@@ -208,127 +250,176 @@ def targets(rows: dict[str, Row], idle: Idle | None, per_order_cost: float | Non
     a, b, d, e = rows.get("a"), rows.get("b"), rows.get("d"), rows.get("e")
     if a is not None and a.orders:
         v, s = a.per_order(a.visma.api) or 0, a.per_order(a.shopify.requests) or 0
-        out.append(f"### Steady state: Visma <= {TARGET_VISMA_PER_ORDER} req/order — {_verdict(v <= TARGET_VISMA_PER_ORDER)}")
-        out.append(f"Measured {v:.3f} Visma requests per order over {a.orders} orders ({a.visma.api} requests, "
-                   f"+{a.visma.token} token). Per order: {_calls(a)}.")
+        out.append(
+            f"### Steady state: Visma <= {TARGET_VISMA_PER_ORDER} req/order — {_verdict(v <= TARGET_VISMA_PER_ORDER)}"
+        )
+        out.append(
+            f"Measured {v:.3f} Visma requests per order over {a.orders} orders ({a.visma.api} requests, "
+            f"+{a.visma.token} token). Per order: {_calls(a)}."
+        )
         if v > TARGET_VISMA_PER_ORDER:
             reads = sum(n for c, n in a.visma.by_call.items() if c.startswith("GET")) / a.orders
-            out.append(f"Cause: the document create is 1.0/order by necessity; lookups (GET) add {reads:.3f}/order "
-                       f"and other writes {v - reads - 1:.3f}/order. Reaching 1.2 needs fewer, larger batched "
-                       f"lookups (one `or` filter over more references per request, fewer lookups per chunk).")
+            out.append(
+                f"Cause: the document create is 1.0/order by necessity; lookups (GET) add {reads:.3f}/order "
+                f"and other writes {v - reads - 1:.3f}/order. Reaching 1.2 needs fewer, larger batched "
+                f"lookups (one `or` filter over more references per request, fewer lookups per chunk)."
+            )
         out.append("")
-        out.append(f"### Steady state: Shopify <= {TARGET_SHOPIFY_PER_ORDER} req/order — "
-                   f"{_verdict(s <= TARGET_SHOPIFY_PER_ORDER)}")
+        out.append(
+            f"### Steady state: Shopify <= {TARGET_SHOPIFY_PER_ORDER} req/order — "
+            f"{_verdict(s <= TARGET_SHOPIFY_PER_ORDER)}"
+        )
         sizes = a.shopify.page_sizes
-        out.append(f"Measured {s:.3f} Shopify requests per order ({dict(a.shopify.by_operation)}); "
-                   f"query cost {a.per_order(a.shopify.cost):.1f} points per order actually charged"
-                   + (f", {per_order_cost:.0f} points per order *requested*" if per_order_cost else "")
-                   + (f"; order pages of {min(sizes)}..{max(sizes)}" if sizes else "") + ".")
+        out.append(
+            f"Measured {s:.3f} Shopify requests per order ({dict(a.shopify.by_operation)}); "
+            f"query cost {a.per_order(a.shopify.cost):.1f} points per order actually charged"
+            + (f", {per_order_cost:.0f} points per order *requested*" if per_order_cost else "")
+            + (f"; order pages of {min(sizes)}..{max(sizes)}" if sizes else "")
+            + "."
+        )
         if s > TARGET_SHOPIFY_PER_ORDER and per_order_cost:
             fit = int(998 // per_order_cost)
-            out.append(f"Cause: Shopify admits a query only if its *requested* cost fits the 1,000-point limit, so "
-                       f"a page holds at most {fit} orders at {per_order_cost:.0f} requested points each "
-                       f"(>= {1 / max(fit, 1):.3f} req/order before refund queries). 0.1 req/order needs pages of "
-                       f">= 10 orders, i.e. <= ~99 requested points per order: ask for fewer line items per page "
-                       f"(e.g. `lineItems(first: 5)` and fetch the rare longer order with OrderLines) or a bulk "
-                       f"operation for backfills.")
+            out.append(
+                f"Cause: Shopify admits a query only if its *requested* cost fits the 1,000-point limit, so "
+                f"a page holds at most {fit} orders at {per_order_cost:.0f} requested points each "
+                f"(>= {1 / max(fit, 1):.3f} req/order before refund queries). 0.1 req/order needs pages of "
+                f">= 10 orders, i.e. <= ~99 requested points per order: ask for fewer line items per page "
+                f"(e.g. `lineItems(first: 5)` and fetch the rare longer order with OrderLines) or a bulk "
+                f"operation for backfills."
+            )
         out.append("")
     if idle is not None:
         one = all(n == 1 for n in idle.shopify_requests) and all(n == 0 for n in idle.visma_requests)
         out.append(f"### Idle pass: exactly 1 Shopify request, 0 Visma — {_verdict(one)}")
-        out.append(f"Shopify requests per idle pass {idle.shopify_requests}; Visma requests (API + token) "
-                   f"{idle.visma_requests}.")
+        out.append(
+            f"Shopify requests per idle pass {idle.shopify_requests}; Visma requests (API + token) "
+            f"{idle.visma_requests}."
+        )
         out.append("")
         ratio = idle.ratio
-        out.append(f"### Idle pass: wall <= {TARGET_IDLE_RATIO}x `python -c \"import typer, requests\"` — "
-                   f"{_verdict(ratio <= TARGET_IDLE_RATIO)}")
-        out.append(f"Median of {len(idle.sync_walls)}: idle sync {statistics.median(idle.sync_walls):.3f} s vs "
-                   f"baseline {statistics.median(idle.baseline_walls):.3f} s = **{ratio:.2f}x** "
-                   f"(sync runs {', '.join(f'{w:.3f}' for w in idle.sync_walls)}; baseline "
-                   f"{', '.join(f'{w:.3f}' for w in idle.baseline_walls)}).")
+        out.append(
+            f'### Idle pass: wall <= {TARGET_IDLE_RATIO}x `python -c "import typer, requests"` — '
+            f"{_verdict(ratio <= TARGET_IDLE_RATIO)}"
+        )
+        out.append(
+            f"Median of {len(idle.sync_walls)}: idle sync {statistics.median(idle.sync_walls):.3f} s vs "
+            f"baseline {statistics.median(idle.baseline_walls):.3f} s = **{ratio:.2f}x** "
+            f"(sync runs {', '.join(f'{w:.3f}' for w in idle.sync_walls)}; baseline "
+            f"{', '.join(f'{w:.3f}' for w in idle.baseline_walls)})."
+        )
         if idle.import_top:
-            out.append("Slowest imports of an idle pass (`-X importtime`, cumulative): "
-                       + ", ".join(f"{m} {ms:.0f} ms" for m, ms in idle.import_top) + ".")
+            out.append(
+                "Slowest imports of an idle pass (`-X importtime`, cumulative): "
+                + ", ".join(f"{m} {ms:.0f} ms" for m, ms in idle.import_top)
+                + "."
+            )
         if ratio > TARGET_IDLE_RATIO:
             slow = dict(idle.import_top)
             extra = (statistics.median(idle.sync_walls) - statistics.median(idle.baseline_walls)) * 1000
             why = [f"the idle pass costs {extra:.0f} ms more than the baseline"]
             if "typer._adapters" in slow:
-                why.append(f"`typer._adapters` ({slow['typer._adapters']:.0f} ms) imports pydantic: typer loads it "
-                           "when it converts a command's parameters, which `import typer` alone does not do")
+                why.append(
+                    f"`typer._adapters` ({slow['typer._adapters']:.0f} ms) imports pydantic: typer loads it "
+                    "when it converts a command's parameters, which `import typer` alone does not do"
+                )
             ours = [f"{m} {ms:.0f} ms" for m, ms in idle.import_top if m.startswith("shopvisma")]
             if ours:
                 why.append("the product's own modules (cumulative, incl. what they import): " + ", ".join(ours))
-            out.append("Cause: " + "; ".join(why) + ". What would reach it: fewer modules on the idle path "
-                       "(each import is listed above), or lighter dependencies (filelock alone is ~9 ms).")
+            out.append(
+                "Cause: " + "; ".join(why) + ". What would reach it: fewer modules on the idle path "
+                "(each import is listed above), or lighter dependencies (filelock alone is ~9 ms)."
+            )
         out.append("")
     for r in (b, d, e):
         if r is None or not r.orders:
             continue
         ok = r.ratio is not None and r.ratio <= TARGET_BACKLOG_RATIO
-        scope = {"b": "the target", "d": "reported, not a target: (d) is the memory and checkpoint scenario, "
-                                          "at x10 limits",
-                 "e": "reported; (b) read page by page, for the bulk comparison"}[r.key]
+        scope = {
+            "b": "the target",
+            "d": "reported, not a target: (d) is the memory and checkpoint scenario, at x10 limits",
+            "e": "reported; (b) read page by page, for the bulk comparison",
+        }[r.key]
         verdict = _verdict(ok) if r.key == "b" else f"{_f(r.ratio)}x, {'within' if ok else 'above'} 1.2x"
-        out.append(f"### Backlog {r.key}) {r.orders} orders: wall <= {TARGET_BACKLOG_RATIO}x floor ({scope}) — "
-                   f"{verdict}")
-        out.append(f"Wall {r.wall_s:.1f} s, floor {r.floor_s:.1f} s ({r.binding}; Visma {r.visma_floor_s:.1f} s, "
-                   f"Shopify {r.shopify_floor_s:.1f} s) = **{_f(r.ratio)}x**, at {r.limits.describe()}. "
-                   f"Sync CPU {r.cpu_s:.1f} s; waits: {_waits(r)}.")
+        out.append(
+            f"### Backlog {r.key}) {r.orders} orders: wall <= {TARGET_BACKLOG_RATIO}x floor ({scope}) — {verdict}"
+        )
+        out.append(
+            f"Wall {r.wall_s:.1f} s, floor {r.floor_s:.1f} s ({r.binding}; Visma {r.visma_floor_s:.1f} s, "
+            f"Shopify {r.shopify_floor_s:.1f} s) = **{_f(r.ratio)}x**, at {r.limits.describe()}. "
+            f"Sync CPU {r.cpu_s:.1f} s; waits: {_waits(r)}."
+        )
         if not ok and r.ratio is not None:
             waited = sum(r.waits.values())
             serial = r.cpu_s + r.sandbox_cpu_s
-            out.append(f"Cause: requests are strictly sequential (one thread, one round trip at a time), so CPU "
-                       f"on either side adds to the wall time: the sync process used {r.cpu_s:.0f} s and the "
-                       f"in-process sandboxes {r.sandbox_cpu_s:.0f} s ({serial:.0f} s together against a "
-                       f"{r.floor_s:.0f} s floor); logged waits {waited:.0f} s. "
-                       + ("At this scale the pass is CPU-bound, not rate-bound: the sandboxes' share is "
-                          "benchmark overhead (they scan whole tables per lookup), the sync share is what the "
-                          "product could cut (a checkpoint save with fsync per order, JSON of every response)."
-                          if serial > r.floor_s else
-                          "Overlapping the Shopify fetch with the Visma writes would bring it towards the floor."))
+            out.append(
+                f"Cause: requests are strictly sequential (one thread, one round trip at a time), so CPU "
+                f"on either side adds to the wall time: the sync process used {r.cpu_s:.0f} s and the "
+                f"in-process sandboxes {r.sandbox_cpu_s:.0f} s ({serial:.0f} s together against a "
+                f"{r.floor_s:.0f} s floor); logged waits {waited:.0f} s. "
+                + (
+                    "At this scale the pass is CPU-bound, not rate-bound: the sandboxes' share is "
+                    "benchmark overhead (they scan whole tables per lookup), the sync share is what the "
+                    "product could cut (a checkpoint save with fsync per order, JSON of every response)."
+                    if serial > r.floor_s
+                    else "Overlapping the Shopify fetch with the Visma writes would bring it towards the floor."
+                )
+            )
         burst = r.max_consecutive <= 1
-        out.append(f"Consecutive 429/THROTTLED: longest run {r.max_consecutive} (Visma 429 answers "
-                   f"{r.visma.rate_limited}, Shopify THROTTLED {r.shopify.throttled}) — {_verdict(burst)} "
-                   f"(target: never more than once in a row).")
+        out.append(
+            f"Consecutive 429/THROTTLED: longest run {r.max_consecutive} (Visma 429 answers "
+            f"{r.visma.rate_limited}, Shopify THROTTLED {r.shopify.throttled}) — {_verdict(burst)} "
+            f"(target: never more than once in a row)."
+        )
         out.append("")
     if b is not None or d is not None:
         ok = all(r.rss_mb <= TARGET_RSS_MB for r in rows.values() if r.wall_s)
         flat = b is not None and d is not None and d.rss_mb <= b.rss_mb * (1 + FLAT_TOLERANCE)
-        out.append(f"### Memory: peak RSS <= {TARGET_RSS_MB:.0f} MB — {_verdict(ok)}; flat from 2,000 to 10,000 "
-                   f"orders — {_verdict(flat) if b and d else 'not measured'}")
-        out.append("Peak RSS of the sync process: " + ", ".join(f"{r.key}) {r.orders} orders {r.rss_mb:.1f} MB"
-                                                               for r in rows.values() if r.wall_s)
-                   + f". Flat means (d) <= (b) + {FLAT_TOLERANCE:.0%}.")
+        out.append(
+            f"### Memory: peak RSS <= {TARGET_RSS_MB:.0f} MB — {_verdict(ok)}; flat from 2,000 to 10,000 "
+            f"orders — {_verdict(flat) if b and d else 'not measured'}"
+        )
+        out.append(
+            "Peak RSS of the sync process: "
+            + ", ".join(f"{r.key}) {r.orders} orders {r.rss_mb:.1f} MB" for r in rows.values() if r.wall_s)
+            + f". Flat means (d) <= (b) + {FLAT_TOLERANCE:.0%}."
+        )
         if b is not None and d is not None and not flat and d.orders > b.orders:
             per = (d.rss_mb - b.rss_mb) * 1024 / (d.orders - b.orders)
-            out.append(f"Cause: RSS grows by ~{per:.1f} kB per order, so the pass keeps some per-order data until "
-                       f"it ends (tracemalloc in the sync process shows what: bench/README.md).")
+            out.append(
+                f"Cause: RSS grows by ~{per:.1f} kB per order, so the pass keeps some per-order data until "
+                f"it ends (tracemalloc in the sync process shows what: bench/README.md)."
+            )
         out.append("")
         if b is not None and d is not None:
             flat_cp = d.checkpoint_bytes <= b.checkpoint_bytes * (1 + CHECKPOINT_TOLERANCE)
             capped = {k: n for k, (n, _) in d.checkpoint_parts.items() if k in HISTORY_MAPS}
             full = [k for k, n in capped.items() if n >= HISTORY_CAP]
-            growing = [k for k, n in capped.items() if 0 < n < HISTORY_CAP
-                       and n > b.checkpoint_parts.get(k, (0, 0))[0]]
+            growing = [k for k, n in capped.items() if 0 < n < HISTORY_CAP and n > b.checkpoint_parts.get(k, (0, 0))[0]]
             per_entry = {k: b_ / n for k, (n, b_) in d.checkpoint_parts.items() if k in HISTORY_MAPS and n}
             bound = sum(per_entry.values()) * HISTORY_CAP + sum(
-                b_ for k, (n, b_) in d.checkpoint_parts.items() if k not in HISTORY_MAPS)
+                b_ for k, (n, b_) in d.checkpoint_parts.items() if k not in HISTORY_MAPS
+            )
             bounded = all(n <= HISTORY_CAP for n in capped.values())
             verdict = "**met**" if flat_cp or bounded else "**not met**"
             out.append(f"### Checkpoint: size bounded, independent of orders transferred — {verdict}")
-            out.append(f"checkpoint.json after the pass: b) {b.orders} orders {b.checkpoint_bytes} bytes, "
-                       f"d) {d.orders} orders {d.checkpoint_bytes} bytes"
-                       + (f", a) {a.checkpoint_bytes} bytes" if a is not None else "") + ". Entries in d): "
-                       + ", ".join(f"{k} {n}" for k, n in capped.items()) + f" (each map capped at {HISTORY_CAP}).")
+            out.append(
+                f"checkpoint.json after the pass: b) {b.orders} orders {b.checkpoint_bytes} bytes, "
+                f"d) {d.orders} orders {d.checkpoint_bytes} bytes"
+                + (f", a) {a.checkpoint_bytes} bytes" if a is not None else "")
+                + ". Entries in d): "
+                + ", ".join(f"{k} {n}" for k, n in capped.items())
+                + f" (each map capped at {HISTORY_CAP})."
+            )
             if not flat_cp:
-                out.append(f"Maps at their cap: {', '.join(full) or 'none'}; still filling: "
-                           f"{', '.join(growing) or 'none'}. Every per-order map is capped at {HISTORY_CAP} entries "
-                           f"(and drops entries after 30 days), however many orders were ever transferred: with "
-                           f"the maps that hold entries here full, the file is ~{bound / 1000:.0f} kB (d)'s bytes "
-                           f"per entry); the maps empty here (failed, edited, in doubt) are capped the same way. "
-                           f"Refunds are ~2 % of orders, so `refunds_done` fills only after "
-                           f"~{HISTORY_CAP * 50:,} orders.")
+                out.append(
+                    f"Maps at their cap: {', '.join(full) or 'none'}; still filling: "
+                    f"{', '.join(growing) or 'none'}. Every per-order map is capped at {HISTORY_CAP} entries "
+                    f"(and drops entries after 30 days), however many orders were ever transferred: with "
+                    f"the maps that hold entries here full, the file is ~{bound / 1000:.0f} kB (d)'s bytes "
+                    f"per entry); the maps empty here (failed, edited, in doubt) are capped the same way. "
+                    f"Refunds are ~2 % of orders, so `refunds_done` fills only after "
+                    f"~{HISTORY_CAP * 50:,} orders."
+                )
             out.append("")
     out.append(bulk_section(b, e))
     return "\n".join(out)
@@ -341,21 +432,28 @@ def bulk_section(b: Row | None, e: Row | None) -> str:
         return f"{head} — **not measured** (needs scenarios b and e)\n"
     used = b.shopify.by_operation.get("BulkOrders", 0) > 0
     faster = (e.wall_s - b.wall_s) / e.wall_s
-    lines = [f"{head} — **{'used' if used else 'not used'}**: {b.orders} orders in {b.wall_s:.1f} s with it, "
-             f"{e.wall_s:.1f} s page by page ({faster:+.0%} time saved)."]
+    lines = [
+        f"{head} — **{'used' if used else 'not used'}**: {b.orders} orders in {b.wall_s:.1f} s with it, "
+        f"{e.wall_s:.1f} s page by page ({faster:+.0%} time saved)."
+    ]
     for r, how in ((b, "bulk"), (e, "pages")):
-        lines.append(f"- {how}: Shopify {r.shopify.requests} requests ({dict(r.shopify.by_operation)}, result files "
-                     f"{r.shopify.downloads}), {r.shopify.cost:g} cost points = Shopify floor {r.shopify_floor_s:.1f} s; "
-                     f"Visma floor {r.visma_floor_s:.1f} s; wall/floor {_f(r.ratio)}.")
-    lines.append("With the bulk read the Shopify side costs a mutation, a few status polls and the refunds queries, "
-                 "so the Visma writes (600/min per endpoint) are the only bound left. The sandbox finishes a bulk "
-                 "operation at once; Shopify takes seconds to minutes for thousands of orders, which the pass waits "
-                 "out by polling (1 s, growing to 10 s), so the real saving is smaller by that wait.")
+        lines.append(
+            f"- {how}: Shopify {r.shopify.requests} requests ({dict(r.shopify.by_operation)}, result files "
+            f"{r.shopify.downloads}), {r.shopify.cost:g} cost points = Shopify floor {r.shopify_floor_s:.1f} s; "
+            f"Visma floor {r.visma_floor_s:.1f} s; wall/floor {_f(r.ratio)}."
+        )
+    lines.append(
+        "With the bulk read the Shopify side costs a mutation, a few status polls and the refunds queries, "
+        "so the Visma writes (600/min per endpoint) are the only bound left. The sandbox finishes a bulk "
+        "operation at once; Shopify takes seconds to minutes for thousands of orders, which the pass waits "
+        "out by polling (1 s, growing to 10 s), so the real saving is smaller by that wait."
+    )
     return "\n".join(lines) + "\n"
 
 
-def results_md(rows: list[Row], idle: Idle | None, per_order_cost: float | None, mode: str,
-               elapsed_s: float, info: dict[str, Any]) -> str:
+def results_md(
+    rows: list[Row], idle: Idle | None, per_order_cost: float | None, mode: str, elapsed_s: float, info: dict[str, Any]
+) -> str:
     m = machine()
     head = [
         "# Benchmark results",
@@ -366,8 +464,17 @@ def results_md(rows: list[Row], idle: Idle | None, per_order_cost: float | None,
         "",
     ]
     head += [f"- {k}: {v}" for k, v in info.items()]
-    head += ["", "## Table", "", md_table(HEADER, table_rows(rows)), "",
-             ("floor = max(Visma: requests on the busiest endpoint / per-minute limit; Shopify: query cost "
-              "actually charged / restore rate). Both APIs start with a full budget (600 Visma requests per "
-              "endpoint, 1,000 Shopify points), so a small pass can finish below its floor."), ""]
+    head += [
+        "",
+        "## Table",
+        "",
+        md_table(HEADER, table_rows(rows)),
+        "",
+        (
+            "floor = max(Visma: requests on the busiest endpoint / per-minute limit; Shopify: query cost "
+            "actually charged / restore rate). Both APIs start with a full budget (600 Visma requests per "
+            "endpoint, 1,000 Shopify points), so a small pass can finish below its floor."
+        ),
+        "",
+    ]
     return "\n".join(head) + "\n" + targets({r.key: r for r in rows}, idle, per_order_cost) + "\n" + breakdown(rows)

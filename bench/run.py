@@ -86,12 +86,13 @@ class Stage:
         self.visma.stop()
 
 
-def open_stage(orders: list[dict[str, Any]], limits: Limits | None, root: Path, name: str,
-               sync_extra: str = "") -> Stage:
-    shop = ShopifySandbox(orders=orders, bucket_size=(limits or REAL).bucket,
-                          restore_rate=(limits or REAL).restore).start()
-    visma = VismaSandbox(rate_limit_per_minute=limits.visma_per_minute if limits else None,
-                         quirks=QUIRKS).start()
+def open_stage(
+    orders: list[dict[str, Any]], limits: Limits | None, root: Path, name: str, sync_extra: str = ""
+) -> Stage:
+    shop = ShopifySandbox(
+        orders=orders, bucket_size=(limits or REAL).bucket, restore_rate=(limits or REAL).restore
+    ).start()
+    visma = VismaSandbox(rate_limit_per_minute=limits.visma_per_minute if limits else None, quirks=QUIRKS).start()
     folder = root / name
     folder.mkdir(parents=True)
     config = write_sandbox_config(folder / "config.toml", shop, visma, sync=SYNC_CONFIG + sync_extra)
@@ -130,24 +131,40 @@ def measured_pass(stage: Stage, key: str, label: str, limits: Limits) -> Row:
     proc = run_sync(stage.env)
     doc = proc.doc or {}
     counts = dict(doc.get("counts") or {})
-    handled = {o.get("order_id") or o.get("name") for o in doc.get("orders") or []
-               if o.get("status") in ("created", "failed", "edited")}  # not "exists": re-read overlap
+    handled = {
+        o.get("order_id") or o.get("name")
+        for o in doc.get("orders") or []
+        if o.get("status") in ("created", "failed", "edited")
+    }  # not "exists": re-read overlap
     shop = shopify_log(stage.shop.requests[s0:])
     shop.downloads = len(stage.shop.bulk_downloads) - d0
     shop.requests += shop.downloads  # the bulk result file is one more request
-    row = Row(key, label, limits, orders=len(handled),
-              counts=counts, visma=visma_log(stage.visma.requests[v0:]), shopify=shop,
-              wall_s=proc.wall_s, cpu_s=proc.cpu_s, rss_mb=proc.peak_rss_mb,
-              checkpoint_bytes=file_size(stage.state_dir / "checkpoint.json"), exit_code=proc.exit_code,
-              waits=_waits(log_path, log_offset), sandbox_cpu_s=time.process_time() - cpu0,
-              checkpoint_parts=checkpoint_parts(stage.state_dir / "checkpoint.json"))
+    row = Row(
+        key,
+        label,
+        limits,
+        orders=len(handled),
+        counts=counts,
+        visma=visma_log(stage.visma.requests[v0:]),
+        shopify=shop,
+        wall_s=proc.wall_s,
+        cpu_s=proc.cpu_s,
+        rss_mb=proc.peak_rss_mb,
+        checkpoint_bytes=file_size(stage.state_dir / "checkpoint.json"),
+        exit_code=proc.exit_code,
+        waits=_waits(log_path, log_offset),
+        sandbox_cpu_s=time.process_time() - cpu0,
+        checkpoint_parts=checkpoint_parts(stage.state_dir / "checkpoint.json"),
+    )
     if proc.exit_code not in (0, 1) or not doc:
         row.note = f"sync exited {proc.exit_code}: {proc.stderr_tail.strip()[-600:]}"
     if counts.get("failed"):
         reasons = Counter(o.get("reason", "")[:90] for o in doc.get("orders") or [] if o.get("status") == "failed")
         row.note += f" failed orders by reason: {dict(reasons.most_common(3))}"
-    say(f"  {key}) {label}: {row.orders} orders, exit {proc.exit_code}, {row.wall_s:.1f} s "
-        f"(floor {row.floor_s:.1f} s), RSS {row.rss_mb:.1f} MB")
+    say(
+        f"  {key}) {label}: {row.orders} orders, exit {proc.exit_code}, {row.wall_s:.1f} s "
+        f"(floor {row.floor_s:.1f} s), RSS {row.rss_mb:.1f} MB"
+    )
     return row
 
 
@@ -160,16 +177,24 @@ def scenario_steady(n: int, root: Path) -> tuple[Row, Stage]:
     warm = run_sync(stage.env)
     if warm.exit_code != 0:
         raise SystemExit(f"warm-up pass failed ({warm.exit_code}): {warm.stderr_tail}")
-    say(f"  a) warm-up: {n} earlier orders of the same customers transferred in {warm.wall_s:.1f} s "
-        f"({len(stage.visma.customers)} customers, {len(stage.visma.articles)} articles now in Visma)")
+    say(
+        f"  a) warm-up: {n} earlier orders of the same customers transferred in {warm.wall_s:.1f} s "
+        f"({len(stage.visma.customers)} customers, {len(stage.visma.articles)} articles now in Visma)"
+    )
     for order in orders:
         stage.shop.add_order(order)
     return measured_pass(stage, "a", "steady state", REAL), stage
 
 
 def _import_top(env: dict[str, str], n: int = 6) -> list[tuple[str, float]]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "shopvisma", "sync", "--json"], env=env,
-                          check=False, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "shopvisma", "sync", "--json"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     top: list[tuple[str, float]] = []
     for line in proc.stderr.splitlines():
         parts = line.split("|")
@@ -195,16 +220,17 @@ def scenario_idle(stage: Stage, runs: int = 9) -> tuple[Row, Idle]:
     assert row is not None
     row.wall_s = statistics.median(idle.sync_walls)
     row.note = f"wall is the median of {runs} idle passes"
-    say(f"  c) idle: median {row.wall_s:.3f} s vs import baseline {statistics.median(idle.baseline_walls):.3f} s "
-        f"= {idle.ratio:.2f}x")
+    say(
+        f"  c) idle: median {row.wall_s:.3f} s vs import baseline {statistics.median(idle.baseline_walls):.3f} s "
+        f"= {idle.ratio:.2f}x"
+    )
     return row, idle
 
 
 PAGED = "\nbulk_first_import = false"
 
 
-def scenario_backlog(key: str, label: str, n: int, seed: int, limits: Limits, root: Path,
-                     sync_extra: str = "") -> Row:
+def scenario_backlog(key: str, label: str, n: int, seed: int, limits: Limits, root: Path, sync_extra: str = "") -> Row:
     end = min(datetime(2026, 10, 31, tzinfo=UTC), datetime.now(UTC) - timedelta(days=2))
     t = time.monotonic()
     orders = make_orders(n, seed=seed, start=datetime(2026, 1, 2, tzinfo=UTC), end=end)
@@ -228,8 +254,10 @@ def requested_cost_per_order(variables: dict[str, Any] | None) -> float | None:
 
         op = next(d for d in parse(ORDERS_QUERY).definitions if isinstance(d, OperationDefinitionNode))
         base = {"after": None, "query": "", "lines": 10, **(variables or {})}
-        return float(query_cost(load_schema(), op, {}, {**base, "first": 2})
-                     - query_cost(load_schema(), op, {}, {**base, "first": 1}))
+        return float(
+            query_cost(load_schema(), op, {}, {**base, "first": 2})
+            - query_cost(load_schema(), op, {}, {**base, "first": 1})
+        )
     except Exception:  # noqa: BLE001 - an explanation helper must not fail the benchmark
         return None
 
@@ -237,8 +265,21 @@ def requested_cost_per_order(variables: dict[str, Any] | None) -> float | None:
 def _child(key: str, pickle_path: Path, args: argparse.Namespace) -> subprocess.Popen[bytes]:
     """(d) and (e) in their own processes: their sandboxes need their own GIL, and they run
     while (b) (which waits on rate limits almost all the time) keeps a core mostly idle."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--only", key, "--pickle", str(pickle_path),
-           "--scale", str(args.scale)] + (["--full"] if args.full else []) + (["--quick"] if args.quick else []) + [f"--quirk={q}" for q in args.quirk]
+    cmd = (
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--only",
+            key,
+            "--pickle",
+            str(pickle_path),
+            "--scale",
+            str(args.scale),
+        ]
+        + (["--full"] if args.full else [])
+        + (["--quick"] if args.quick else [])
+        + [f"--quirk={q}" for q in args.quirk]
+    )
     return subprocess.Popen(cmd)
 
 
@@ -267,13 +308,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run; writes no results.md")
     ap.add_argument("--scale", type=float, default=10.0, help="limit scale for (d) (default 10)")
     ap.add_argument("--only", default="abcde", help="scenarios to run, e.g. 'ac' (c needs a)")
-    ap.add_argument("--quirk", action="append", default=[], metavar="NAME",
-                    help="serve another reading of Visma (docs/sandbox.md, Readings); repeatable")
+    ap.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="serve another reading of Visma (docs/sandbox.md, Readings); repeatable",
+    )
     ap.add_argument("--serial", action="store_true", help="run (d) after (b) instead of alongside it")
     ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results.md)")
     ap.add_argument("--pickle", type=Path, default=None, help=argparse.SUPPRESS)  # child mode: (d) only
-    ap.add_argument("--render", action="store_true",
-                    help="only rewrite the results file from the last run's measurements")
+    ap.add_argument(
+        "--render", action="store_true", help="only rewrite the results file from the last run's measurements"
+    )
     args = ap.parse_args(argv)
     QUIRKS[:] = args.quirk
     if args.render:
@@ -328,10 +375,14 @@ def main(argv: list[str] | None = None) -> int:
     say(text_table(rows))
     say(f"\nwhole run {elapsed:.0f} s")
     info = {
-        "sizes": f"a) {sizes['a']}, b) and e) {sizes['b']}, d) {sizes['d']} orders" + (" (--quick)" if args.quick else ""),
+        "sizes": f"a) {sizes['a']}, b) and e) {sizes['b']}, d) {sizes['d']} orders"
+        + (" (--quick)" if args.quick else ""),
         "limits": f"a), b), c), e) {REAL.describe()}; d) {big.describe()}",
-        "schedule": ("a) and c) alone, then b), d) and e) at the same time in three processes"
-                     if parallel else "one scenario after the other"),
+        "schedule": (
+            "a) and c) alone, then b), d) and e) at the same time in three processes"
+            if parallel
+            else "one scenario after the other"
+        ),
         "config": f"demo config from shopvisma.commands.demo + [sync] {SYNC_CONFIG}",
     }
     out = args.out or (None if args.quick else HERE / "results.md")
@@ -342,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write_results(out: Path, rows: list[Row], idle: Idle | None, mode: str, elapsed: float,
-                  info: dict[str, str]) -> None:
+def write_results(
+    out: Path, rows: list[Row], idle: Idle | None, mode: str, elapsed: float, info: dict[str, str]
+) -> None:
     out.write_text(results_md(rows, idle, requested_cost_per_order(None), mode, elapsed, info), encoding="utf-8")
     say(f"results written to {out}")
 

@@ -41,8 +41,9 @@ class Console:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
-    def merge(self, config: Path | None = None, json_: bool = False, quiet: bool = False,
-              verbose: bool = False) -> Console:
+    def merge(
+        self, config: Path | None = None, json_: bool = False, quiet: bool = False, verbose: bool = False
+    ) -> Console:
         """A flag given at either level counts; a --config after the command wins."""
         self.config = config or self.config
         self.json = self.json or json_
@@ -86,8 +87,9 @@ class Console:
         if exc.exit_code == ExitCode.TEMPFAIL and self.quiet:
             return int(exc.exit_code)  # overlapping cron runs are normal: no mail
         if self.json:
-            self.emit_json({"error": redact(exc.message), "hint": redact(exc.hint) or None,
-                            "exit_code": int(exc.exit_code)})
+            self.emit_json(
+                {"error": redact(exc.message), "hint": redact(exc.hint) or None, "exit_code": int(exc.exit_code)}
+            )
         print(f"shopvisma: error: {redact(str(exc))}", file=self.stderr)
         return int(exc.exit_code)
 

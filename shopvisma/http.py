@@ -198,7 +198,9 @@ def encode_json(body: Any, *, indent: int | None = None) -> bytes:
     def swap(value: Any) -> Any:
         if isinstance(value, Decimal):
             marker = f"\u0000dec{len(literals)}\u0000"
-            literals[json.dumps(marker)] = format(value.normalize() if value == value.to_integral_value() else value, "f")
+            literals[json.dumps(marker)] = format(
+                value.normalize() if value == value.to_integral_value() else value, "f"
+            )
             return marker
         if isinstance(value, dict):
             return {k: swap(v) for k, v in value.items()}

@@ -51,8 +51,9 @@ def ping_body(exit_code: int, summary: str) -> str:
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1] + "…"
 
 
-def ping_healthcheck(url: str, *, exit_code: int, summary: str, timeout: float = 10.0,
-                     session: requests.Session | None = None) -> str | None:
+def ping_healthcheck(
+    url: str, *, exit_code: int, summary: str, timeout: float = 10.0, session: requests.Session | None = None
+) -> str | None:
     """POST `url` (exit 0) or `url/fail` (anything else) with the body "exit N: summary".
 
     Returns None when the monitor accepted the ping, else a short, secret-free
@@ -92,8 +93,9 @@ def ping_healthcheck(url: str, *, exit_code: int, summary: str, timeout: float =
         return redact(f"healthcheck ping to {_where(url)} failed: {describe(exc)}")
 
 
-def notify_after_pass(url: str, exit_code: int, summary: str, *, timeout: float = 10.0,
-                      session: requests.Session | None = None) -> str | None:
+def notify_after_pass(
+    url: str, exit_code: int, summary: str, *, timeout: float = 10.0, session: requests.Session | None = None
+) -> str | None:
     """What `sync` calls after every pass (not dry-run): no URL or exit 75 → no ping.
 
     A failed ping is logged (shopvisma.log) and returned, never raised.

@@ -76,11 +76,17 @@ def print_outcome(console: Console, o: OrderOutcome, *, dry: bool) -> None:
         if o.hint:
             _out(console, f"        what to do: {o.hint}")
     elif o.status == "created":
-        _out(console, f"created {o.name} → Visma {o.kind} {o.document_id} (total {o.visma_total or o.expected_total} {o.currency};"
-             f" customer {o.customer}; articles {', '.join(o.articles) or '-'})")
+        _out(
+            console,
+            f"created {o.name} → Visma {o.kind} {o.document_id} (total {o.visma_total or o.expected_total} {o.currency};"
+            f" customer {o.customer}; articles {', '.join(o.articles) or '-'})",
+        )
     elif o.status == "would-create":
-        _out(console, f"would create {o.kind} for {o.name}: total {o.expected_total} {o.currency};"
-             f" customer {o.customer}; articles {', '.join(o.articles) or '-'}")
+        _out(
+            console,
+            f"would create {o.kind} for {o.name}: total {o.expected_total} {o.currency};"
+            f" customer {o.customer}; articles {', '.join(o.articles) or '-'}",
+        )
         if o.body is not None:
             _out(console, json.dumps(o.body, indent=2, ensure_ascii=False, default=str))
     elif o.status == "edited":
@@ -96,8 +102,11 @@ def print_summary(console: Console, result: PassResult) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items()) or "nothing to do"
     verb = "dry-run" if dry else "sync"
     if result.exit_code or console.verbose or dry or result.count("created"):
-        _out(console, f"{verb}: {counts} (requests: Shopify {result.shopify_requests}, Visma {result.visma_requests},"
-             f" writes {result.visma_writes})")
+        _out(
+            console,
+            f"{verb}: {counts} (requests: Shopify {result.shopify_requests}, Visma {result.visma_requests},"
+            f" writes {result.visma_writes})",
+        )
 
 
 class JsonSpool:
@@ -167,15 +176,21 @@ def show_doctor(console: Console, doc: dict[str, Any]) -> None:
 def print_status(console: Console, doc: dict[str, Any]) -> None:
     last = doc.get("last_run") or {}
     if last:
-        _out(console, f"last run:   {last.get('time')}  exit {last.get('exit_code')}  {last.get('counts') or last.get('error') or ''}"
-             f"  ({last.get('duration_s')} s)")
+        _out(
+            console,
+            f"last run:   {last.get('time')}  exit {last.get('exit_code')}  {last.get('counts') or last.get('error') or ''}"
+            f"  ({last.get('duration_s')} s)",
+        )
     else:
         _out(console, "last run:   never")
     _out(console, f"bookmark:   {doc.get('bookmark') or 'none (first run reads from criteria.created_at_min)'}")
     _out(console, f"workflow:   {doc.get('workflow')}")
     grant = doc.get("visma_grant") or {}
     if grant.get("present"):
-        _out(console, f"visma:      grant present, refresh token last rotated {grant.get('refresh_token_rotated_at') or 'unknown'}")
+        _out(
+            console,
+            f"visma:      grant present, refresh token last rotated {grant.get('refresh_token_rotated_at') or 'unknown'}",
+        )
     else:
         _out(console, "visma:      no grant stored — run: shopvisma login visma")
     lock = doc.get("lock") or {}
@@ -190,7 +205,10 @@ def print_status(console: Console, doc: dict[str, Any]) -> None:
         what = a.get("reason") or f"edited in Shopify after transfer: total {a.get('was')} → {a.get('now')}"
         _out(console, f"  attention {a['order']}: {what} (document {a.get('document_id')})")
     for p in doc.get("in_doubt") or []:
-        _out(console, f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first")
+        _out(
+            console,
+            f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first",
+        )
 
 
 def print_reconcile(console: Console, doc: dict[str, Any]) -> None:
@@ -218,11 +236,14 @@ def print_doctor(console: Console, doc: dict[str, Any]) -> None:
     if c is None:
         _out(console, "company: not readable (see the rows above)")
     else:
-        _out(console, f"company: country {c['country']}, currency {c['currency']}, "
-             f"prices excl. VAT for private persons: {c['show_prices_excl_vat_pc']}")
+        _out(
+            console,
+            f"company: country {c['country']}, currency {c['currency']}, "
+            f"prices excl. VAT for private persons: {c['show_prices_excl_vat_pc']}",
+        )
         _out(console, f"default terms of payment: {c['terms_of_payment_id']}; unit for new articles: {c['unit_id']}")
     if doc.get("codings"):
-        _out(console, "article account codings (use an Id in [mapping] vat_codings = {\"25\" = \"<Id>\"}):")
+        _out(console, 'article account codings (use an Id in [mapping] vat_codings = {"25" = "<Id>"}):')
         for cod in doc["codings"]:
             flag = "" if cod["active"] else " (inactive)"
             _out(console, f"  {cod['id']}  {cod['vat_percent']:>5} %  {cod['type']:<10} {cod['name']}{flag}")
@@ -232,8 +253,11 @@ def print_doctor(console: Console, doc: dict[str, Any]) -> None:
             _out(console, f"  {rate:>5} % → {coding}")
     if blocking:
         first = blocking[0]
-        _out(console, f"doctor: {len(blocking)} blocking row(s) (marked BLOCKS); exit {doc.get('exit_code')}. "
-             f"First: {first['item']}: {first['action']}")
+        _out(
+            console,
+            f"doctor: {len(blocking)} blocking row(s) (marked BLOCKS); exit {doc.get('exit_code')}. "
+            f"First: {first['item']}: {first['action']}",
+        )
     else:
         _out(console, "doctor: nothing blocks a sync")
 

@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 pytest_plugins = ["support.visma_api", "support.specs"]
 
 
-
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may read the developer's real config, keyring or state."""

@@ -133,22 +133,46 @@ def dotted_problem(name: str) -> str | None:
 
 
 def test_the_parser_reads_a_tree() -> None:
-    doc = "\n".join([
-        "```", "shopvisma/", "  cli.py        Typer wiring;  console.py: the Console",
-        "  config/       (__init__ empty)", "    settings.py   ← config.py", "  errors.py",
-        "  sandbox/", "    shopify/  server.py(←shopify.py) graphql.py", "tests/", "  conftest.py",
-        "  faults/       test_faults.py (deduplicate with e2e/test_sync.py)", "```",
-        "and `shopvisma/state/files.py`, shopvisma.engine.sync_pass.run_pass, shopvisma.log",
-    ])
+    doc = "\n".join(
+        [
+            "```",
+            "shopvisma/",
+            "  cli.py        Typer wiring;  console.py: the Console",
+            "  config/       (__init__ empty)",
+            "    settings.py   ← config.py",
+            "  errors.py",
+            "  sandbox/",
+            "    shopify/  server.py(←shopify.py) graphql.py",
+            "tests/",
+            "  conftest.py",
+            "  faults/       test_faults.py (deduplicate with e2e/test_sync.py)",
+            "```",
+            "and `shopvisma/state/files.py`, shopvisma.engine.sync_pass.run_pass, shopvisma.log",
+        ]
+    )
     assert tree_entries(doc) == {
-        "shopvisma/", "shopvisma/cli.py", "shopvisma/console.py", "shopvisma/config/", "shopvisma/config/settings.py",
-        "shopvisma/errors.py", "shopvisma/sandbox/", "shopvisma/sandbox/shopify/",
-        "shopvisma/sandbox/shopify/server.py", "shopvisma/sandbox/shopify/graphql.py", "tests/", "tests/conftest.py",
-        "tests/faults/", "tests/faults/test_faults.py", "tests/e2e/test_sync.py"}
+        "shopvisma/",
+        "shopvisma/cli.py",
+        "shopvisma/console.py",
+        "shopvisma/config/",
+        "shopvisma/config/settings.py",
+        "shopvisma/errors.py",
+        "shopvisma/sandbox/",
+        "shopvisma/sandbox/shopify/",
+        "shopvisma/sandbox/shopify/server.py",
+        "shopvisma/sandbox/shopify/graphql.py",
+        "tests/",
+        "tests/conftest.py",
+        "tests/faults/",
+        "tests/faults/test_faults.py",
+        "tests/e2e/test_sync.py",
+    }
     assert named_paths(doc) == {"shopvisma/state/files.py"}
     assert dotted_names(doc) == {"shopvisma.engine.sync_pass.run_pass"}
     assert tree_entries("```\ncli.py   wiring\n  └─ runner.py   around a pass\n```") == {
-        "shopvisma/cli.py", "shopvisma/runner.py"}  # call nesting is not folder nesting
+        "shopvisma/cli.py",
+        "shopvisma/runner.py",
+    }  # call nesting is not folder nesting
 
 
 def test_every_module_in_the_architecture_doc_exists() -> None:
@@ -157,5 +181,6 @@ def test_every_module_in_the_architecture_doc_exists() -> None:
     assert entries, "no tree diagram of modules found in docs/architecture.md"
     missing = sorted(p for p in entries | named_paths(text) if not (ROOT / p).exists())
     wrong = sorted(f"{n}: {why}" for n in dotted_names(text) if (why := dotted_problem(n)))
-    assert not missing and not wrong, (
-        "docs/architecture.md names modules that do not exist:\n  " + "\n  ".join(missing + wrong))
+    assert not missing and not wrong, "docs/architecture.md names modules that do not exist:\n  " + "\n  ".join(
+        missing + wrong
+    )

@@ -38,8 +38,15 @@ BOOTSTRAP = textwrap.dedent("""\
 # and everything under it), or by prefix.
 RULES: dict[str, dict[str, tuple[str, ...]]] = {
     # The mapping code; mapping.settings (the [mapping] table's dataclass) is config, loaded by design.
-    "shopvisma.mapping*": {"exact": ("shopvisma.mapping.plan", "shopvisma.mapping.rows", "shopvisma.mapping.bodies",
-                                     "shopvisma.mapping.company"), "prefix": ("shopvisma.mapping_",)},
+    "shopvisma.mapping*": {
+        "exact": (
+            "shopvisma.mapping.plan",
+            "shopvisma.mapping.rows",
+            "shopvisma.mapping.bodies",
+            "shopvisma.mapping.company",
+        ),
+        "prefix": ("shopvisma.mapping_",),
+    },
     "shopvisma.engine.transfer": {"exact": ("shopvisma.engine.transfer",)},
     "difflib": {"exact": ("difflib",)},
     "ipaddress": {"exact": ("ipaddress",)},
@@ -59,16 +66,23 @@ KNOWN_TODAY: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def floor_modules() -> set[str]:
-    out = subprocess.run([sys.executable, "-c", "import sys, typer, requests; print(' '.join(sys.modules))"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, typer, requests; print(' '.join(sys.modules))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return set(out.split())
 
 
 def broken(rule: dict[str, tuple[str, ...]], modules: list[str]) -> list[str]:
-    return sorted(m for m in modules
-                  if m in rule.get("exact", ())
-                  or any(m == p or m.startswith(p + ".") for p in rule.get("package", ()))
-                  or m.startswith(rule.get("prefix", ("\0",))))
+    return sorted(
+        m
+        for m in modules
+        if m in rule.get("exact", ())
+        or any(m == p or m.startswith(p + ".") for p in rule.get("package", ()))
+        or m.startswith(rule.get("prefix", ("\0",)))
+    )
 
 
 def forbidden(modules: list[str]) -> list[str]:
@@ -76,10 +90,20 @@ def forbidden(modules: list[str]) -> list[str]:
 
 
 def test_the_rule_itself() -> None:
-    assert forbidden(["shopvisma.mapping", "shopvisma.mapping.settings", "shopvisma.mapping.plan",
-                      "shopvisma.mapping_rows", "rich.console", "shopvisma.sandbox.harness", "difflib", "richer",
-                      "shopvisma.sandboxes", "logging"]) == [
-        "difflib", "rich.console", "shopvisma.mapping.plan", "shopvisma.mapping_rows", "shopvisma.sandbox.harness"]
+    assert forbidden(
+        [
+            "shopvisma.mapping",
+            "shopvisma.mapping.settings",
+            "shopvisma.mapping.plan",
+            "shopvisma.mapping_rows",
+            "rich.console",
+            "shopvisma.sandbox.harness",
+            "difflib",
+            "richer",
+            "shopvisma.sandboxes",
+            "logging",
+        ]
+    ) == ["difflib", "rich.console", "shopvisma.mapping.plan", "shopvisma.mapping_rows", "shopvisma.sandbox.harness"]
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +115,26 @@ def idle_modules(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     shop, visma = start_sandboxes(paid(2, seed=1))
     try:
         config = write_sandbox_config(tmp / "config.toml", shop, visma)
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("SHOPVISMA_")},
-               **sandbox_env(shop, visma, tmp / "state", config),
-               "XDG_CONFIG_HOME": str(tmp / "xdg-config"), "XDG_STATE_HOME": str(tmp / "xdg-state"),
-               "XDG_DATA_HOME": str(tmp / "xdg-data"), "NO_COLOR": "1"}
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SHOPVISMA_")},
+            **sandbox_env(shop, visma, tmp / "state", config),
+            "XDG_CONFIG_HOME": str(tmp / "xdg-config"),
+            "XDG_STATE_HOME": str(tmp / "xdg-state"),
+            "XDG_DATA_HOME": str(tmp / "xdg-data"),
+            "NO_COLOR": "1",
+        }
         bootstrap = tmp / "bootstrap.py"
         bootstrap.write_text(BOOTSTRAP, encoding="utf-8")
 
         def sync(dump: Path) -> dict:
-            proc = subprocess.run([sys.executable, str(bootstrap), str(dump), "sync", "--json"], env=env,
-                                  capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                [sys.executable, str(bootstrap), str(dump), "sync", "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+            )
             assert proc.returncode == 0, proc.stderr
             return json.loads(proc.stdout)
 
@@ -120,9 +154,13 @@ def idle_modules(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_TODAY[n])) if n in KNOWN_TODAY else n
-    for n in RULES])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_TODAY[n])) if n in KNOWN_TODAY else n
+        for n in RULES
+    ],
+)
 def test_an_idle_sync_does_not_import(idle_modules: list[str], floor_modules: set[str], name: str) -> None:
     found = broken(RULES[name], idle_modules)
     if name in FLOOR_ONLY:

@@ -61,14 +61,25 @@ def open_services(settings: Settings, checkpoint_path: Any) -> Services:
 
     vid, vsecret = store.get("visma_client_id"), store.get("visma_client_secret")
     if not (vid and vsecret):
-        raise AuthError("no Visma client id/secret found (env, keyring or secrets file)", hint="run: shopvisma login visma")
+        raise AuthError(
+            "no Visma client id/secret found (env, keyring or secrets file)", hint="run: shopvisma login visma"
+        )
     register(vsecret)
-    visma = VismaClient(settings.visma.api_url, settings.visma.identity_url, vid, vsecret, tokens,
-                        max_wait=settings.sync.max_wait_seconds,
-                        rate_limit=settings.sync.visma_requests_per_minute)
+    visma = VismaClient(
+        settings.visma.api_url,
+        settings.visma.identity_url,
+        vid,
+        vsecret,
+        tokens,
+        max_wait=settings.sync.max_wait_seconds,
+        rate_limit=settings.sync.visma_requests_per_minute,
+    )
     from shopvisma.state import observations
 
-    return Services(shopify=shopify, visma=visma, save_checkpoint=lambda cp: save_checkpoint(checkpoint_path, cp),
-                    observations=observations.load(settings.state_dir),
-                    save_observations=lambda obs: observations.save(settings.state_dir, obs))
-
+    return Services(
+        shopify=shopify,
+        visma=visma,
+        save_checkpoint=lambda cp: save_checkpoint(checkpoint_path, cp),
+        observations=observations.load(settings.state_dir),
+        save_observations=lambda obs: observations.save(settings.state_dir, obs),
+    )

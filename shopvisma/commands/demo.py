@@ -45,8 +45,10 @@ def run_demo(console: Console, *, extra_orders: int = 0) -> int:
             say("\n3. sync again (nothing new, nothing written):")
             t0 = time.monotonic()
             second = run_sync(settings, dry_run=False)
-            say(f"   {second.count('created')} created, {second.count('failed')} failed; Visma writes:"
-                f" {second.visma_writes}; Shopify requests: {second.shopify_requests}; {time.monotonic() - t0:.2f} s")
+            say(
+                f"   {second.count('created')} created, {second.count('failed')} failed; Visma writes:"
+                f" {second.visma_writes}; Shopify requests: {second.shopify_requests}; {time.monotonic() - t0:.2f} s"
+            )
             say("\n4. a customer returns #1001 in Shopify; the next sync credits it (once):")
             from shopvisma.sandbox.seed.orders import make_refund
 
@@ -57,18 +59,26 @@ def run_demo(console: Console, *, extra_orders: int = 0) -> int:
             again = run_sync(settings, dry_run=False)
             say(f"   and again: {again.count('created')} created, Visma writes {again.visma_writes}")
             say("\nIn Visma now:")
-            say(f"   {len(visma.customers)} customers, {len(visma.articles)} articles, "
-                f"{len(visma.drafts)} invoice drafts")
+            say(
+                f"   {len(visma.customers)} customers, {len(visma.articles)} articles, "
+                f"{len(visma.drafts)} invoice drafts"
+            )
             for d in list(visma.drafts.values())[:50]:
-                say(f"   draft {d.get('YourReference'):>8}  {d.get('CustomerName', '')[:28]:<28} "
-                    f"{d.get('TotalAmount'):>10} {d.get('InvoiceCurrencyCode', '')}  VAT {d.get('TotalVatAmount')}")
+                say(
+                    f"   draft {d.get('YourReference'):>8}  {d.get('CustomerName', '')[:28]:<28} "
+                    f"{d.get('TotalAmount'):>10} {d.get('InvoiceCurrencyCode', '')}  VAT {d.get('TotalVatAmount')}"
+                )
             exit_code = int(first.exit_code)
             doc = {
                 "dry_run": dry.as_dict(),
                 "sync": first.as_dict(),
                 "second_sync": second.as_dict(),
                 "refund_sync": third.as_dict(),
-                "visma": {"customers": len(visma.customers), "articles": len(visma.articles), "drafts": len(visma.drafts)},
+                "visma": {
+                    "customers": len(visma.customers),
+                    "articles": len(visma.articles),
+                    "drafts": len(visma.drafts),
+                },
                 "exit_code": exit_code,
             }
     finally:
@@ -81,8 +91,9 @@ def run_demo(console: Console, *, extra_orders: int = 0) -> int:
     return exit_code
 
 
-def serve_sandbox(*, console: Console, shopify_port: int, visma_port: int, orders: int,
-                  quirks: Iterable[str] = ()) -> None:
+def serve_sandbox(
+    *, console: Console, shopify_port: int, visma_port: int, orders: int, quirks: Iterable[str] = ()
+) -> None:
     """`quirks`: Visma readings to serve instead of the defaults (sandbox/visma/quirks.py)."""
     from shopvisma.sandbox.seed.orders import demo_orders, generate_orders
     from shopvisma.sandbox.shopify.server import ShopifySandbox

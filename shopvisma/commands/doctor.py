@@ -40,19 +40,30 @@ def run_doctor(settings: Settings) -> dict[str, Any]:
                 return None
             return scope if isinstance(scope, str) and scope.strip() else None
 
-        found = preflight.run(services.visma, settings, stored_scope=stored_scope,
-                              previous=observations.load(settings.state_dir))
+        found = preflight.run(
+            services.visma, settings, stored_scope=stored_scope, previous=observations.load(settings.state_dir)
+        )
         observations.save(settings.state_dir, found.observations)
     company = found.company
     return {
-        "company": None if company is None else {
-            "country": company.country_code, "currency": company.currency,
+        "company": None
+        if company is None
+        else {
+            "country": company.country_code,
+            "currency": company.currency,
             "show_prices_excl_vat_pc": company.show_prices_excl_vat_pc,
-            "terms_of_payment_id": company.terms_of_payment_id, "unit_id": company.unit_id},
-        "codings": [] if company is None else [
+            "terms_of_payment_id": company.terms_of_payment_id,
+            "unit_id": company.unit_id,
+        },
+        "codings": []
+        if company is None
+        else [
             {"id": c.id, "name": c.name, "type": c.type, "vat_percent": str(c.vat_percent), "active": c.active}
-            for c in company.codings],
-        "vat_mapping": {} if found.resolved is None else {str(rate): coding for rate, coding in _as_items(found.resolved)},
+            for c in company.codings
+        ],
+        "vat_mapping": {}
+        if found.resolved is None
+        else {str(rate): coding for rate, coding in _as_items(found.resolved)},
         "observations": [f.as_dict() for f in found.findings],
         "blocking": found.blocking,
         "exit_code": found.exit_code,

@@ -32,8 +32,15 @@ def _ask(console: Console, prompt: str, *, secret: bool, stdin: TextIO) -> str:
     return stdin.readline().strip()
 
 
-def login_shopify(settings: Settings, console: Console, *, token: str | None, client_id: str | None,
-                  client_secret: str | None, stdin: TextIO = sys.stdin) -> str:
+def login_shopify(
+    settings: Settings,
+    console: Console,
+    *,
+    token: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    stdin: TextIO = sys.stdin,
+) -> str:
     """Store a static Admin API token, or a client id + secret whose 24 h token is then
     fetched at once (so a wrong secret fails now, not at 3 a.m. in cron). Returns where it
     was stored (also the --json document)."""
@@ -42,7 +49,12 @@ def login_shopify(settings: Settings, console: Console, *, token: str | None, cl
 
     store = SecretStore(settings.state_dir)
     if not token and not client_id:
-        token = _ask(console, "Shopify Admin API token (shpat_…; leave empty to use a client id + secret)", secret=True, stdin=stdin)
+        token = _ask(
+            console,
+            "Shopify Admin API token (shpat_…; leave empty to use a client id + secret)",
+            secret=True,
+            stdin=stdin,
+        )
         if not token:
             client_id = _ask(console, "Shopify app client id", secret=False, stdin=stdin)
     if token:
@@ -54,8 +66,11 @@ def login_shopify(settings: Settings, console: Console, *, token: str | None, cl
         _emit_stored(console, where)
         return where
     if not client_id:
-        raise ShopvismaError("no Shopify token or client id given", hint="run: shopvisma login shopify --token shpat_…",
-                             exit_code=ExitCode.USAGE)
+        raise ShopvismaError(
+            "no Shopify token or client id given",
+            hint="run: shopvisma login shopify --token shpat_…",
+            exit_code=ExitCode.USAGE,
+        )
     client_secret = client_secret or _ask(console, "Shopify app client secret", secret=True, stdin=stdin)
     register(client_secret)
     from shopvisma.shopify.auth import client_credentials_token
@@ -75,9 +90,17 @@ def _emit_stored(console: Console, where: str) -> None:
         console.emit_json({"stored": where})
 
 
-def login_visma(settings: Settings, console: Console, *, no_browser: bool, client_id: str | None,
-                client_secret: str | None, stdin: TextIO = sys.stdin,
-                open_browser: Callable[[str], Any] | None = None, timeout: float = 300.0) -> dict[str, Any]:
+def login_visma(
+    settings: Settings,
+    console: Console,
+    *,
+    no_browser: bool,
+    client_id: str | None,
+    client_secret: str | None,
+    stdin: TextIO = sys.stdin,
+    open_browser: Callable[[str], Any] | None = None,
+    timeout: float = 300.0,
+) -> dict[str, Any]:
     """The grant goes to tokens.json under the run lock, since a running pass may be
     rotating the same refresh token. Returns the --json document."""
     from shopvisma.commands.common import locked_state_dir
@@ -87,9 +110,15 @@ def login_visma(settings: Settings, console: Console, *, no_browser: bool, clien
 
     store = SecretStore(settings.state_dir)
     client_id = client_id or store.get("visma_client_id") or _ask(console, "Visma client id", secret=False, stdin=stdin)
-    client_secret = client_secret or store.get("visma_client_secret") or _ask(console, "Visma client secret", secret=True, stdin=stdin)
+    client_secret = (
+        client_secret
+        or store.get("visma_client_secret")
+        or _ask(console, "Visma client secret", secret=True, stdin=stdin)
+    )
     if not client_id or not client_secret:
-        raise AuthError("a Visma client id and secret are needed", hint="create a developer app: see docs/setup-visma.md")
+        raise AuthError(
+            "a Visma client id and secret are needed", hint="create a developer app: see docs/setup-visma.md"
+        )
     register(client_secret)
     state = pysecrets.token_urlsafe(24)
     redirect_uri = settings.visma.redirect_uri
@@ -121,20 +150,27 @@ def _code_from_redirect(pasted: str, expected_state: str) -> str:
         raise AuthError(f"Visma refused the login: {query['error'][0]}", hint="run: shopvisma login visma")
     code = (query.get("code") or [""])[0]
     if not code:
-        raise AuthError("the pasted URL has no code=… parameter", hint="paste the whole address the browser was sent to")
+        raise AuthError(
+            "the pasted URL has no code=… parameter", hint="paste the whole address the browser was sent to"
+        )
     if (query.get("state") or [""])[0] != expected_state:
-        raise AuthError("the state parameter does not match this login (a stale or forged redirect)",
-                        hint="run: shopvisma login visma again and use the URL it prints")
+        raise AuthError(
+            "the state parameter does not match this login (a stale or forged redirect)",
+            hint="run: shopvisma login visma again and use the URL it prints",
+        )
     return code
 
 
-def _browser_flow(url: str, redirect_uri: str, open_browser: Callable[[str], Any] | None, timeout: float,
-                  console: Console) -> str:
+def _browser_flow(
+    url: str, redirect_uri: str, open_browser: Callable[[str], Any] | None, timeout: float, console: Console
+) -> str:
     """Catch the redirect on a loopback listener; needs a loopback redirect URI."""
     parts = urlsplit(redirect_uri)
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise AuthError(f"the redirect URI {redirect_uri} is not on this machine, so the browser flow cannot catch it",
-                        hint="run: shopvisma login visma --no-browser")
+        raise AuthError(
+            f"the redirect URI {redirect_uri} is not on this machine, so the browser flow cannot catch it",
+            hint="run: shopvisma login visma --no-browser",
+        )
     got: dict[str, str] = {}
     done = threading.Event()
 

@@ -57,8 +57,9 @@ def reconcile(settings: Settings, services: Services, date_from: datetime, date_
     # here too, references match as sync matches them, in the kinds sync puts them in.
     view = VismaRecords(services.visma, settings, observations=services.observations)
     docs = view.documents_by_reference([order_reference(o) for o in orders], document_kinds(settings.visma.workflow))
-    for ref, found in view.documents_by_reference([ref for o in orders for ref, _ in refunds[o.name]],
-                                                  CREDIT_KINDS).items():
+    for ref, found in view.documents_by_reference(
+        [ref for o in orders for ref, _ in refunds[o.name]], CREDIT_KINDS
+    ).items():
         docs.setdefault(ref, []).extend(found)
     findings: list[Finding] = []
     matched = 0
@@ -78,30 +79,54 @@ def reconcile(settings: Settings, services: Services, date_from: datetime, date_
     }
 
 
-def _check(ref: str, found: list[dict[str, Any]], total: Decimal, vat: Decimal | None,
-           findings: list[Finding]) -> bool:
+def _check(ref: str, found: list[dict[str, Any]], total: Decimal, vat: Decimal | None, findings: list[Finding]) -> bool:
     if not found:
-        findings.append(Finding(ref, "missing", "no Visma document has this YourReference", shopify_total=f"{total:.2f}"))
+        findings.append(
+            Finding(ref, "missing", "no Visma document has this YourReference", shopify_total=f"{total:.2f}")
+        )
         return False
     ids = [f"{d['_kind']} {d.get('Id')}" for d in found]
     if len(found) > 1:
-        findings.append(Finding(ref, "duplicate", f"{len(found)} Visma documents carry this reference",
-                                shopify_total=f"{total:.2f}", documents=ids))
+        findings.append(
+            Finding(
+                ref,
+                "duplicate",
+                f"{len(found)} Visma documents carry this reference",
+                shopify_total=f"{total:.2f}",
+                documents=ids,
+            )
+        )
         return False
     doc = found[0]
     from shopvisma.visma.readings import document_total
 
     v_total = abs(document_total(doc, total) or Decimal(0))
     if v_total != abs(total).quantize(CENT):
-        findings.append(Finding(ref, "total-mismatch", f"Visma {v_total} vs Shopify {total:.2f}",
-                                shopify_total=f"{total:.2f}", visma_total=f"{v_total}", documents=ids))
+        findings.append(
+            Finding(
+                ref,
+                "total-mismatch",
+                f"Visma {v_total} vs Shopify {total:.2f}",
+                shopify_total=f"{total:.2f}",
+                visma_total=f"{v_total}",
+                documents=ids,
+            )
+        )
         return False
     if vat is not None and doc.get("TotalVatAmount") is not None:
         v_vat = abs(Decimal(str(doc["TotalVatAmount"]))).quantize(CENT)
         rows = max(1, len(doc.get("Rows") or []))
         if abs(v_vat - vat) > CENT * rows:
-            findings.append(Finding(ref, "vat-mismatch", f"Visma VAT {v_vat} vs Shopify VAT {vat:.2f}",
-                                    shopify_total=f"{total:.2f}", visma_total=f"{v_total}", documents=ids))
+            findings.append(
+                Finding(
+                    ref,
+                    "vat-mismatch",
+                    f"Visma VAT {v_vat} vs Shopify VAT {vat:.2f}",
+                    shopify_total=f"{total:.2f}",
+                    visma_total=f"{v_total}",
+                    documents=ids,
+                )
+            )
             return False
     return True
 

@@ -31,8 +31,9 @@ MIRRORED_ENV = ("SHOPVISMA_STATE_DIR", "SHOPVISMA_SECRETS")
 def run(settings: Settings, console: Console, *, interval_minutes: int, executable: str | None) -> int:
     """The schedule is the command's product, so it goes to stdout (a user redirects it
     into a file) even without --json."""
-    parts = render_schedule(settings.path, executable=executable, interval_minutes=interval_minutes,
-                            state_dir=settings.state_dir)
+    parts = render_schedule(
+        settings.path, executable=executable, interval_minutes=interval_minutes, state_dir=settings.state_dir
+    )
     if console.json:
         console.emit_json(parts)
     else:
@@ -95,8 +96,14 @@ def _env_assignment(name: str, value: str) -> str:
     return text if _SYSTEMD_PLAIN.match(value) else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_schedule(config_path: Path, *, executable: str | None = None, interval_minutes: int = 5,
-                    state_dir: Path | None = None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+def render_schedule(
+    config_path: Path,
+    *,
+    executable: str | None = None,
+    interval_minutes: int = 5,
+    state_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """{"crontab": ..., "service": ..., "timer": ...}, each ready to paste.
 
     `env` (default: os.environ) is only read for MIRRORED_ENV, so the scheduled
@@ -109,7 +116,7 @@ def render_schedule(config_path: Path, *, executable: str | None = None, interva
     mirrored = {k: env[k].strip() for k in MIRRORED_ENV if env.get(k, "").strip()}
     if "SHOPVISMA_STATE_DIR" in mirrored:
         mirrored["SHOPVISMA_STATE_DIR"] = os.path.abspath(os.path.expanduser(mirrored["SHOPVISMA_STATE_DIR"]))
-    logs = (f"{os.path.abspath(state_dir)}/" if state_dir else "the state dir: ")
+    logs = f"{os.path.abspath(state_dir)}/" if state_dir else "the state dir: "
     every = "every minute" if interval_minutes == 1 else f"every {interval_minutes} minutes"
 
     cron_lines = [
@@ -147,7 +154,9 @@ def render_schedule(config_path: Path, *, executable: str | None = None, interva
     if env_line:
         service_lines.append(f"Environment={env_line}")
     else:
-        service_lines.append("# Headless server without a keyring: secrets in secrets.json (after `SHOPVISMA_SECRETS=file shopvisma login …`)")
+        service_lines.append(
+            "# Headless server without a keyring: secrets in secrets.json (after `SHOPVISMA_SECRETS=file shopvisma login …`)"
+        )
         service_lines.append("# Environment=SHOPVISMA_SECRETS=file")
     service_lines.append("")
 
@@ -179,7 +188,10 @@ def render_schedule(config_path: Path, *, executable: str | None = None, interva
 def schedule_text(parts: Mapping[str, str]) -> str:
     """All three parts for the terminal, each under a header line that is a comment in its own syntax."""
     return (
-        "# ---- crontab (pick this OR the systemd units) ----\n" + parts["crontab"]
-        + "\n# ---- systemd: shopvisma.service ----\n" + parts["service"]
-        + "\n# ---- systemd: shopvisma.timer ----\n" + parts["timer"]
+        "# ---- crontab (pick this OR the systemd units) ----\n"
+        + parts["crontab"]
+        + "\n# ---- systemd: shopvisma.service ----\n"
+        + parts["service"]
+        + "\n# ---- systemd: shopvisma.timer ----\n"
+        + parts["timer"]
     )

@@ -40,10 +40,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     grant: dict[str, Any] = {
         "present": bool(visma_tok.get("refresh_token")),
         "refresh_token_rotated_at": visma_tok.get("rotated_at"),
-        "access_token_expires_at": (
-            iso_z(float(visma_tok["expires_at"]))
-            if visma_tok.get("expires_at") else None
-        ),
+        "access_token_expires_at": (iso_z(float(visma_tok["expires_at"])) if visma_tok.get("expires_at") else None),
     }
     if "error" in tokens:
         grant["error"] = tokens["error"]

@@ -22,9 +22,15 @@ from shopvisma.state.checkpoint import load_checkpoint
 from shopvisma.state.run_record import record_run
 
 
-def run_sync(settings: Settings, *, dry_run: bool, limit: int | None = None,
-             only: set[str] | None = None, services: Services | None = None,
-             sink: Sink | None = None) -> PassResult:
+def run_sync(
+    settings: Settings,
+    *,
+    dry_run: bool,
+    limit: int | None = None,
+    only: set[str] | None = None,
+    services: Services | None = None,
+    sink: Sink | None = None,
+) -> PassResult:
     """One locked pass. dry-run never saves the checkpoint or the run log; a pass cut
     short by a ShopvismaError is still recorded, so `status` shows why."""
     started = time.monotonic()
@@ -71,8 +77,11 @@ def replay(settings: Settings, console: Console, order_name: str, *, dry_run: bo
     name = order_name if order_name.startswith("#") else f"#{order_name}"
     result = run_sync(settings, dry_run=dry_run, only={name})
     if not result.outcomes:
-        raise OrderError(name, "no such order in Shopify, or it does not match the criteria",
-                         hint="check the name with `shopvisma status` and the [criteria] in the config")
+        raise OrderError(
+            name,
+            "no such order in Shopify, or it does not match the criteria",
+            hint="check the name with `shopvisma status` and the [criteria] in the config",
+        )
     render.show_pass(console, result)
     return int(result.exit_code)
 

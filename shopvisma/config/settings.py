@@ -36,15 +36,33 @@ from shopvisma.mapping.settings import MappingSettings
 
 APP = "shopvisma"
 FINANCIAL_STATUSES = (
-    "pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded", "voided", "expired",
+    "pending",
+    "authorized",
+    "partially_paid",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "voided",
+    "expired",
 )
 FULFILLMENT_STATUSES = (
-    "unfulfilled", "partially_fulfilled", "fulfilled", "restocked", "pending_fulfillment", "open",
-    "in_progress", "on_hold", "scheduled", "request_declined",
+    "unfulfilled",
+    "partially_fulfilled",
+    "fulfilled",
+    "restocked",
+    "pending_fulfillment",
+    "open",
+    "in_progress",
+    "on_hold",
+    "scheduled",
+    "request_declined",
 )
 VISMA_URLS = {
     "production": ("https://eaccountingapi.vismaonline.com/v2", "https://identity.vismaonline.com"),
-    "sandbox": ("https://eaccountingapi-sandbox.test.vismaonline.com/v2", "https://identity-sandbox.test.vismaonline.com"),
+    "sandbox": (
+        "https://eaccountingapi-sandbox.test.vismaonline.com/v2",
+        "https://identity-sandbox.test.vismaonline.com",
+    ),
 }
 DEFAULT_API_VERSION = "2025-07"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
@@ -134,8 +152,12 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     },
     "state": {"dir": str},
     "notify": {"healthcheck_url": URL},
-    "sync": {"overlap_minutes": int, "max_wait_seconds": int, "visma_requests_per_minute": int,
-             "bulk_first_import": bool},
+    "sync": {
+        "overlap_minutes": int,
+        "max_wait_seconds": int,
+        "visma_requests_per_minute": int,
+        "bulk_first_import": bool,
+    },
 }
 
 
@@ -176,16 +198,18 @@ def load_settings(path: Path | None = None) -> Settings:
             hint="run `shopvisma init` to write a starter config there (or pass --config PATH / set SHOPVISMA_CONFIG)",
         ) from None
     except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}",
-                          hint="check the path and its permissions") from None
+        raise ConfigError(
+            f"config file {path} cannot be read: {exc.strerror or exc}", hint="check the path and its permissions"
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})",
-                          hint="save it as UTF-8") from None
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}",
-                          hint="fix the syntax at that line (strings need quotes, lists need [ ])") from None
+        raise ConfigError(
+            f"config file {path} is not valid TOML: {exc}",
+            hint="fix the syntax at that line (strings need quotes, lists need [ ])",
+        ) from None
     return parse_settings(data, path)
 
 
@@ -243,8 +267,9 @@ def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
     elif "api_url" in sh:
         shop = urlsplit(sh["api_url"]).hostname or ""
     else:
-        raise Problem("shopify.shop", "is missing (required)",
-                       'add it under [shopify], e.g. shop = "example.myshopify.com"')
+        raise Problem(
+            "shopify.shop", "is missing (required)", 'add it under [shopify], e.g. shop = "example.myshopify.com"'
+        )
     shopify_url = sh.get("api_url") or f"https://{shop}/admin/api/{api_version}/graphql.json"
     shopify = ShopifySettings(shop, api_version, shopify_url, url_origin(shopify_url))
 
@@ -257,10 +282,12 @@ def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
         redirect_uri=vi.get("redirect_uri", DEFAULT_REDIRECT_URI),
     )
     criteria = Criteria(
-        financial_status=check_statuses(cr.get("financial_status", ("paid",)), FINANCIAL_STATUSES,
-                                   "criteria.financial_status", "financial"),
-        fulfillment_status=check_statuses(cr.get("fulfillment_status", ()), FULFILLMENT_STATUSES,
-                                     "criteria.fulfillment_status", "fulfillment"),
+        financial_status=check_statuses(
+            cr.get("financial_status", ("paid",)), FINANCIAL_STATUSES, "criteria.financial_status", "financial"
+        ),
+        fulfillment_status=check_statuses(
+            cr.get("fulfillment_status", ()), FULFILLMENT_STATUSES, "criteria.fulfillment_status", "fulfillment"
+        ),
         created_at_min=cr.get("created_at_min"),
         tags_include=clean_tags(cr.get("tags_include", ())),
         tags_exclude=clean_tags(cr.get("tags_exclude", ())),
@@ -313,6 +340,8 @@ def write_starter_config(path: Path, shop: str = "") -> None:
         with open(path, "x", encoding="utf-8") as fh:
             fh.write(starter_text(shop))
     except FileExistsError:
-        raise ConfigError(f"config file {path} already exists; not overwriting it",
-                          hint="edit it, or move it aside and run `shopvisma init` again") from None
+        raise ConfigError(
+            f"config file {path} already exists; not overwriting it",
+            hint="edit it, or move it aside and run `shopvisma init` again",
+        ) from None
     os.chmod(path, 0o644)

@@ -39,8 +39,13 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, Decimal):
         value = str(value)
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{tomli_w.dumps({'k': str(k)})[4:].strip()} = {_toml_value(v)}"
-                                for k, v in value.items()) + " }" if value else "{}"
+        return (
+            "{ "
+            + ", ".join(f"{tomli_w.dumps({'k': str(k)})[4:].strip()} = {_toml_value(v)}" for k, v in value.items())
+            + " }"
+            if value
+            else "{}"
+        )
     return tomli_w.dumps({"k": value}).split("=", 1)[1].strip()
 
 
@@ -53,7 +58,8 @@ def _type_name(ann: Any) -> str:
     if origin in (tuple, list):
         return "list of " + _type_name(args[0])
     return {str: "string", int: "integer", bool: "boolean", Decimal: "decimal (string or number)"}.get(
-        ann, getattr(ann, "__name__", str(ann)))
+        ann, getattr(ann, "__name__", str(ann))
+    )
 
 
 def _example(name: str, ann: Any, default: Any) -> str:
@@ -77,8 +83,10 @@ def mapping_doc_table() -> str:
         default = _default(f)
         shown = f"`{_toml_value(default)}`" + (" (see meaning)" if default in ("", {}) else "")
         doc = str(f.metadata.get("doc", "")).replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| `mapping.{f.name}` | {_type_name(hints[f.name])} | {shown} | "
-                    f"`{_example(f.name, hints[f.name], default)}` | {doc} |")
+        rows.append(
+            f"| `mapping.{f.name}` | {_type_name(hints[f.name])} | {shown} | "
+            f"`{_example(f.name, hints[f.name], default)}` | {doc} |"
+        )
     return "\n".join(rows)
 
 

@@ -43,8 +43,14 @@ def unknown_key(dotted: str, candidates: list[str]) -> Problem:
 
 def type_name(value: Any) -> str:
     """A TOML value's type in the words a config file's author knows ("a table", not dict)."""
-    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a table",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def convert(value: Any, ann: Any, key: str) -> Any:
@@ -75,7 +81,7 @@ def convert(value: Any, ann: Any, key: str) -> Any:
         return value
     if ann is Decimal:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise Problem(key, f"must be a decimal number (e.g. \"0.05\"), not {type_name(value)}")
+            raise Problem(key, f'must be a decimal number (e.g. "0.05"), not {type_name(value)}')
         try:
             number = Decimal(str(value).strip())  # via str: never binary float arithmetic
         except InvalidOperation:
@@ -95,7 +101,7 @@ def convert(value: Any, ann: Any, key: str) -> Any:
         return tuple(convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
     if origin is dict or ann is dict:
         if not isinstance(value, dict):
-            raise Problem(key, f"must be a table (e.g. {{ \"25\" = \"…\" }}), not {type_name(value)}")
+            raise Problem(key, f'must be a table (e.g. {{ "25" = "…" }}), not {type_name(value)}')
         vtype = args[1] if len(args) == 2 else Any
         return {str(k): (v if vtype is Any else convert(v, vtype, f"{key}.{k}")) for k, v in value.items()}
     if isinstance(ann, type) and isinstance(value, ann):
@@ -132,13 +138,19 @@ def _check_url(value: str, key: str) -> str:
     except ValueError:
         raise Problem(key, f"{redact_url(url)!r} is not a valid URL") from None
     if parts.username or parts.password:
-        raise Problem(key, f"{redact_url(url)!r} must not contain a user name or password",
-                       "credentials belong in the secret store (`shopvisma login`)")
+        raise Problem(
+            key,
+            f"{redact_url(url)!r} must not contain a user name or password",
+            "credentials belong in the secret store (`shopvisma login`)",
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Problem(key, f"{url!r} is not an http(s) URL with a host", "e.g. https://example.com/path")
     if parts.scheme != "https" and not is_loopback(parts.hostname):
-        raise Problem(key, f"{url!r} is not https:// (plain http is refused except on a loopback address)",
-                       "use https://, or 127.0.0.1/localhost for a local emulator")
+        raise Problem(
+            key,
+            f"{url!r} is not https:// (plain http is refused except on a loopback address)",
+            "use https://, or 127.0.0.1/localhost for a local emulator",
+        )
     return url
 
 
@@ -177,8 +189,11 @@ def check_statuses(values: tuple[str, ...], allowed: tuple[str, ...], key: str, 
             import difflib
 
             close = difflib.get_close_matches(status.lower(), allowed, n=1)
-            raise Problem(f"{key}[{i}]", f"{status!r} is not a Shopify {kind} status (lower case: {', '.join(allowed)})",
-                           f'did you mean "{close[0]}"?' if close else "")
+            raise Problem(
+                f"{key}[{i}]",
+                f"{status!r} is not a Shopify {kind} status (lower case: {', '.join(allowed)})",
+                f'did you mean "{close[0]}"?' if close else "",
+            )
     return tuple(dict.fromkeys(values))
 
 

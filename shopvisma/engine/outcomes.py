@@ -96,8 +96,11 @@ class PassResult:
             "outcome": {0: "ok", 1: "partial"}.get(int(self.exit_code), "error"),
             "counts": self.counts,
             "bookmark": self.bookmark,
-            "requests": {"shopify": self.shopify_requests, "visma": self.visma_requests,
-                         "visma_writes": self.visma_writes},
+            "requests": {
+                "shopify": self.shopify_requests,
+                "visma": self.visma_requests,
+                "visma_writes": self.visma_writes,
+            },
         }
         if orders:
             doc["orders"] = [o.as_dict() for o in self.outcomes]

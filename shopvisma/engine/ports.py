@@ -25,8 +25,7 @@ class VismaApi(Protocol):
         """Writes made (POST, PUT, DELETE): how "a second sync makes zero writes" is proved."""
         ...
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                body: Any = None) -> Any: ...
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any: ...
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
 
@@ -34,8 +33,9 @@ class VismaApi(Protocol):
 
     def put(self, path: str, body: Any) -> dict[str, Any]: ...
 
-    def iter_list(self, path: str, *, filter: str | None = None, orderby: str | None = None,
-                  pagesize: int = 1000) -> Iterator[dict[str, Any]]: ...
+    def iter_list(
+        self, path: str, *, filter: str | None = None, orderby: str | None = None, pagesize: int = 1000
+    ) -> Iterator[dict[str, Any]]: ...
 
 
 class ShopifyApi(Protocol):
@@ -44,6 +44,12 @@ class ShopifyApi(Protocol):
     @property
     def requests(self) -> int: ...
 
-    def iter_orders(self, search: str, *, page_size: int | None = None, lines: int = 10,
-                    want_refunds: Callable[[dict[str, Any]], bool] | None = None,
-                    bulk: bool = False) -> Iterator[dict[str, Any]]: ...
+    def iter_orders(
+        self,
+        search: str,
+        *,
+        page_size: int | None = None,
+        lines: int = 10,
+        want_refunds: Callable[[dict[str, Any]], bool] | None = None,
+        bulk: bool = False,
+    ) -> Iterator[dict[str, Any]]: ...

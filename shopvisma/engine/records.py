@@ -32,12 +32,32 @@ FILTER_BATCH = 40  # keys per `or` filter: keeps the URL well under 2,000 charac
 
 # What a pass keeps of each Visma object: the fields later lookups and bodies read. Whole
 # responses (a draft with its rows) would make a backlog's memory grow with every order.
-_KEEP_CUSTOMER = ("Id", "CustomerNumber", "Name", "EmailAddress", "CurrencyCode", "IsActive", "IsPrivatePerson",
-                  "InvoiceAddress1", "InvoiceAddress2", "InvoicePostalCode", "InvoiceCity", "InvoiceCountryCode",
-                  "TermsOfPaymentId")
+_KEEP_CUSTOMER = (
+    "Id",
+    "CustomerNumber",
+    "Name",
+    "EmailAddress",
+    "CurrencyCode",
+    "IsActive",
+    "IsPrivatePerson",
+    "InvoiceAddress1",
+    "InvoiceAddress2",
+    "InvoicePostalCode",
+    "InvoiceCity",
+    "InvoiceCountryCode",
+    "TermsOfPaymentId",
+)
 _KEEP_ARTICLE = ("Id", "Number", "Name", "CodingId", "UnitId", "IsActive")
-_KEEP_DOCUMENT = ("Id", "YourReference", "CustomerId", "TotalAmount", "TotalVatAmount", "IncludesVat",
-                  "Amount", "VatAmount")  # Amount/VatAmount: a sales order's totals
+_KEEP_DOCUMENT = (
+    "Id",
+    "YourReference",
+    "CustomerId",
+    "TotalAmount",
+    "TotalVatAmount",
+    "IncludesVat",
+    "Amount",
+    "VatAmount",
+)  # Amount/VatAmount: a sales order's totals
 
 
 def slim(obj: dict[str, Any], keep: tuple[str, ...], **extra: Any) -> dict[str, Any]:
@@ -50,8 +70,12 @@ class WriteNotDoneError(OrderError):
     pass only when several in a row fail like this: then Visma itself is in trouble)."""
 
     def __init__(self, key: str, what: str, exc: BaseException) -> None:
-        super().__init__(key, f"Visma did not confirm creating the {what} ({exc}); it was not made, so the next "
-                              "sync retries it", hint="nothing to do unless it keeps failing", field="visma")
+        super().__init__(
+            key,
+            f"Visma did not confirm creating the {what} ({exc}); it was not made, so the next sync retries it",
+            hint="nothing to do unless it keeps failing",
+            field="visma",
+        )
 
 
 def quote(value: str) -> str:
@@ -161,14 +185,19 @@ class VismaRecords:
             for i, batch in enumerate(batches(todo)):
                 wanted = {_norm(v) for v in batch}
                 try:
-                    found = list(self.client.iter_list(path, filter=" or ".join(f"{prop} eq {quote(v)}"
-                                                                                for v in batch)))
+                    found = list(
+                        self.client.iter_list(path, filter=" or ".join(f"{prop} eq {quote(v)}" for v in batch))
+                    )
                 except VismaValidationError as exc:
-                    log.warning("Visma refused $filter on %s/%s (%s); matching on the full list instead",
-                                path, prop, exc.message)
+                    log.warning(
+                        "Visma refused $filter on %s/%s (%s); matching on the full list instead",
+                        path,
+                        prop,
+                        exc.message,
+                    )
                     self._unfilterable.add(key)
                     self.refused_filters.add(key)
-                    todo = todo[i * FILTER_BATCH:]
+                    todo = todo[i * FILTER_BATCH :]
                     break
                 yield from (obj for obj in found if _norm(obj.get(prop)) in wanted)
             else:
@@ -180,8 +209,9 @@ class VismaRecords:
 
     def load_company(self) -> Company:
         if self.company is None:
-            self.company, self.vat_rate_scale = load_company_reading(self.client, self.settings,
-                                                                     vat_scale=self.vat_rate_scale)
+            self.company, self.vat_rate_scale = load_company_reading(
+                self.client, self.settings, vat_scale=self.vat_rate_scale
+            )
         return self.company
 
     def lookup_documents(self, references: Iterable[str], kinds: Sequence[Kind]) -> None:
@@ -197,8 +227,9 @@ class VismaRecords:
                 if ref is not None and ref not in self.documents:
                     self.documents[ref] = slim(doc, _KEEP_DOCUMENT, _kind=kind)
 
-    def documents_by_reference(self, references: Iterable[str],
-                               kinds: Sequence[Kind]) -> dict[str, list[dict[str, Any]]]:
+    def documents_by_reference(
+        self, references: Iterable[str], kinds: Sequence[Kind]
+    ) -> dict[str, list[dict[str, Any]]]:
         """Every document carrying each reference, duplicates kept (reconcile reports them),
         matched as a pass matches, with the same fallback when Visma refuses the filter."""
         refs = list(references)
@@ -234,7 +265,8 @@ class VismaRecords:
         customer); among several, the lowest customer number, so the choice is stable."""
         company_currency = self.company.currency if self.company else ""
         same = [
-            c for c in self.customers.get(email, [])
+            c
+            for c in self.customers.get(email, [])
             if c.get("IsActive", True) and (c.get("CurrencyCode") or company_currency) == currency
         ]
         same.sort(key=lambda c: (len(str(c.get("CustomerNumber") or "")), str(c.get("CustomerNumber") or "")))
@@ -312,8 +344,9 @@ def load_company(client: VismaApi, settings: Settings, *, vat_scale: str | None 
     return load_company_reading(client, settings, vat_scale=vat_scale)[0]
 
 
-def load_company_reading(client: VismaApi, settings: Settings, *,
-                         vat_scale: str | None = None) -> tuple[Company, str | None]:
+def load_company_reading(
+    client: VismaApi, settings: Settings, *, vat_scale: str | None = None
+) -> tuple[Company, str | None]:
     """`load_company` plus the scale the codings' VAT rates were read in ("percent",
     "fraction", "mixed" or None), for doctor to print and an observation to keep."""
     from shopvisma.mapping.company import Coding, Company
@@ -323,8 +356,9 @@ def load_company_reading(client: VismaApi, settings: Settings, *,
     cs = client.get("companysettings")
     cs = cs if isinstance(cs, dict) else {}
     raw = [c for c in client.iter_list("articleaccountcodings") if c.get("Id")]
-    stated = {str(cid): rate for key, cid in settings.mapping.vat_codings.items()
-              if (rate := rate_key(key)) is not None}
+    stated = {
+        str(cid): rate for key, cid in settings.mapping.vat_codings.items() if (rate := rate_key(key)) is not None
+    }
     reading = read_codings(raw, vat_scale, stated=stated)
     codings = tuple(
         Coding(

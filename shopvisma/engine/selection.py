@@ -64,8 +64,9 @@ def open_refunds(order: Order, checkpoint: Checkpoint) -> list[tuple[int, Refund
     return [(i, r) for i, r in credited_refunds(order) if r.id not in checkpoint.refunds_done]
 
 
-def candidate_nodes(settings: Settings, shopify: ShopifyApi, checkpoint: Checkpoint,
-                    only: set[str] | None, *, bulk_ok: bool = False) -> Iterator[dict[str, Any]]:
+def candidate_nodes(
+    settings: Settings, shopify: ShopifyApi, checkpoint: Checkpoint, only: set[str] | None, *, bulk_ok: bool = False
+) -> Iterator[dict[str, Any]]:
     """Orders changed since the bookmark (minus an overlap: Shopify's search index lags
     writes), then pending orders outside that window, fetched by name."""
     from shopvisma.shopify.search import build_search
@@ -79,8 +80,9 @@ def candidate_nodes(settings: Settings, shopify: ShopifyApi, checkpoint: Checkpo
         search = build_search(settings.criteria, updated_since=since, created_at_min=settings.criteria.created_at_min)
         yielded: set[str] = set()
         # No bookmark (first run, lost checkpoint): the whole history, so one bulk operation.
-        for node in shopify.iter_orders(search, want_refunds=refunds_wanted(settings, checkpoint),
-                                        bulk=bulk_ok and not checkpoint.bookmark):
+        for node in shopify.iter_orders(
+            search, want_refunds=refunds_wanted(settings, checkpoint), bulk=bulk_ok and not checkpoint.bookmark
+        ):
             yielded.add(node["name"])
             yield node
         pending = {info.get("order_name") or name for name, info in checkpoint.pending.items()}
@@ -88,8 +90,10 @@ def candidate_nodes(settings: Settings, shopify: ShopifyApi, checkpoint: Checkpo
     else:
         names = sorted(only)
     for batch in batches(names, NAME_BATCH):
-        yield from shopify.iter_orders("(" + " OR ".join(f"name:{quote(n)}" for n in batch) + ")",
-                                       want_refunds=refunds_wanted(settings, checkpoint))
+        yield from shopify.iter_orders(
+            "(" + " OR ".join(f"name:{quote(n)}" for n in batch) + ")",
+            want_refunds=refunds_wanted(settings, checkpoint),
+        )
 
 
 def refunds_wanted(settings: Settings, checkpoint: Checkpoint) -> Callable[[dict[str, Any]], bool]:

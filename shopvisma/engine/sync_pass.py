@@ -77,8 +77,9 @@ def run_pass(
 
     def flush() -> None:
         if chunk:
-            _handle_chunk(chunk, settings, services, checkpoint, view, result, dry_run=dry_run,
-                          recheck=only is not None)
+            _handle_chunk(
+                chunk, settings, services, checkpoint, view, result, dry_run=dry_run, recheck=only is not None
+            )
             chunk.clear()
 
     try:
@@ -119,8 +120,9 @@ def run_pass(
     if not dry_run and only is None:
         # A first pass that found nothing (a new shop) still sets the bookmark: otherwise
         # every idle pass would be a "first import" (a bulk operation, not one request).
-        advance_bookmark(checkpoint, newest_seen if newest_seen is not None or checkpoint.bookmark else started,
-                         started)
+        advance_bookmark(
+            checkpoint, newest_seen if newest_seen is not None or checkpoint.bookmark else started, started
+        )
     result.bookmark = checkpoint.bookmark
     return result.finish()
 
@@ -131,32 +133,55 @@ def _count(value: int | Mapping[Any, int]) -> int:
     return value if isinstance(value, int) else sum(value.values())
 
 
-def _check_edit(order: Order, done: dict[str, Any], checkpoint: Checkpoint, result: PassResult,
-                *, dry_run: bool) -> None:
+def _check_edit(
+    order: Order, done: dict[str, Any], checkpoint: Checkpoint, result: PassResult, *, dry_run: bool
+) -> None:
     """An order edited after transfer is not re-posted (the document may be approved
     already); it is reported, in the pass output and in `status`, with what changed."""
     was = done.get("total")
     if was is None or Decimal(was) == order.total:
         return
     reason = f"edited in Shopify after transfer: total {Decimal(was):.2f} → {order.total:.2f} {order.currency}"
-    result.add(OrderOutcome(order.name, "edited", order_id=order.id, reason=reason,
-                            document_id=done.get("document_id", ""), kind=done.get("kind", ""),
-                            hint="adjust the Visma document by hand, or credit and re-invoice it"))
+    result.add(
+        OrderOutcome(
+            order.name,
+            "edited",
+            order_id=order.id,
+            reason=reason,
+            document_id=done.get("document_id", ""),
+            kind=done.get("kind", ""),
+            hint="adjust the Visma document by hand, or credit and re-invoice it",
+        )
+    )
     if not dry_run:
-        checkpoint.edited[order.name] = {"was": was, "now": str(order.total), "at": iso_z(utc_now()),
-                                         "document_id": done.get("document_id", "")}
+        checkpoint.edited[order.name] = {
+            "was": was,
+            "now": str(order.total),
+            "at": iso_z(utc_now()),
+            "document_id": done.get("document_id", ""),
+        }
 
 
-def _handle_chunk(orders: list[Order], settings: Settings, services: Services, checkpoint: Checkpoint,
-                  view: VismaRecords, result: PassResult, *, dry_run: bool, recheck: bool = False) -> None:
+def _handle_chunk(
+    orders: list[Order],
+    settings: Settings,
+    services: Services,
+    checkpoint: Checkpoint,
+    view: VismaRecords,
+    result: PassResult,
+    *,
+    dry_run: bool,
+    recheck: bool = False,
+) -> None:
     """`recheck` (replay): look every order up in Visma, even those the checkpoint knows."""
     from shopvisma.engine.transfer import credit, mark_done, transfer, verify_existing
     from shopvisma.mapping.plan import needed_articles
 
     refunds = {o.name: open_refunds(o, checkpoint) for o in orders}
     unsure = [o.name for o in orders if recheck or o.name not in checkpoint.recent or o.name in checkpoint.pending]
-    view.lookup_documents([order_reference(o) for o in orders if o.name in unsure],
-                          document_kinds(settings.visma.workflow))
+    view.lookup_documents(
+        [order_reference(o) for o in orders if o.name in unsure], document_kinds(settings.visma.workflow)
+    )
     refund_refs = [refund_reference(o, i) for o in orders for i, _ in refunds[o.name]]
     if refund_refs:
         view.lookup_documents(refund_refs, CREDIT_KINDS)
@@ -166,8 +191,9 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
         doc = view.documents.get(order_reference(order))
         if doc is not None and (recheck or order.name not in checkpoint.recent or order.name in checkpoint.pending):
             # Found by its reference but never seen settled here: exact before it counts as done.
-            outcome = capture_order_errors(order.name, order, partial(
-                verify_existing, order, doc, settings, checkpoint, view, dry_run=dry_run))
+            outcome = capture_order_errors(
+                order.name, order, partial(verify_existing, order, doc, settings, checkpoint, view, dry_run=dry_run)
+            )
             if outcome.status == "failed":
                 failed.add(order.name)
             elif not dry_run:
@@ -188,16 +214,18 @@ def _handle_chunk(orders: list[Order], settings: Settings, services: Services, c
         if order.name in failed:
             continue  # no credit against a document that is not right yet
         if order in todo:
-            outcome = capture_order_errors(order.name, order, partial(
-                transfer, order, settings, services, checkpoint, view, dry_run=dry_run))
+            outcome = capture_order_errors(
+                order.name, order, partial(transfer, order, settings, services, checkpoint, view, dry_run=dry_run)
+            )
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
             if outcome.status == "failed":
                 continue  # no credit for an order that is not in Visma yet
         credited = True
         for index, refund in refunds[order.name]:
             ref = refund_reference(order, index)
-            outcome = capture_order_errors(ref, order, partial(
-                credit, order, refund, index, settings, services, checkpoint, view, dry_run=dry_run))
+            outcome = capture_order_errors(
+                ref, order, partial(credit, order, refund, index, settings, services, checkpoint, view, dry_run=dry_run)
+            )
             outcome.kind = "credit"
             credited = credited and outcome.status != "failed"
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
@@ -228,16 +256,24 @@ def capture_order_errors(name: str, order: Order, work: Callable[[OrderOutcome],
     return outcome
 
 
-def _settle(outcome: OrderOutcome, order: Order, checkpoint: Checkpoint, services: Services,
-            result: PassResult, *, dry_run: bool) -> None:
+def _settle(
+    outcome: OrderOutcome,
+    order: Order,
+    checkpoint: Checkpoint,
+    services: Services,
+    result: PassResult,
+    *,
+    dry_run: bool,
+) -> None:
     result.add(outcome)
     result.unconfirmed = result.unconfirmed + 1 if outcome.transient else 0
     if dry_run:
         return
     if outcome.status == "failed":
         checkpoint.intents.pop(outcome.name, None)
-        entry = record_pending(checkpoint, outcome.name, order.id, iso_z(order.updated_at), outcome.reason,
-                               outcome.field)
+        entry = record_pending(
+            checkpoint, outcome.name, order.id, iso_z(order.updated_at), outcome.reason, outcome.field
+        )
         entry["hint"] = outcome.hint
         if outcome.name != order.name:
             entry["order_name"] = order.name
@@ -245,5 +281,7 @@ def _settle(outcome: OrderOutcome, order: Order, checkpoint: Checkpoint, service
     # A success is saved with the next order's intent or at the end of the chunk: until
     # then its intent is on disk, and a crash only costs a lookup (found in Visma, done).
     if result.unconfirmed >= MAX_UNCONFIRMED:
-        raise UnavailableError(f"Visma did not confirm {result.unconfirmed} creates in a row; stopping this pass",
-                               hint="nothing was lost: the next scheduled run retries those orders")
+        raise UnavailableError(
+            f"Visma did not confirm {result.unconfirmed} creates in a row; stopping this pass",
+            hint="nothing was lost: the next scheduled run retries those orders",
+        )

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("shopvisma.engine.transfer")
 
 
-def _customer_for(order: Order, view: VismaRecords, company: Company, settings: Settings,
-                  outcome: OrderOutcome) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def _customer_for(
+    order: Order, view: VismaRecords, company: Company, settings: Settings, outcome: OrderOutcome
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(existing customer or None, the customer as the document will see it)."""
     currency = order.currency or company.currency
     customer = view.choose_customer(order.normalized_email, currency)
@@ -52,22 +53,34 @@ def _customer_for(order: Order, view: VismaRecords, company: Company, settings: 
     return None, customer_body(order, company, settings.mapping, currency=currency)
 
 
-def _ensure_articles(specs: list[ArticleSpec], view: VismaRecords, outcome: OrderOutcome, *,
-                     dry_run: bool) -> dict[str, str]:
+def _ensure_articles(
+    specs: list[ArticleSpec], view: VismaRecords, outcome: OrderOutcome, *, dry_run: bool
+) -> dict[str, str]:
     ids: dict[str, str] = {}
     for spec in specs:
         art = view.articles.get(spec.number.lower())
         outcome.articles.append(f"{'reuse' if art else 'create'} {spec.number}")
         if art is None and dry_run:
             ids[spec.number] = f"<new article {spec.number}>"
-            outcome.body = {**(outcome.body or {}), "articles": [*(outcome.body or {}).get("articles", []), spec.body()]}
+            outcome.body = {
+                **(outcome.body or {}),
+                "articles": [*(outcome.body or {}).get("articles", []), spec.body()],
+            }
         else:
             ids[spec.number] = (art or view.create_article(spec))["Id"]
     return ids
 
 
-def transfer(order: Order, settings: Settings, services: Services, checkpoint: Checkpoint, view: VismaRecords,
-             outcome: OrderOutcome, *, dry_run: bool) -> None:
+def transfer(
+    order: Order,
+    settings: Settings,
+    services: Services,
+    checkpoint: Checkpoint,
+    view: VismaRecords,
+    outcome: OrderOutcome,
+    *,
+    dry_run: bool,
+) -> None:
     company = view.load_company()
     require_email(order)
     customer, cust_view = _customer_for(order, view, company, settings, outcome)
@@ -100,9 +113,17 @@ def transfer(order: Order, settings: Settings, services: Services, checkpoint: C
     outcome.visma_total = _cents(doc.get("TotalAmount"))
 
 
-def verify_existing(order: Order, doc: dict[str, Any], settings: Settings, checkpoint: Checkpoint,
-                    view: VismaRecords, outcome: OrderOutcome, *, dry_run: bool,
-                    refund: tuple[Refund, int] | None = None) -> None:
+def verify_existing(
+    order: Order,
+    doc: dict[str, Any],
+    settings: Settings,
+    checkpoint: Checkpoint,
+    view: VismaRecords,
+    outcome: OrderOutcome,
+    *,
+    dry_run: bool,
+    refund: tuple[Refund, int] | None = None,
+) -> None:
     """A document found by its reference that this state dir never saw settle (a crash
     between its create and its correction, a lost checkpoint): its total must be checked
     before the order counts as done. A draft or a sales order that is off is corrected
@@ -121,8 +142,7 @@ def verify_existing(order: Order, doc: dict[str, Any], settings: Settings, check
         outcome.status, outcome.reason = "edited", reason
         outcome.hint = "credit the invoice in Visma and invoice the order again by hand (docs/accounting.md)"
         if not dry_run:
-            checkpoint.edited[name] = {"reason": reason, "at": iso_z(utc_now()),
-                                       "document_id": doc.get("Id", "")}
+            checkpoint.edited[name] = {"reason": reason, "at": iso_z(utc_now()), "document_id": doc.get("Id", "")}
         return
     if dry_run:
         outcome.reason = f"the {kind} totals {found}; sync corrects it"
@@ -131,9 +151,13 @@ def verify_existing(order: Order, doc: dict[str, Any], settings: Settings, check
     company = view.load_company()
     customer = view.customer_by_id(order.normalized_email, str(doc.get("CustomerId") or ""))
     if customer is None:
-        raise OrderError(name, f"the Visma {kind} {doc.get('Id')} totals {found}, and its customer "
-                               f"{doc.get('CustomerId')} was not found to correct it",
-                         hint="correct or delete the document in Visma; the next sync checks it again", field="total")
+        raise OrderError(
+            name,
+            f"the Visma {kind} {doc.get('Id')} totals {found}, and its customer "
+            f"{doc.get('CustomerId')} was not found to correct it",
+            hint="correct or delete the document in Visma; the next sync checks it again",
+            field="total",
+        )
     is_foreign = foreign_customer(customer, company)
     includes = doc.get("IncludesVat")
     includes_vat = bool(includes) if includes is not None else view.predict_includes_vat(customer, company)
@@ -143,8 +167,18 @@ def verify_existing(order: Order, doc: dict[str, Any], settings: Settings, check
     outcome.visma_total = f"{target:.2f}"
 
 
-def credit(order: Order, refund: Refund, index: int, settings: Settings, services: Services,
-           checkpoint: Checkpoint, view: VismaRecords, outcome: OrderOutcome, *, dry_run: bool) -> None:
+def credit(
+    order: Order,
+    refund: Refund,
+    index: int,
+    settings: Settings,
+    services: Services,
+    checkpoint: Checkpoint,
+    view: VismaRecords,
+    outcome: OrderOutcome,
+    *,
+    dry_run: bool,
+) -> None:
     """One credit invoice draft per Shopify refund, found by its reference before creating."""
     ref = refund_reference(order, index)
     found = view.documents.get(ref)
@@ -157,12 +191,23 @@ def credit(order: Order, refund: Refund, index: int, settings: Settings, service
     company = view.load_company()
     customer = view.choose_customer(order.normalized_email, order.currency or company.currency)
     if customer is None:
-        raise OrderError(ref, "the Visma customer of the original document was not found (by e-mail and currency)",
-                         hint="check the customer in Visma; the next sync retries the credit", field="email")
+        raise OrderError(
+            ref,
+            "the Visma customer of the original document was not found (by e-mail and currency)",
+            hint="check the customer in Visma; the next sync retries the credit",
+            field="email",
+        )
     outcome.customer = f"reuse {customer.get('CustomerNumber') or customer['Id']}"
     is_foreign = foreign_customer(customer, company)
-    plan = plan_refund(order, refund, company, settings.mapping, index=index, is_foreign=is_foreign,
-                               includes_vat=view.predict_includes_vat(customer, company))
+    plan = plan_refund(
+        order,
+        refund,
+        company,
+        settings.mapping,
+        index=index,
+        is_foreign=is_foreign,
+        includes_vat=view.predict_includes_vat(customer, company),
+    )
     outcome.expected_total = f"{plan.expected_total:.2f}"
     article_ids = _ensure_articles(plan.articles(), view, outcome, dry_run=dry_run)
     body = credit_draft_body(plan, customer_id=customer["Id"], article_ids=article_ids, customer=customer)
@@ -174,8 +219,19 @@ def credit(order: Order, refund: Refund, index: int, settings: Settings, service
     services.save_checkpoint(checkpoint)
     doc = view.create_document(*CREDIT_CREATED, body, ref)
     outcome.status, outcome.document_id = "created", doc.get("Id", "")
-    fix = _Fixer(view, settings, company, order, customer, article_ids, is_foreign, CREDIT_CREATED[0],
-                 "credit", checkpoint, (refund, index))
+    fix = _Fixer(
+        view,
+        settings,
+        company,
+        order,
+        customer,
+        article_ids,
+        is_foreign,
+        CREDIT_CREATED[0],
+        "credit",
+        checkpoint,
+        (refund, index),
+    )
     doc = fix.settle(doc, plan)
     checkpoint.intents.pop(ref, None)
     checkpoint.pending.pop(ref, None)
@@ -191,11 +247,22 @@ def _cents(value: Any) -> str:
     return "" if value is None else f"{Decimal(str(value)):.2f}"
 
 
-def _document_body(plan: DocumentPlan, workflow: str, customer_id: str, article_ids: dict[str, str],
-                   customer: dict[str, Any], order: Order) -> dict[str, Any]:
+def _document_body(
+    plan: DocumentPlan,
+    workflow: str,
+    customer_id: str,
+    article_ids: dict[str, str],
+    customer: dict[str, Any],
+    order: Order,
+) -> dict[str, Any]:
     if created_kind(workflow) == ORDER:
-        return order_body(plan, customer_id=customer_id, article_ids=article_ids, customer=customer,
-                                  order_date=order.created_at.date().isoformat())
+        return order_body(
+            plan,
+            customer_id=customer_id,
+            article_ids=article_ids,
+            customer=customer,
+            order_date=order.created_at.date().isoformat(),
+        )
     return draft_body(plan, customer_id=customer_id, article_ids=article_ids, customer=customer)
 
 
@@ -229,26 +296,34 @@ class _Fixer:
     def plan(self, includes_vat: bool, bias: Decimal = Decimal(0)) -> DocumentPlan:
         s = self.settings.mapping
         if self.refund is not None:
-            plan = plan_refund(self.order, self.refund[0], self.company, s, index=self.refund[1],
-                                       includes_vat=includes_vat, is_foreign=self.is_foreign, bias=bias)
+            plan = plan_refund(
+                self.order,
+                self.refund[0],
+                self.company,
+                s,
+                index=self.refund[1],
+                includes_vat=includes_vat,
+                is_foreign=self.is_foreign,
+                bias=bias,
+            )
         else:
-            plan = plan_document(self.order, self.company, s, includes_vat=includes_vat,
-                                         is_foreign=self.is_foreign, bias=bias)
+            plan = plan_document(
+                self.order, self.company, s, includes_vat=includes_vat, is_foreign=self.is_foreign, bias=bias
+            )
         missing = [a for a in plan.articles() if a.number not in self.article_ids]  # e.g. a rounding row now
         self.view.lookup_articles([a.number for a in missing if a.number.lower() not in self.view.articles])
         for spec in missing:
-            self.article_ids[spec.number] = (self.view.articles.get(spec.number.lower())
-                                             or self.view.create_article(spec))["Id"]
+            self.article_ids[spec.number] = (
+                self.view.articles.get(spec.number.lower()) or self.view.create_article(spec)
+            )["Id"]
         return plan
 
     def put(self, doc: dict[str, Any], plan: DocumentPlan) -> dict[str, Any]:
         cid = self.customer["Id"]
         if self.refund is not None:
-            body = credit_draft_body(plan, customer_id=cid, article_ids=self.article_ids,
-                                             customer=self.customer)
+            body = credit_draft_body(plan, customer_id=cid, article_ids=self.article_ids, customer=self.customer)
         else:
-            body = _document_body(plan, self.settings.visma.workflow, cid, self.article_ids, self.customer,
-                                  self.order)
+            body = _document_body(plan, self.settings.visma.workflow, cid, self.article_ids, self.customer, self.order)
         return self.view.client.put(f"{self.path}/{doc['Id']}", body)
 
     def settle(self, doc: dict[str, Any], plan: DocumentPlan) -> dict[str, Any]:
@@ -256,8 +331,11 @@ class _Fixer:
         if includes is not None:
             self.view.observe_includes_vat(self.customer, self.company, bool(includes))
             if bool(includes) != plan.includes_vat:
-                log.warning("%s: Visma priced the rows %s VAT; correcting the document", self.name,
-                            "including" if includes else "excluding")
+                log.warning(
+                    "%s: Visma priced the rows %s VAT; correcting the document",
+                    self.name,
+                    "including" if includes else "excluding",
+                )
                 plan = self.plan(bool(includes))
                 doc = self.put(doc, plan)
         off = self._offset(doc, plan)
@@ -281,8 +359,10 @@ class _Fixer:
 
     def _problem(self, doc: dict[str, Any], plan: DocumentPlan, off: Decimal) -> str:
         if off:
-            return (f"Visma computes a total of {plan.expected_total + off} but Shopify's is "
-                    f"{plan.expected_total:.2f} {self.order.currency}")
+            return (
+                f"Visma computes a total of {plan.expected_total + off} but Shopify's is "
+                f"{plan.expected_total:.2f} {self.order.currency}"
+            )
         vat = doc.get("TotalVatAmount", doc.get("VatAmount"))
         # VAT is Visma's own sum over the rows; its rounding per rate or per row is not
         # documented, so a cent per VAT rate either side of our prediction is Visma's call.
@@ -300,15 +380,23 @@ class _Fixer:
         except VismaError as exc:
             reason = f"{problem}; {what} could not be deleted ({exc.message}) and needs a manual check"
             # Kept (bounded) for `status`: the document exists and is wrong.
-            self.checkpoint.edited[self.name] = {"reason": reason, "at": iso_z(utc_now()),
-                                                 "document_id": doc.get("Id", "")}
-            raise OrderError(self.name, reason, field="total",
-                             hint="delete the draft in Visma; the next sync creates it again") from None
+            self.checkpoint.edited[self.name] = {
+                "reason": reason,
+                "at": iso_z(utc_now()),
+                "document_id": doc.get("Id", ""),
+            }
+            raise OrderError(
+                self.name, reason, field="total", hint="delete the draft in Visma; the next sync creates it again"
+            ) from None
         self.view.forget_document(self.name)
         self.checkpoint.intents.pop(self.name, None)
-        raise OrderError(self.name, f"{problem}; the {what} could not be made exact and was deleted", field="total",
-                         hint="compare the order with docs/accounting.md; book it by hand, or set "
-                              "[mapping] rounding_tolerance, then replay it")
+        raise OrderError(
+            self.name,
+            f"{problem}; the {what} could not be made exact and was deleted",
+            field="total",
+            hint="compare the order with docs/accounting.md; book it by hand, or set "
+            "[mapping] rounding_tolerance, then replay it",
+        )
 
 
 def mark_done(checkpoint: Checkpoint, order: Order, document_id: str, kind: str) -> None:

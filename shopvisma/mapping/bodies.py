@@ -92,7 +92,11 @@ def _date(value: date | datetime | str) -> str:
 
 
 def order_body(
-    plan: DocumentPlan, *, customer_id: str, article_ids: dict[str, str], customer: dict[str, Any],
+    plan: DocumentPlan,
+    *,
+    customer_id: str,
+    article_ids: dict[str, str],
+    customer: dict[str, Any],
     order_date: date | datetime | str,
 ) -> dict[str, Any]:
     """POST /v2/orders (workflow "order"). Unlike drafts, an order takes CurrencyCode.
@@ -101,18 +105,20 @@ def order_body(
     prediction (Amount = total excluding VAT); Visma recomputes them from the rows."""
     rows = []
     for i, r in enumerate(plan.rows, start=1):
-        rows.append({
-            "LineNumber": i,
-            "IsTextRow": False,
-            "IsWorkCost": False,
-            "EligibleForReverseChargeOnVat": False,
-            "ArticleId": _article_id(article_ids, r),
-            "ArticleNumber": r.article.number,
-            "Text": cut(r.text, 2000) or r.article.number,
-            "UnitPrice": r.unit_price,
-            "Quantity": r.quantity,
-            "DiscountPercentage": _discount(r),
-        })
+        rows.append(
+            {
+                "LineNumber": i,
+                "IsTextRow": False,
+                "IsWorkCost": False,
+                "EligibleForReverseChargeOnVat": False,
+                "ArticleId": _article_id(article_ids, r),
+                "ArticleNumber": r.article.number,
+                "Text": cut(r.text, 2000) or r.article.number,
+                "UnitPrice": r.unit_price,
+                "Quantity": r.quantity,
+                "DiscountPercentage": _discount(r),
+            }
+        )
     return {
         "CustomerId": customer_id,
         "CurrencyCode": plan.currency or str(customer.get("CurrencyCode") or ""),

@@ -86,14 +86,14 @@ def customer_body(order: Order, company: Company, settings: MappingSettings, *, 
     if not private and addr and addr.name:
         body["ContactPersonName"] = cut(addr.name, 100)
     if ship and ship.address1:
-        body.update({
-            "DeliveryCustomerName": cut(ship.company or ship.name, 50),
-            "DeliveryAddress1": cut(ship.address1, 50),
-            "DeliveryAddress2": cut(ship.address2, 50),
-            "DeliveryPostalCode": cut(ship.zip, 10),
-            "DeliveryCity": cut(ship.city, 50),
-            "DeliveryCountryCode": cut(ship.country_code, 2).upper(),
-        })
+        body.update(
+            {
+                "DeliveryCustomerName": cut(ship.company or ship.name, 50),
+                "DeliveryAddress1": cut(ship.address1, 50),
+                "DeliveryAddress2": cut(ship.address2, 50),
+                "DeliveryPostalCode": cut(ship.zip, 10),
+                "DeliveryCity": cut(ship.city, 50),
+                "DeliveryCountryCode": cut(ship.country_code, 2).upper(),
+            }
+        )
     return body
-
-

@@ -163,8 +163,14 @@ def predict_totals(rows: list[RowPlan], includes_vat: bool) -> tuple[Decimal, De
 
 
 def amount_rows(
-    article: ArticleSpec, text: str, amount: Decimal, quantity: int, *,
-    quantum: Decimal, kind: RowKind, negate: bool = False,
+    article: ArticleSpec,
+    text: str,
+    amount: Decimal,
+    quantity: int,
+    *,
+    quantum: Decimal,
+    kind: RowKind,
+    negate: bool = False,
 ) -> list[RowPlan]:
     """Rows adding up to exactly `amount` for `quantity` units, at a plain unit price.
 
@@ -208,8 +214,15 @@ def _exact_discount(unit: Decimal, quantity: int, amount: Decimal) -> Decimal | 
 
 
 def discounted_rows(
-    article: ArticleSpec, text: str, list_unit: Decimal, quantity: int, amount: Decimal, *,
-    mode: str, quantum: Decimal, kind: RowKind,
+    article: ArticleSpec,
+    text: str,
+    list_unit: Decimal,
+    quantity: int,
+    amount: Decimal,
+    *,
+    mode: str,
+    quantum: Decimal,
+    kind: RowKind,
 ) -> tuple[list[RowPlan], str]:
     """Rows for `quantity` units listed at `list_unit` whose discounted total is `amount`.
 

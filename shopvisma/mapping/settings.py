@@ -23,8 +23,10 @@ class MappingSettings:
 
     vat_codings: dict[str, str] = field(
         default_factory=dict,
-        metadata=_doc('VAT rate in percent → Visma article account coding Id, e.g. {"25" = "…uuid…"}. '
-                      "Default: the one active coding of type Goods with that rate."),
+        metadata=_doc(
+            'VAT rate in percent → Visma article account coding Id, e.g. {"25" = "…uuid…"}. '
+            "Default: the one active coding of type Goods with that rate."
+        ),
     )
     unit_id: str = field(default="", metadata=_doc("Visma unit Id for new articles. Default: the unit 'st'/'pcs'."))
     terms_of_payment_id: str = field(
@@ -58,8 +60,10 @@ class MappingSettings:
     )
     discount_mode: Literal["percent", "rows", "price"] = field(
         default="percent",
-        metadata=_doc("'percent': discounts as the row's DiscountPercentage; 'rows': separate negative rows; "
-                      "'price': the reduced unit price."),
+        metadata=_doc(
+            "'percent': discounts as the row's DiscountPercentage; 'rows': separate negative rows; "
+            "'price': the reduced unit price."
+        ),
     )
     tip_coding_id: str = field(
         default="", metadata=_doc("Coding for tips (must have 0 % VAT). Default: the 0 % Goods coding.")

@@ -22,8 +22,14 @@ RENEW_MARGIN = 3600.0  # renew a client-credentials token with less than 1 h lef
 
 
 def client_credentials_token(
-    origin: str, client_id: str, client_secret: str, tokens: Any, *,
-    session: requests.Session | None = None, clock: Callable[[], float] = time.time, force: bool = False,
+    origin: str,
+    client_id: str,
+    client_secret: str,
+    tokens: Any,
+    *,
+    session: requests.Session | None = None,
+    clock: Callable[[], float] = time.time,
+    force: bool = False,
 ) -> str:
     """The cached client-credentials token, renewed when < 1 h is left or when `force`d.
 
@@ -40,16 +46,19 @@ def client_credentials_token(
         resp = session.post(
             f"{origin.rstrip('/')}/admin/oauth/access_token",
             data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
-            headers={"Accept": "application/json"}, timeout=(5, 60),
+            headers={"Accept": "application/json"},
+            timeout=(5, 60),
         )
     except requests.RequestException as exc:
-        raise UnavailableError(f"Shopify token endpoint {describe(exc)}",
-                               hint="the next scheduled run retries") from None
+        raise UnavailableError(
+            f"Shopify token endpoint {describe(exc)}", hint="the next scheduled run retries"
+        ) from None
     if resp.status_code in (400, 401, 403, 404):
         raise AuthError(f"Shopify refused the client credentials (HTTP {resp.status_code})", hint=LOGIN_HINT)
     if resp.status_code != 200:
-        raise UnavailableError(f"Shopify token endpoint answered HTTP {resp.status_code}",
-                               hint="the next scheduled run retries")
+        raise UnavailableError(
+            f"Shopify token endpoint answered HTTP {resp.status_code}", hint="the next scheduled run retries"
+        )
     try:
         payload = resp.json()
         token = str(payload["access_token"])
@@ -65,8 +74,16 @@ def client_credentials_token(
 class ShopifyTokenProvider:
     """Callable token source for `ShopifyClient`; `.invalidate()` forces a new token after a 401."""
 
-    def __init__(self, origin: str, client_id: str, client_secret: str, tokens: Any, *,
-                 session: requests.Session | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        origin: str,
+        client_id: str,
+        client_secret: str,
+        tokens: Any,
+        *,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.origin = origin
         self.client_id = client_id
         self._client_secret = client_secret
@@ -77,8 +94,15 @@ class ShopifyTokenProvider:
         redact.register(client_secret)
 
     def __call__(self) -> str:
-        token = client_credentials_token(self.origin, self.client_id, self._client_secret, self.tokens,
-                                         session=self.session, clock=self.clock, force=self._force)
+        token = client_credentials_token(
+            self.origin,
+            self.client_id,
+            self._client_secret,
+            self.tokens,
+            session=self.session,
+            clock=self.clock,
+            force=self._force,
+        )
         self._force = False
         return token
 

@@ -82,7 +82,8 @@ def wait_until_done(client: Any, op_id: str) -> dict[str, Any]:
                 f"Shopify is still preparing the order history for the first import (bulk operation {status.lower()}, "
                 f"waited {budget.spent:.0f} s in this run)",
                 hint="nothing is lost: the next run waits for the same operation; a larger [sync] max_wait_seconds "
-                     "lets one run wait longer")
+                "lets one run wait longer",
+            )
         budget.wait(pause, "Shopify bulk operation running")
         pause = min(pause * 1.5, POLL_MAX)
 
@@ -123,8 +124,9 @@ def _as_paged(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def iter_orders_bulk(client: Any, search: str,
-                     want_refunds: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[dict[str, Any]] | None:
+def iter_orders_bulk(
+    client: Any, search: str, want_refunds: Callable[[dict[str, Any]], bool] | None = None
+) -> Iterator[dict[str, Any]] | None:
     """Every order matching `search`, or None when the bulk path is not usable now.
 
     Started and awaited before the first order is yielded, so a fallback to pages never
@@ -145,7 +147,8 @@ def iter_orders_bulk(client: Any, search: str,
                 client.complete_refunds(node, want_refunds)
                 yield node
         except BulkUnusable as exc:
-            raise UnavailableError(f"Shopify bulk result unreadable: {exc}",
-                                   hint="the next scheduled run retries") from None
+            raise UnavailableError(
+                f"Shopify bulk result unreadable: {exc}", hint="the next scheduled run retries"
+            ) from None
 
     return orders()

@@ -40,9 +40,17 @@ class _CostTooHigh(Exception):
 class ShopifyClient:
     """GraphQL over HTTP with throttle-aware waits. Counts `.requests` and `.cost_spent`."""
 
-    def __init__(self, api_url: str, token: Callable[[], str], *, session: requests.Session | None = None,
-                 timeout: tuple[float, float] = (5, 60), max_wait: float = 300,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        token: Callable[[], str],
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (5, 60),
+        max_wait: float = 300,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.api_url = api_url
         self.token = token
         # GraphQL queries are reads: POST to the API URL is safe to repeat.
@@ -109,13 +117,17 @@ class ShopifyClient:
 
     # -- execute ----------------------------------------------------------------
 
-    def execute(self, document: str, variables: dict[str, Any], *, expected_cost: float | None = None) -> dict[str, Any]:
+    def execute(
+        self, document: str, variables: dict[str, Any], *, expected_cost: float | None = None
+    ) -> dict[str, Any]:
         """Run one query and return its `data`; waits out throttling within the pass budget."""
         try:
             return self._execute(document, variables, expected_cost)
         except _CostTooHigh as exc:
-            raise ShopvismaError(f"Shopify query cost {exc.cost:.0f} exceeds the limit {exc.limit:.0f}",
-                                 hint="ask for fewer line items per order") from None
+            raise ShopvismaError(
+                f"Shopify query cost {exc.cost:.0f} exceeds the limit {exc.limit:.0f}",
+                hint="ask for fewer line items per order",
+            ) from None
 
     def _execute(self, document: str, variables: dict[str, Any], expected_cost: float | None) -> dict[str, Any]:
         renewed = False
@@ -125,7 +137,9 @@ class ShopifyClient:
             self.requests += 1
             try:
                 resp = self.session.post(
-                    self.api_url, json={"query": document, "variables": variables}, timeout=self.timeout,
+                    self.api_url,
+                    json={"query": document, "variables": variables},
+                    timeout=self.timeout,
                     headers={"X-Shopify-Access-Token": self.token(), "Accept": "application/json"},
                 )
             except requests.RequestException as exc:
@@ -147,8 +161,9 @@ class ShopifyClient:
                 backoff = min(backoff * 2, 30.0)
                 continue
             if status == 404:
-                raise ConfigError("Shopify API URL not found (HTTP 404)",
-                                  hint="check [shopify] shop and api_version in the config")
+                raise ConfigError(
+                    "Shopify API URL not found (HTTP 404)", hint="check [shopify] shop and api_version in the config"
+                )
             if status != 200:
                 raise UnavailableError(f"Shopify answered HTTP {status}", hint="the next scheduled run retries")
             try:
@@ -165,10 +180,15 @@ class ShopifyClient:
                 self.budget.wait(self._throttle_wait(cost), "Shopify THROTTLED")
                 continue
             if "MAX_COST_EXCEEDED" in codes:
-                ext = next((e.get("extensions") or {}) for e in errors
-                           if (e.get("extensions") or {}).get("code") == "MAX_COST_EXCEEDED")
-                raise _CostTooHigh(float(ext.get("cost") or cost.get("requestedQueryCost") or 0),
-                                   float(ext.get("maxCost") or MAX_QUERY_COST))
+                ext = next(
+                    (e.get("extensions") or {})
+                    for e in errors
+                    if (e.get("extensions") or {}).get("code") == "MAX_COST_EXCEEDED"
+                )
+                raise _CostTooHigh(
+                    float(ext.get("cost") or cost.get("requestedQueryCost") or 0),
+                    float(ext.get("maxCost") or MAX_QUERY_COST),
+                )
             if "ACCESS_DENIED" in codes:
                 raise AuthError("Shopify denied access to a field (missing scope?)", hint=LOGIN_HINT)
             if errors:
@@ -191,9 +211,15 @@ class ShopifyClient:
         per_order = requested / first  # includes the connection overhead: conservative
         return max(1, min(MAX_PAGE, int(limit // per_order)))
 
-    def iter_orders(self, search: str, *, page_size: int | None = None, lines: int = 10,
-                    want_refunds: Callable[[dict[str, Any]], bool] | None = None,
-                    bulk: bool = False) -> Iterator[dict[str, Any]]:
+    def iter_orders(
+        self,
+        search: str,
+        *,
+        page_size: int | None = None,
+        lines: int = 10,
+        want_refunds: Callable[[dict[str, Any]], bool] | None = None,
+        bulk: bool = False,
+    ) -> Iterator[dict[str, Any]]:
         """Stream order nodes matching `search`, page by page, each complete: all its line
         items, and `refunds` (fetched apart, only for orders with a refunded amount, and only
         when `want_refunds(node)` agrees: the caller may know they are all credited already).
@@ -214,8 +240,10 @@ class ShopifyClient:
                 data = self._execute(ORDERS_QUERY, variables, None if per_order is None else per_order * first)
             except _CostTooHigh as exc:
                 if first <= 1 or exc.cost <= 0:
-                    raise ShopvismaError(f"Shopify query cost {exc.cost:.0f} exceeds {exc.limit:.0f} for one order",
-                                         hint="ask for fewer line items per order") from None
+                    raise ShopvismaError(
+                        f"Shopify query cost {exc.cost:.0f} exceeds {exc.limit:.0f} for one order",
+                        hint="ask for fewer line items per order",
+                    ) from None
                 first = max(1, min(first - 1, int(first * exc.limit / exc.cost)))
                 continue
             conn = data.get("orders") or {}
@@ -245,8 +273,7 @@ class ShopifyClient:
             info = more.get("pageInfo") or {}
         items["pageInfo"] = {"hasNextPage": False, "endCursor": info.get("endCursor")}
 
-    def complete_refunds(self, node: dict[str, Any],
-                          want: Callable[[dict[str, Any]], bool] | None = None) -> None:
+    def complete_refunds(self, node: dict[str, Any], want: Callable[[dict[str, Any]], bool] | None = None) -> None:
         """Refund line items cost more points than the rest of an order: ask only when refunded."""
         if "refunds" in node:
             return

@@ -264,8 +264,10 @@ def parse_order(node: dict[str, Any], money: MoneyKey = "presentmentMoney") -> O
         or (shipping.name if shipping else "")
     )
     currency = (
-        node.get("presentmentCurrencyCode") if money == "presentmentMoney" else node.get("currencyCode")
-    ) or node.get("currencyCode") or ""
+        (node.get("presentmentCurrencyCode") if money == "presentmentMoney" else node.get("currencyCode"))
+        or node.get("currencyCode")
+        or ""
+    )
     page_info = line_conn.get("pageInfo") if isinstance(line_conn, dict) else None
     return Order(
         id=node["id"],

@@ -109,7 +109,8 @@ def bulk_orders_query(search: str) -> str:
     return (
         "{\n"
         f"  orders(query: {json.dumps(search)}, sortKey: UPDATED_AT) {{\n"
-        "    edges { node {" + _ORDER_SCALARS
+        "    edges { node {"
+        + _ORDER_SCALARS
         + f"      lineItems {{ edges {{ node {{ __typename {_LINE} }} }} }}\n"
         + f"      shippingLines {{ edges {{ node {{ __typename id {_SHIPPING_LINE} }} }} }}\n"
         "    } }\n"
@@ -128,10 +129,13 @@ BULK_RUN_MUTATION = (
 )
 
 BULK_STATUS_QUERY = (
-    "query BulkStatus {\n"
-    "  currentBulkOperation(type: QUERY) { id status errorCode objectCount url query }\n"
-    "}\n"
+    "query BulkStatus {\n  currentBulkOperation(type: QUERY) { id status errorCode objectCount url query }\n}\n"
 )
 
-ALL_QUERIES = {"Orders": ORDERS_QUERY, "OrderLines": ORDER_LINES_QUERY, "OrderRefunds": ORDER_REFUNDS_QUERY,
-               "BulkOrders": BULK_RUN_MUTATION, "BulkStatus": BULK_STATUS_QUERY}
+ALL_QUERIES = {
+    "Orders": ORDERS_QUERY,
+    "OrderLines": ORDER_LINES_QUERY,
+    "OrderRefunds": ORDER_REFUNDS_QUERY,
+    "BulkOrders": BULK_RUN_MUTATION,
+    "BulkStatus": BULK_STATUS_QUERY,
+}

@@ -46,8 +46,9 @@ def build_search(criteria: Any, *, updated_since: datetime | None, created_at_mi
     financial = [s.strip().lower() for s in criteria.financial_status or () if s.strip()]
     if financial:
         terms.append(_any_of("financial_status", financial))
-    fulfillment = [_FULFILLMENT.get(s.strip().lower(), s.strip().lower())
-                   for s in criteria.fulfillment_status or () if s.strip()]
+    fulfillment = [
+        _FULFILLMENT.get(s.strip().lower(), s.strip().lower()) for s in criteria.fulfillment_status or () if s.strip()
+    ]
     if fulfillment:
         terms.append(_any_of("fulfillment_status", fulfillment))
     include = [t for t in criteria.tags_include or () if t.strip()]

@@ -30,11 +30,17 @@ class Checkpoint:
     """What the last passes did. Keyed by Shopify order name (e.g. "#1001")."""
 
     bookmark: str | None = None  # updated_at to resume from; never later than a run's start
-    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # {id, updated_at, reason, field, attempts, first_seen, last_tried}
+    pending: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # {id, updated_at, reason, field, attempts, first_seen, last_tried}
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)  # {kind, started_at, order_id}: create in flight
     recent: dict[str, dict[str, Any]] = field(default_factory=dict)  # {document_id, kind, at}: bounded
-    refunds_done: dict[str, dict[str, Any]] = field(default_factory=dict)  # refund id → {order_name, document_id, at}: bounded
-    edited: dict[str, dict[str, Any]] = field(default_factory=dict)  # order changed after transfer → {was, now, at}: bounded
+    refunds_done: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # refund id → {order_name, document_id, at}: bounded
+    edited: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # order changed after transfer → {was, now, at}: bounded
     last_run: dict[str, Any] | None = None
     visma_grant: dict[str, Any] | None = None  # {rotated_at}
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown v1 keys, kept on rewrite
@@ -63,28 +69,41 @@ def record_intent(cp: Checkpoint, order_name: str, kind: str, order_id: str, now
     cp.intents[order_name] = {"kind": kind, "started_at": iso_z(now or utc_now()), "order_id": order_id}
 
 
-def record_transfer(cp: Checkpoint, order_name: str, document_id: str, kind: str,
-                    at: datetime | None = None) -> None:
+def record_transfer(cp: Checkpoint, order_name: str, document_id: str, kind: str, at: datetime | None = None) -> None:
     """The order is in Visma: forget its intent and pending entry, remember it briefly."""
     cp.recent[order_name] = {"document_id": document_id, "kind": kind, "at": iso_z(at or utc_now())}
     cp.intents.pop(order_name, None)
     cp.pending.pop(order_name, None)
 
 
-def record_pending(cp: Checkpoint, order_name: str, order_id: str, updated_at: str | None, reason: str,
-                   field_name: str = "", now: datetime | None = None) -> dict[str, Any]:
+def record_pending(
+    cp: Checkpoint,
+    order_name: str,
+    order_id: str,
+    updated_at: str | None,
+    reason: str,
+    field_name: str = "",
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """The order could not be transferred: keep why, and count attempts so `status` can
     name the ones that keep failing (first_seen survives retries)."""
     stamp = iso_z(now or utc_now())
     entry = cp.pending.get(order_name) or {"first_seen": stamp, "attempts": 0}
-    entry.update(id=order_id, updated_at=updated_at, reason=reason, field=field_name,
-                 attempts=int(entry.get("attempts", 0)) + 1, last_tried=stamp)
+    entry.update(
+        id=order_id,
+        updated_at=updated_at,
+        reason=reason,
+        field=field_name,
+        attempts=int(entry.get("attempts", 0)) + 1,
+        last_tried=stamp,
+    )
     cp.pending[order_name] = entry
     return entry
 
 
-def record_refund(cp: Checkpoint, refund_id: str, order_name: str, document_id: str,
-                  at: datetime | None = None) -> None:
+def record_refund(
+    cp: Checkpoint, refund_id: str, order_name: str, document_id: str, at: datetime | None = None
+) -> None:
     """The refund is credited in Visma: remembered (bounded) so it is not credited twice."""
     cp.refunds_done[refund_id] = {"order_name": order_name, "document_id": document_id, "at": iso_z(at or utc_now())}
 
@@ -102,7 +121,7 @@ def prune(cp: Checkpoint, now: datetime | None = None) -> None:
         for key, value in entries.items():
             at = value.get("at")
             if isinstance(at, str) and _CANONICAL.fullmatch(at):  # our own iso_z(): sorts as text (fast;
-                if at >= cut:                                     # this runs on every save)
+                if at >= cut:  # this runs on every save)
                     dated.append((at, key, value))
                 continue
             try:
@@ -118,16 +137,27 @@ def prune(cp: Checkpoint, now: datetime | None = None) -> None:
 def checkpoint_to_json(cp: Checkpoint) -> dict[str, Any]:
     """The file's content; unknown keys of a newer v1 writer are kept, not dropped."""
     data: dict[str, Any] = dict(cp.extra)
-    data.update(version=VERSION, bookmark=cp.bookmark, pending=cp.pending, intents=cp.intents,
-                recent=cp.recent, refunds_done=cp.refunds_done, edited=cp.edited, last_run=cp.last_run, visma_grant=cp.visma_grant)
+    data.update(
+        version=VERSION,
+        bookmark=cp.bookmark,
+        pending=cp.pending,
+        intents=cp.intents,
+        recent=cp.recent,
+        refunds_done=cp.refunds_done,
+        edited=cp.edited,
+        last_run=cp.last_run,
+        visma_grant=cp.visma_grant,
+    )
     return data
 
 
 def _corrupt(path: Path, what: str) -> ConfigError:
     return ConfigError(
         f"checkpoint {path} is unreadable: {what}",
-        hint=(f"move it aside (mv '{path}' '{path}.bad') and run `shopvisma sync`: orders already in Visma "
-              "are found there by their reference, so nothing is created twice"),
+        hint=(
+            f"move it aside (mv '{path}' '{path}.bad') and run `shopvisma sync`: orders already in Visma "
+            "are found there by their reference, so nothing is created twice"
+        ),
     )
 
 
@@ -140,8 +170,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
     except FileNotFoundError:
         return Checkpoint()
     except OSError as exc:
-        raise ConfigError(f"checkpoint {path} cannot be read: {exc.strerror or exc}",
-                          hint="check the state folder's permissions") from None
+        raise ConfigError(
+            f"checkpoint {path} cannot be read: {exc.strerror or exc}", hint="check the state folder's permissions"
+        ) from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -175,6 +206,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
 def save_checkpoint(path: Path, cp: Checkpoint, now: datetime | None = None) -> None:
     """Prune, then write atomically (a crash leaves the old or the new file, never half)."""
     prune(cp, now)
-    text = json.dumps(checkpoint_to_json(cp), sort_keys=True, ensure_ascii=False, default=str,
-                      separators=(",", ":"))  # compact: the C encoder, ~3x faster on every pass
+    text = json.dumps(
+        checkpoint_to_json(cp), sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")
+    )  # compact: the C encoder, ~3x faster on every pass
     atomic_write(Path(path), (text + "\n").encode("utf-8"), mode=0o600)

@@ -68,7 +68,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             pass
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     except BaseException:
         os.close(fd)

@@ -100,8 +100,10 @@ class RunLock:
         except _Busy:
             info = _read_lock_info(self.paths.lock_info)
             who = f"pid {info.get('pid', 'unknown')} since {info.get('started_at', 'unknown')}"
-            raise LockedError(f"another shopvisma sync is running ({who}); this run did nothing",
-                              hint="the next cron run will try again") from None
+            raise LockedError(
+                f"another shopvisma sync is running ({who}); this run did nothing",
+                hint="the next cron run will try again",
+            ) from None
         self._release = release
         _sweep_temp_files(self.paths.lock.parent)
         info = {"pid": os.getpid(), "started_at": iso_z(utc_now())}

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from shopvisma.errors import ShopvismaError
 
 
-def record_run(state_dir: Path, checkpoint: Checkpoint, result: PassResult | None,
-               error: ShopvismaError | None, started: float) -> None:
+def record_run(
+    state_dir: Path, checkpoint: Checkpoint, result: PassResult | None, error: ShopvismaError | None, started: float
+) -> None:
     """Exactly one of `result` (the pass ended) or `error` (it was cut short); `started` is
     a time.monotonic() reading, so the duration survives a wall-clock jump."""
     record: dict[str, Any] = {
@@ -30,10 +31,16 @@ def record_run(state_dir: Path, checkpoint: Checkpoint, result: PassResult | Non
         "duration_s": round(time.monotonic() - started, 3),
     }
     if result is not None:
-        record.update(exit_code=int(result.exit_code), counts=result.counts,
-                      requests={"shopify": result.shopify_requests, "visma": result.visma_requests,
-                                "visma_writes": result.visma_writes},
-                      failed=[o.name for o in result.outcomes if o.status == "failed"])
+        record.update(
+            exit_code=int(result.exit_code),
+            counts=result.counts,
+            requests={
+                "shopify": result.shopify_requests,
+                "visma": result.visma_requests,
+                "visma_writes": result.visma_writes,
+            },
+            failed=[o.name for o in result.outcomes if o.status == "failed"],
+        )
     else:
         assert error is not None
         record.update(exit_code=int(error.exit_code), error=error.message)

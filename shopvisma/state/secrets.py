@@ -144,15 +144,19 @@ class SecretStore:
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise ConfigError(f"secrets file {self.path} cannot be read: {exc.strerror or exc}",
-                              hint="check its owner and permissions (it should be mode 0600)") from None
+            raise ConfigError(
+                f"secrets file {self.path} cannot be read: {exc.strerror or exc}",
+                hint="check its owner and permissions (it should be mode 0600)",
+            ) from None
         try:
             data = json.loads(raw)
         except ValueError:
             data = None
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise ConfigError(f"secrets file {self.path} is corrupt (not a JSON object of strings)",
-                              hint="remove it and run `shopvisma login shopify` and `shopvisma login visma` again")
+            raise ConfigError(
+                f"secrets file {self.path} is corrupt (not a JSON object of strings)",
+                hint="remove it and run `shopvisma login shopify` and `shopvisma login visma` again",
+            )
         return {k: v for k, v in data.items() if k in ENV_VARS}
 
     def _write_file(self, data: dict[str, str]) -> None:
@@ -183,8 +187,10 @@ class TokenFile:
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise ConfigError(f"token file {self.path} cannot be read: {exc.strerror or exc}",
-                              hint="check its owner and permissions (it should be mode 0600)") from None
+            raise ConfigError(
+                f"token file {self.path} cannot be read: {exc.strerror or exc}",
+                hint="check its owner and permissions (it should be mode 0600)",
+            ) from None
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -193,7 +199,7 @@ class TokenFile:
             raise ConfigError(
                 f"token file {self.path} is corrupt (not a JSON object of sections)",
                 hint="move it aside and run `shopvisma login visma` (and `shopvisma login shopify` "
-                     "if you use a client id/secret) to get new tokens",
+                "if you use a client id/secret) to get new tokens",
             )
         return data
 

@@ -48,8 +48,10 @@ def token_section(payload: Any, now: float, old_refresh: str | None = None) -> d
     """A token response as the tokens.json "visma" section; secrets registered for redaction.
     Visma may leave the refresh token out when it did not rotate: the old one is kept then."""
     if not isinstance(payload, dict):
-        raise UnavailableError("Visma identity server returned a token response that is not a JSON object",
-                               hint="the next scheduled run retries")
+        raise UnavailableError(
+            "Visma identity server returned a token response that is not a JSON object",
+            hint="the next scheduled run retries",
+        )
     access = payload.get("access_token")
     if not access:
         raise AuthError("Visma's token response has no access token", hint=LOGIN_HINT)
@@ -75,24 +77,33 @@ def token_json(resp: requests.Response) -> Any:
     try:
         return resp.json()
     except ValueError:
-        raise UnavailableError("Visma identity server returned a non-JSON token response",
-                               hint="the next scheduled run retries") from None
+        raise UnavailableError(
+            "Visma identity server returned a non-JSON token response", hint="the next scheduled run retries"
+        ) from None
 
 
 def post_token(
-    session: requests.Session, identity_url: str, client_id: str, client_secret: str, data: dict[str, str],
+    session: requests.Session,
+    identity_url: str,
+    client_id: str,
+    client_secret: str,
+    data: dict[str, str],
     timeout: tuple[float, float],
 ) -> requests.Response:
     """One form POST to /connect/token with the client id/secret as HTTP Basic (Visma's way)."""
     url = f"{identity_url.rstrip('/')}/connect/token"
     try:
         return session.post(
-            url, data=data, auth=(client_id, client_secret), timeout=timeout,
+            url,
+            data=data,
+            auth=(client_id, client_secret),
+            timeout=timeout,
             headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
         )
     except requests.RequestException as exc:
-        raise UnavailableError(f"Visma identity server {describe(exc)}",
-                               hint="the next scheduled run retries") from None
+        raise UnavailableError(
+            f"Visma identity server {describe(exc)}", hint="the next scheduled run retries"
+        ) from None
 
 
 def token_error(resp: requests.Response) -> ShopvismaError:
@@ -108,23 +119,39 @@ def token_error(resp: requests.Response) -> ShopvismaError:
     if err == "invalid_grant":
         return AuthError("Visma grant is missing or revoked", hint=LOGIN_HINT)
     if err in ("invalid_client", "unauthorized_client") or resp.status_code == 401:
-        return AuthError("Visma rejected the client id/secret",
-                         hint="check SHOPVISMA_VISMA_CLIENT_ID / SHOPVISMA_VISMA_CLIENT_SECRET, then " + LOGIN_HINT)
+        return AuthError(
+            "Visma rejected the client id/secret",
+            hint="check SHOPVISMA_VISMA_CLIENT_ID / SHOPVISMA_VISMA_CLIENT_SECRET, then " + LOGIN_HINT,
+        )
     if resp.status_code >= 500:
-        return UnavailableError(f"Visma identity server answered HTTP {resp.status_code}",
-                                hint="the next scheduled run retries")
+        return UnavailableError(
+            f"Visma identity server answered HTTP {resp.status_code}", hint="the next scheduled run retries"
+        )
     return AuthError(f"Visma token request refused (HTTP {resp.status_code} {err})".rstrip(), hint=LOGIN_HINT)
 
 
 def exchange_code(
-    identity_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str, tokens: Any,
-    session: requests.Session | None = None, *, clock: Callable[[], float] = time.time,
+    identity_url: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    redirect_uri: str,
+    tokens: Any,
+    session: requests.Session | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """Trade an authorization code for tokens and save them in tokens.json ("visma")."""
     redact.register(client_secret, code)
     session = check_session(session or make_session(post_is_read_for=[identity_url]))
-    resp = post_token(session, identity_url, client_id, client_secret,
-                       {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}, (5, 60))
+    resp = post_token(
+        session,
+        identity_url,
+        client_id,
+        client_secret,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
+        (5, 60),
+    )
     if resp.status_code != 200:
         raise token_error(resp)
     section = token_section(token_json(resp), clock())

@@ -146,8 +146,11 @@ class VismaClient:
     def _rate_limit_wait(self, resp: requests.Response) -> float:
         """Visma says how long in its message, the throttling library behind it may also send
         Retry-After: both are honoured (the longer wins), neither means a whole window."""
-        told = [w for w in (message_wait(read_envelope(resp).message), retry_after_seconds(resp, self.clock))
-                if w is not None]
+        told = [
+            w
+            for w in (message_wait(read_envelope(resp).message), retry_after_seconds(resp, self.clock))
+            if w is not None
+        ]
         wait = max(told) if told else DEFAULT_RATE_WAIT
         return max(wait, MIN_RATE_WAIT) + random.uniform(0, self.jitter)
 
@@ -183,9 +186,16 @@ class VismaClient:
                 self.write_count += 1
             try:
                 resp = self.session.request(
-                    method, self._url(path), params=params, data=payload, timeout=self.timeout,
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
-                             **({"Content-Type": "application/json"} if payload is not None else {})},
+                    method,
+                    self._url(path),
+                    params=params,
+                    data=payload,
+                    timeout=self.timeout,
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Accept": "application/json",
+                        **({"Content-Type": "application/json"} if payload is not None else {}),
+                    },
                 )
             except requests.RequestException as exc:
                 what = f"Visma {method} /{endpoint} {describe(exc)}"
@@ -224,8 +234,7 @@ class VismaClient:
                 raise AmbiguousWriteError(what, method=method, path=path) from None
             raise UnavailableError(what, hint="the next scheduled run retries") from None
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                body: Any = None) -> Any:
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         """The decoded answer ({} when there is none)."""
         method = method.upper()
         return self._json(self._send(method, path, params, body), method, path)
@@ -246,8 +255,11 @@ class VismaClient:
         where = self._relative(resp.headers.get("Location") or "")
         if where:
             return self._object(self.get(where), "POST", path)
-        raise AmbiguousWriteError(f"Visma POST /{_endpoint(path)} answered {resp.status_code} without the object "
-                                  "it made", method="POST", path=path)
+        raise AmbiguousWriteError(
+            f"Visma POST /{_endpoint(path)} answered {resp.status_code} without the object it made",
+            method="POST",
+            path=path,
+        )
 
     def put(self, path: str, body: Any) -> dict[str, Any]:
         """The stored object after the update, always: a PUT may answer 200 with it or 204 / an
@@ -260,8 +272,9 @@ class VismaClient:
     def _object(self, doc: Any, method: str, path: str) -> dict[str, Any]:
         if isinstance(doc, dict) and doc:
             return doc
-        raise AmbiguousWriteError(f"Visma {method} /{_endpoint(path)} succeeded but the object cannot be read "
-                                  "back", method=method, path=path)
+        raise AmbiguousWriteError(
+            f"Visma {method} /{_endpoint(path)} succeeded but the object cannot be read back", method=method, path=path
+        )
 
     def _relative(self, location: str) -> str:
         """A Location header as a path under the API base ("" when it points elsewhere)."""
@@ -269,10 +282,11 @@ class VismaClient:
         base = api.path.rstrip("/") + "/"
         if not location or (split.netloc and split.netloc != api.netloc) or not split.path.startswith(base):
             return ""
-        return split.path[len(base):]
+        return split.path[len(base) :]
 
-    def iter_list(self, path: str, *, filter: str | None = None, orderby: str | None = None,
-                  pagesize: int = 1000) -> Iterator[dict[str, Any]]:
+    def iter_list(
+        self, path: str, *, filter: str | None = None, orderby: str | None = None, pagesize: int = 1000
+    ) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, one page ($page/$pagesize) at a time.
 
         Visma may serve fewer rows than asked for (a silent cap on $pagesize), so the end is
@@ -291,9 +305,11 @@ class VismaClient:
             raw = body if isinstance(body, list) else body.get("Data") if isinstance(body, dict) else None
             if not isinstance(raw, list | None) or not all(isinstance(item, dict) for item in raw or []):
                 # Read as "no rows", a lookup by reference would create a second document.
-                raise UnavailableError(f"Visma GET /{_endpoint(path)} answered a list in a shape it does not "
-                                       "document (not {Meta, Data: [objects]})",
-                                       hint="the next scheduled run retries; if it persists, report it")
+                raise UnavailableError(
+                    f"Visma GET /{_endpoint(path)} answered a list in a shape it does not "
+                    "document (not {Meta, Data: [objects]})",
+                    hint="the next scheduled run retries; if it persists, report it",
+                )
             if isinstance(body, list):  # an endpoint that answers a bare array of objects is one page
                 yield from body
                 return
@@ -311,6 +327,7 @@ class VismaClient:
                 continue
             if (pages is None or page >= pages) and (results is None or seen >= results):
                 return
-        raise UnavailableError(f"Visma GET /{_endpoint(path)}: still more rows after {self.max_pages} pages",
-                               hint="the list did not end as its Meta said; the next scheduled run retries")
-
+        raise UnavailableError(
+            f"Visma GET /{_endpoint(path)}: still more rows after {self.max_pages} pages",
+            hint="the list did not end as its Meta said; the next scheduled run retries",
+        )

@@ -19,13 +19,24 @@ from shopvisma.errors import AuthError, ExitCode, ShopvismaError
 LOGIN_HINT = "run: shopvisma login visma"
 
 # Which scope each table endpoint needs (docs/authentication): reads also take the _readonly variant.
-SALES_ENDPOINTS = frozenset({"customers", "articles", "customerinvoicedrafts", "customerinvoices", "orders",
-                             "units", "termsofpayments", "articleaccountcodings"})
+SALES_ENDPOINTS = frozenset(
+    {
+        "customers",
+        "articles",
+        "customerinvoicedrafts",
+        "customerinvoices",
+        "orders",
+        "units",
+        "termsofpayments",
+        "articleaccountcodings",
+    }
+)
 ACCOUNTING_ENDPOINTS = frozenset({"vatcodes", "accounts", "fiscalyears", "vouchers", "bankaccounts"})
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _MODULE = re.compile(r"module:?\s*([A-Za-z][\w-]*)", re.IGNORECASE)
-_TRY_AGAIN = re.compile(r"(?:try again|retry)\s+(?:in|after)\s+(\d+(?:\.\d+)?)\s*(second|sec|s\b|minute|min)",
-                        re.IGNORECASE)
+_TRY_AGAIN = re.compile(
+    r"(?:try again|retry)\s+(?:in|after)\s+(\d+(?:\.\d+)?)\s*(second|sec|s\b|minute|min)", re.IGNORECASE
+)
 
 
 class AmbiguousWriteError(ShopvismaError):
@@ -102,8 +113,16 @@ class VismaAuthError(AuthError):
     VismaError, on purpose: code that handles a refused request (`except VismaError`) must
     not swallow "log in again"; it carries the same envelope fields for whoever looks."""
 
-    def __init__(self, message: str, *, status: int, error_code: int | None = None,
-                 field_errors: list[dict[str, Any]] | None = None, error_id: str | None = None, hint: str = ""):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_code: int | None = None,
+        field_errors: list[dict[str, Any]] | None = None,
+        error_id: str | None = None,
+        hint: str = "",
+    ):
         super().__init__(message, hint=hint)
         self.status = status
         self.error_code = error_code
@@ -121,8 +140,7 @@ class VismaScopeError(VismaAuthError):
 
 def scope_for(endpoint: str, method: str = "GET") -> tuple[str, ...]:
     """The scopes of which any one lets `method` reach `endpoint` (empty: not known)."""
-    base = ("ea:sales" if endpoint in SALES_ENDPOINTS
-            else "ea:accounting" if endpoint in ACCOUNTING_ENDPOINTS else "")
+    base = "ea:sales" if endpoint in SALES_ENDPOINTS else "ea:accounting" if endpoint in ACCOUNTING_ENDPOINTS else ""
     if not base:
         return ()
     return (base, f"{base}_readonly") if method.upper() in _READS else (base,)
@@ -169,8 +187,10 @@ def read_envelope(resp: requests.Response) -> Envelope:
         return Envelope(message=str(resp.reason or "").strip())
     raw = env.get("Errors")
     errors = [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
-    message = next((str(env[k]).strip() for k in ("DeveloperErrorMessage", "Message", "error_description")
-                    if env.get(k)), str(resp.reason or "").strip())
+    message = next(
+        (str(env[k]).strip() for k in ("DeveloperErrorMessage", "Message", "error_description") if env.get(k)),
+        str(resp.reason or "").strip(),
+    )
     error_id = env.get("ErrorId")
     return Envelope(as_int(env.get("ErrorCode")), message, str(error_id) if error_id else None, errors)
 
@@ -180,12 +200,16 @@ def _module_error(env: Envelope, method: str, endpoint: str, base: str, kw: dict
     module = named.group(1) if named else ""
     if endpoint == "orders" and module.lower() in ("", "sales_standard", "order", "orders"):
         what = 'the sales orders module ("Order" / sales_standard in Visma)'
-        hint = ('activate the sales orders module for this company in Visma eAccounting, '
-                'or set [visma] workflow = "invoice-draft" in the config')
+        hint = (
+            "activate the sales orders module for this company in Visma eAccounting, "
+            'or set [visma] workflow = "invoice-draft" in the config'
+        )
     elif module.lower().startswith("api"):
         what = f"the API integration module ({module})"
-        hint = ("activate the API integration for this company in Visma eAccounting (Apps and extensions), "
-                "or log in to the company that has it: shopvisma login visma")
+        hint = (
+            "activate the API integration for this company in Visma eAccounting (Apps and extensions), "
+            "or log in to the company that has it: shopvisma login visma"
+        )
     else:
         what = f"the module {module} that /{endpoint} needs" if module else f"the module that /{endpoint} needs"
         hint = f"activate it for this company in Visma eAccounting, then run the sync again ({method} /{endpoint})"
@@ -196,8 +220,9 @@ def error_from_response(resp: requests.Response, method: str, endpoint: str) -> 
     """The typed error for a 4xx answer (5xx and 429 are the transport's business)."""
     env = read_envelope(resp)
     status, code, fields = resp.status_code, env.code, env.errors
-    detail = "; ".join(f"{e.get('Field') or '?'}: {e.get('Message') or e.get('ErrorCode') or 'refused'}"
-                       for e in fields)
+    detail = "; ".join(
+        f"{e.get('Field') or '?'}: {e.get('Message') or e.get('ErrorCode') or 'refused'}" for e in fields
+    )
     base = f"Visma {method} /{endpoint}: HTTP {status}" + (f" ErrorCode {code}" if code is not None else "")
     message = base + (f": {detail or env.message}" if (detail or env.message) else "")
     kw: dict[str, Any] = {"status": status, "error_code": code, "field_errors": fields, "error_id": env.error_id}
@@ -207,28 +232,45 @@ def error_from_response(resp: requests.Response, method: str, endpoint: str) -> 
         return VismaStartupGuideError(
             f"{message}: the company's startup guide is not completed",
             hint="finish the startup guide in Visma eAccounting (log in to the company in the browser), "
-                 "then run the sync again", **kw)
+            "then run the sync again",
+            **kw,
+        )
     if code == 4004:
         return VismaCompanyInactiveError(
             f"{message}: the Visma company is not active",
             hint="activate the company (or its subscription) in Visma eAccounting, or log in to an active "
-                 "company: shopvisma login visma", **kw)
+            "company: shopvisma login visma",
+            **kw,
+        )
     if status == 401 or code == 4005:
         return VismaAuthError(f"Visma refused the access token ({message})", hint=LOGIN_HINT, **kw)
     if code == 3003:
-        return VismaAuthError(f"{message}: the Visma user who logged in lacks the permission for this",
-                              hint="log in as a Visma user with that permission: shopvisma login visma", **kw)
+        return VismaAuthError(
+            f"{message}: the Visma user who logged in lacks the permission for this",
+            hint="log in as a Visma user with that permission: shopvisma login visma",
+            **kw,
+        )
     if code == 4006 or (status == 403 and code is None):
         scopes = scope_for(endpoint, method)
-        need = (f"the scope {scopes[0]}" + (f" (or {scopes[1]})" if len(scopes) > 1 else "")
-                if scopes else f"a scope for /{endpoint}")
-        return VismaScopeError(f"Visma denied {method} /{endpoint}: the grant lacks {need} ({message})",
-                               scopes=scopes, hint=f"{LOGIN_HINT} to grant {scopes[0] if scopes else 'it'}", **kw)
+        need = (
+            f"the scope {scopes[0]}" + (f" (or {scopes[1]})" if len(scopes) > 1 else "")
+            if scopes
+            else f"a scope for /{endpoint}"
+        )
+        return VismaScopeError(
+            f"Visma denied {method} /{endpoint}: the grant lacks {need} ({message})",
+            scopes=scopes,
+            hint=f"{LOGIN_HINT} to grant {scopes[0] if scopes else 'it'}",
+            **kw,
+        )
     if code in (3001, 3002):
         thing = "fiscal year" if code == 3001 else "account"
-        return VismaError(f"{message}: Visma has no such {thing}", exit_code=ExitCode.CONFIG, **kw,
-                          hint=f"create the {thing} in Visma eAccounting, or correct the config "
-                               "(see docs/configuration.md)")
+        return VismaError(
+            f"{message}: Visma has no such {thing}",
+            exit_code=ExitCode.CONFIG,
+            **kw,
+            hint=f"create the {thing} in Visma eAccounting, or correct the config (see docs/configuration.md)",
+        )
     if code == 4000 or status == 409:
         return VismaConflictError(message, **kw)
     if code in (2000, 4001, 4002) or fields or status in (400, 413, 414, 422):
@@ -236,13 +278,18 @@ def error_from_response(resp: requests.Response, method: str, endpoint: str) -> 
     if code == 3000:
         return VismaError(message, **kw, hint="it was removed in Visma meanwhile; the next run looks it up again")
     if status == 404 and code is None:
-        return VismaError(f"{message}: no such Visma endpoint", exit_code=ExitCode.CONFIG, **kw,
-                          hint="check [visma] api_url in the config (it should end in /v2)")
+        return VismaError(
+            f"{message}: no such Visma endpoint",
+            exit_code=ExitCode.CONFIG,
+            **kw,
+            hint="check [visma] api_url in the config (it should end in /v2)",
+        )
     if status == 403:
         return VismaError(message, exit_code=ExitCode.NOPERM, hint=LOGIN_HINT, **kw)
     ref = f" (ErrorId {env.error_id})" if env.error_id else ""
-    return VismaError(message, **kw,
-                      hint=f"the next scheduled run retries; if it keeps failing, tell Visma support{ref}")
+    return VismaError(
+        message, **kw, hint=f"the next scheduled run retries; if it keeps failing, tell Visma support{ref}"
+    )
 
 
 def message_wait(message: str) -> float | None:

@@ -48,8 +48,14 @@ class Finding:
     exit_code: int = 0  # the exit code this row forces when it blocks (78 setup, 77 scopes)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "item": self.item, "observed": self.observed, "action": self.action,
-                "blocking": self.blocking, "exit_code": self.exit_code}
+        return {
+            "key": self.key,
+            "item": self.item,
+            "observed": self.observed,
+            "action": self.action,
+            "blocking": self.blocking,
+            "exit_code": self.exit_code,
+        }
 
 
 @dataclass
@@ -135,30 +141,59 @@ def _attempt(fn: Callable[[], Any]) -> tuple[Any, ShopvismaError | None]:
 # --------------------------------------------------------------------------- the probes
 
 
-def run(client: Any, settings: Settings, *, stored_scope: Callable[[], str | None] | None = None,
-        previous: Observations | None = None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Preflight:
+def run(
+    client: Any,
+    settings: Settings,
+    *,
+    stored_scope: Callable[[], str | None] | None = None,
+    previous: Observations | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Preflight:
     """Every observation, in the order an operator should fix what blocks. GETs only."""
     pf = Preflight(observations=_carry(previous or Observations()))
     _, guard = _attempt(lambda: client.get("companysettings"))
     if guard is not None and is_startup_guide(guard):
-        pf.add("startup-guide", "startup guide", f"not finished ({describe(guard)} StartupGuideNotCompleted)",
-               "blocks every call: finish the startup guide in Visma (log in to the company in the browser "
-               "and complete it), then run shopvisma doctor again", blocking=True, exit_code=int(ExitCode.CONFIG))
-        for key, item in (("scopes", "scopes granted"), ("order-module", "order module"),
-                          ("vat-rate-scale", "coding VAT rate"), ("filters", "$filter lookups"),
-                          ("page-size", "page size")):
+        pf.add(
+            "startup-guide",
+            "startup guide",
+            f"not finished ({describe(guard)} StartupGuideNotCompleted)",
+            "blocks every call: finish the startup guide in Visma (log in to the company in the browser "
+            "and complete it), then run shopvisma doctor again",
+            blocking=True,
+            exit_code=int(ExitCode.CONFIG),
+        )
+        for key, item in (
+            ("scopes", "scopes granted"),
+            ("order-module", "order module"),
+            ("vat-rate-scale", "coding VAT rate"),
+            ("filters", "$filter lookups"),
+            ("page-size", "page size"),
+        ):
             pf.add(key, item, "not checked (every call answers 4003)", "run shopvisma doctor again after the guide")
     else:
         if guard is None:
             pf.add("startup-guide", "startup guide", "finished (company settings readable)", "none")
         elif is_scope(guard):
-            pf.add("startup-guide", "startup guide", f"not observable (GET /companysettings: {describe(guard)})",
-                   "see the scope rows")
+            pf.add(
+                "startup-guide",
+                "startup guide",
+                f"not observable (GET /companysettings: {describe(guard)})",
+                "see the scope rows",
+            )
         else:
-            code = int(guard.exit_code) if int(guard.exit_code) in (ExitCode.CONFIG, ExitCode.NOPERM) \
+            code = (
+                int(guard.exit_code)
+                if int(guard.exit_code) in (ExitCode.CONFIG, ExitCode.NOPERM)
                 else int(ExitCode.CONFIG)
-            pf.add("startup-guide", "company access", f"GET /companysettings: {describe(guard)}",
-                   guard.hint or guard.message, blocking=True, exit_code=code)
+            )
+            pf.add(
+                "startup-guide",
+                "company access",
+                f"GET /companysettings: {describe(guard)}",
+                guard.hint or guard.message,
+                blocking=True,
+                exit_code=code,
+            )
         refused_scopes = _scopes(pf, client, stored_scope)
         _order_module(pf, client, settings, refused_scopes)
         _company(pf, client, settings, (previous or Observations()).vat_rate_scale)
@@ -174,8 +209,11 @@ def run(client: Any, settings: Settings, *, stored_scope: Callable[[], str | Non
 def _carry(previous: Observations) -> Observations:
     """Start from what earlier runs saw (IncludesVat, seen only on a created document, stays);
     every point probed here is overwritten."""
-    return Observations(includes_vat=dict(previous.includes_vat), unfilterable=list(previous.unfilterable),
-                        filterable=list(previous.filterable))
+    return Observations(
+        includes_vat=dict(previous.includes_vat),
+        unfilterable=list(previous.unfilterable),
+        filterable=list(previous.filterable),
+    )
 
 
 def _scopes(pf: Preflight, client: Any, stored_scope: Callable[[], str | None] | None) -> set[str]:
@@ -189,17 +227,30 @@ def _scopes(pf: Preflight, client: Any, stored_scope: Callable[[], str | None] |
         _, exc = _attempt(partial(client.get, endpoint, {"$pagesize": 1}))
         if exc is None:
             seen_ok.append(scope)
-            pf.add(f"scope:{scope}", f"scope {scope}", f"granted (GET /{endpoint} answered; token scope: {in_token})",
-                   "none")
+            pf.add(
+                f"scope:{scope}",
+                f"scope {scope}",
+                f"granted (GET /{endpoint} answered; token scope: {in_token})",
+                "none",
+            )
         elif is_scope(exc):
             refused.add(scope)
-            pf.add(f"scope:{scope}", f"scope {scope}", f"missing (GET /{endpoint}: {describe(exc)} NoAccessToScopes;"
-                   f" token scope: {in_token})",
-                   f"grant {scope}: run {LOGIN} and accept every scope it asks for (the Visma user needs access "
-                   "to that area)", blocking=True, exit_code=int(ExitCode.NOPERM))
+            pf.add(
+                f"scope:{scope}",
+                f"scope {scope}",
+                f"missing (GET /{endpoint}: {describe(exc)} NoAccessToScopes; token scope: {in_token})",
+                f"grant {scope}: run {LOGIN} and accept every scope it asks for (the Visma user needs access "
+                "to that area)",
+                blocking=True,
+                exit_code=int(ExitCode.NOPERM),
+            )
         else:
-            pf.add(f"scope:{scope}", f"scope {scope}", f"not observed (GET /{endpoint}: {describe(exc)})",
-                   "the next sync shows whether it is missing")
+            pf.add(
+                f"scope:{scope}",
+                f"scope {scope}",
+                f"not observed (GET /{endpoint}: {describe(exc)})",
+                "the next sync shows whether it is missing",
+            )
     pf.observations.scopes = sorted({*(g for g in granted if not any(g.startswith(r) for r in refused)), *seen_ok})
     return refused
 
@@ -207,24 +258,43 @@ def _scopes(pf: Preflight, client: Any, stored_scope: Callable[[], str | None] |
 def _order_module(pf: Preflight, client: Any, settings: Settings, refused: set[str]) -> None:
     wanted = settings.visma.workflow == "order"
     if "ea:sales" in refused:
-        pf.add("order-module", "order module", "not checked (the grant lacks ea:sales)",
-               "run shopvisma doctor again after the login")
+        pf.add(
+            "order-module",
+            "order module",
+            "not checked (the grant lacks ea:sales)",
+            "run shopvisma doctor again after the login",
+        )
         return
     _, exc = _attempt(lambda: client.get("orders", {"$pagesize": 1}))
     if exc is None:
         pf.observations.order_module = True
-        pf.add("order-module", "order module", "active (GET /orders answered)",
-               "creates sales orders" if wanted else f"not used (workflow = {settings.visma.workflow!r})")
+        pf.add(
+            "order-module",
+            "order module",
+            "active (GET /orders answered)",
+            "creates sales orders" if wanted else f"not used (workflow = {settings.visma.workflow!r})",
+        )
     elif is_no_module(exc):
         pf.observations.order_module = False
-        fix = ('activate the order module (sales_standard) in Visma, or set [visma] workflow = "invoice-draft" '
-               f"in {settings.path}")
-        pf.add("order-module", "order module", f"not active ({describe(exc)} NoAccessToModule)",
-               fix if wanted else f"not needed (workflow = {settings.visma.workflow!r})",
-               blocking=wanted, exit_code=int(ExitCode.CONFIG) if wanted else 0)
+        fix = (
+            'activate the order module (sales_standard) in Visma, or set [visma] workflow = "invoice-draft" '
+            f"in {settings.path}"
+        )
+        pf.add(
+            "order-module",
+            "order module",
+            f"not active ({describe(exc)} NoAccessToModule)",
+            fix if wanted else f"not needed (workflow = {settings.visma.workflow!r})",
+            blocking=wanted,
+            exit_code=int(ExitCode.CONFIG) if wanted else 0,
+        )
     else:
-        pf.add("order-module", "order module", f"not observed (GET /orders: {describe(exc)})",
-               "the next sync shows it" if wanted else f"not needed (workflow = {settings.visma.workflow!r})")
+        pf.add(
+            "order-module",
+            "order module",
+            f"not observed (GET /orders: {describe(exc)})",
+            "the next sync shows it" if wanted else f"not needed (workflow = {settings.visma.workflow!r})",
+        )
 
 
 def _company(pf: Preflight, client: Any, settings: Settings, hint: str | None) -> None:
@@ -234,12 +304,21 @@ def _company(pf: Preflight, client: Any, settings: Settings, hint: str | None) -
 
     raw, exc = _attempt(lambda: list(client.iter_list("articleaccountcodings")))
     if exc is not None and is_scope(exc):
-        pf.add("vat-rate-scale", "coding VAT rate", f"not checked (GET /articleaccountcodings: {describe(exc)})",
-               "see the scope rows")
+        pf.add(
+            "vat-rate-scale",
+            "coding VAT rate",
+            f"not checked (GET /articleaccountcodings: {describe(exc)})",
+            "see the scope rows",
+        )
     elif exc is not None:
-        pf.add("vat-rate-scale", "coding VAT rate", f"not observed (GET /articleaccountcodings: {describe(exc)})",
-               "a sync cannot map VAT rates without the codings: " + (exc.hint or "see the message"),
-               blocking=True, exit_code=int(ExitCode.CONFIG))
+        pf.add(
+            "vat-rate-scale",
+            "coding VAT rate",
+            f"not observed (GET /articleaccountcodings: {describe(exc)})",
+            "a sync cannot map VAT rates without the codings: " + (exc.hint or "see the message"),
+            blocking=True,
+            exit_code=int(ExitCode.CONFIG),
+        )
     else:
         _vat_scale(pf, raw, settings, hint)
     company, exc = _attempt(lambda: load_company(client, settings))
@@ -247,8 +326,14 @@ def _company(pf: Preflight, client: Any, settings: Settings, hint: str | None) -
         pf.add("company-defaults", "company defaults", f"not checked ({describe(exc)})", "see the scope rows")
         return
     if exc is not None:
-        pf.add("company-defaults", "company defaults", exc.message, exc.hint or "fix it in Visma or in [mapping]",
-               blocking=True, exit_code=int(ExitCode.CONFIG))
+        pf.add(
+            "company-defaults",
+            "company defaults",
+            exc.message,
+            exc.hint or "fix it in Visma or in [mapping]",
+            blocking=True,
+            exit_code=int(ExitCode.CONFIG),
+        )
         return
     pf.company = company
     pf.resolved = mapping.resolve_vat_codings(company, settings.mapping)
@@ -256,9 +341,14 @@ def _company(pf: Preflight, client: Any, settings: Settings, hint: str | None) -
     problems += [why for _, why in pf.resolved.key_problems]
     rates = ", ".join(str(r) for r in sorted(pf.resolved)) or "none"
     mapped = f"{len(pf.resolved)} rate(s) mapped ({rates} %); unit {company.unit_id or '-'}"
-    pf.add("vat-codings", "VAT codings", mapped + ("; " + "; ".join(problems) if problems else ""),
-           "orders with an unmapped rate wait, named; set [mapping] vat_codings" if problems else
-           "new articles get the coding of their VAT rate")
+    pf.add(
+        "vat-codings",
+        "VAT codings",
+        mapped + ("; " + "; ".join(problems) if problems else ""),
+        "orders with an unmapped rate wait, named; set [mapping] vat_codings"
+        if problems
+        else "new articles get the coding of their VAT rate",
+    )
 
 
 def _vat_scale(pf: Preflight, raw: list[dict[str, Any]], settings: Settings, hint: str | None) -> None:
@@ -271,17 +361,30 @@ def _vat_scale(pf: Preflight, raw: list[dict[str, Any]], settings: Settings, hin
     try:
         reading = visma_readings.read_codings(raw, hint, stated=stated)
     except ShopvismaError as exc:
-        pf.add("vat-rate-scale", "coding VAT rate", f"disagreement: {exc.message}",
-               exc.hint or "correct the coding in Visma", blocking=True, exit_code=int(ExitCode.CONFIG))
+        pf.add(
+            "vat-rate-scale",
+            "coding VAT rate",
+            f"disagreement: {exc.message}",
+            exc.hint or "correct the coding in Visma",
+            blocking=True,
+            exit_code=int(ExitCode.CONFIG),
+        )
         return
     scale = reading.scale
     pf.observations.vat_rate_scale = scale
-    seen = {"percent": "percent (VatRatePercent 25 = 25 %)", "fraction": "fraction (VatRatePercent 0.25 = 25 %)",
-            "mixed": "mixed (each coding read by its VatRate label)"}.get(str(scale),
-                                                                        "not determinable (every rate is 0)")
-    pf.add("vat-rate-scale", "coding VAT rate", f"{seen}; {len(raw)} codings",
-           f"reads VatRatePercent as {scale}" if scale in ("percent", "fraction") else
-           "reads each coding by its label; a coding that disagrees is refused by name")
+    seen = {
+        "percent": "percent (VatRatePercent 25 = 25 %)",
+        "fraction": "fraction (VatRatePercent 0.25 = 25 %)",
+        "mixed": "mixed (each coding read by its VatRate label)",
+    }.get(str(scale), "not determinable (every rate is 0)")
+    pf.add(
+        "vat-rate-scale",
+        "coding VAT rate",
+        f"{seen}; {len(raw)} codings",
+        f"reads VatRatePercent as {scale}"
+        if scale in ("percent", "fraction")
+        else "reads each coding by its label; a coding that disagrees is refused by name",
+    )
 
 
 def lookups(settings: Settings) -> list[tuple[str, str]]:
@@ -328,16 +431,28 @@ def _page_size(pf: Preflight, client: Any, refused_scopes: set[str]) -> None:
     endpoint = "vatcodes" if "ea:sales" in refused_scopes else "customers"
     body, exc = _attempt(lambda: client.get(endpoint, {"$pagesize": PROBE_PAGE_SIZE}))
     if exc is not None:
-        pf.add("page-size", "page size", f"not observed (GET /{endpoint}: {describe(exc)})",
-               "pages by Visma's Meta totals whatever the size")
+        pf.add(
+            "page-size",
+            "page size",
+            f"not observed (GET /{endpoint}: {describe(exc)})",
+            "pages by Visma's Meta totals whatever the size",
+        )
         return
     size = served_page_size(body if isinstance(body, dict) else {})
     pf.observations.page_size = size
-    seen = (f"{size} rows per page (asked {PROBE_PAGE_SIZE})" if size is not None
-            else f"not determinable (GET /{endpoint} has too few rows and no Meta.PageSize)")
-    pf.add("page-size", "page size", seen,
-           "pages by Visma's Meta totals (more requests, nothing missed)" if size and size < PROBE_PAGE_SIZE
-           else "pages by Visma's Meta totals")
+    seen = (
+        f"{size} rows per page (asked {PROBE_PAGE_SIZE})"
+        if size is not None
+        else f"not determinable (GET /{endpoint} has too few rows and no Meta.PageSize)"
+    )
+    pf.add(
+        "page-size",
+        "page size",
+        seen,
+        "pages by Visma's Meta totals (more requests, nothing missed)"
+        if size and size < PROBE_PAGE_SIZE
+        else "pages by Visma's Meta totals",
+    )
 
 
 def served_page_size(body: dict[str, Any]) -> int | None:
@@ -356,18 +471,26 @@ def _includes_vat(pf: Preflight) -> None:
     excl = getattr(pf.company, "show_prices_excl_vat_pc", None)
     company = "" if excl is None else f"; company ShowPricesExclVatPC = {str(excl).lower()}"
     seen = pf.observations.includes_vat
-    observed = ("seen on documents: " + ", ".join(f"{case} -> IncludesVat {str(v).lower()}"
-                                                  for case, v in sorted(seen.items()))
-                if seen else "not observable without writing a document") + company
-    pf.add("includes-vat", "IncludesVat reading", observed,
-           "checked on every document (read back and corrected)"
-           + ("; later documents are planned in the reading seen" if seen else ""))
+    observed = (
+        "seen on documents: " + ", ".join(f"{case} -> IncludesVat {str(v).lower()}" for case, v in sorted(seen.items()))
+        if seen
+        else "not observable without writing a document"
+    ) + company
+    pf.add(
+        "includes-vat",
+        "IncludesVat reading",
+        observed,
+        "checked on every document (read back and corrected)"
+        + ("; later documents are planned in the reading seen" if seen else ""),
+    )
 
 
 def _rate_limit(pf: Preflight, settings: Settings) -> None:
     pace = settings.sync.visma_requests_per_minute
-    pf.add("rate-limit", "rate limit",
-           f"not probed; configured pace {pace}/min per endpoint ([sync] visma_requests_per_minute; "
-           "Visma allows 600)",
-           "paces itself under it; a 429 waits as long as Retry-After or the message says "
-           f"(at most [sync] max_wait_seconds = {settings.sync.max_wait_seconds} s), then retries")
+    pf.add(
+        "rate-limit",
+        "rate limit",
+        f"not probed; configured pace {pace}/min per endpoint ([sync] visma_requests_per_minute; Visma allows 600)",
+        "paces itself under it; a 429 waits as long as Retry-After or the message says "
+        f"(at most [sync] max_wait_seconds = {settings.sync.max_wait_seconds} s), then retries",
+    )

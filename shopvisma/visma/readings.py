@@ -83,8 +83,9 @@ def _clean(d: Decimal) -> Decimal:
     return n.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else n
 
 
-def read_codings(codings: list[dict[str, Any]], scale: str | None = None, *,
-                 stated: Mapping[str, Decimal] | None = None) -> CodingReading:
+def read_codings(
+    codings: list[dict[str, Any]], scale: str | None = None, *, stated: Mapping[str, Decimal] | None = None
+) -> CodingReading:
     """Every coding's VAT rate in percent. `scale` is an earlier observation ("percent" or
     "fraction"), used only where this list cannot decide (all zero, or a mixed coding without
     a numeric label): the data itself wins, since Visma may change. `stated` is what the config
@@ -116,30 +117,35 @@ def read_codings(codings: list[dict[str, Any]], scale: str | None = None, *,
     return CodingReading(rates, detected if detected is not None else hint)
 
 
-def coding_rates(codings: list[dict[str, Any]], scale: str | None = None, *,
-                 stated: Mapping[str, Decimal] | None = None) -> dict[str, Decimal]:
+def coding_rates(
+    codings: list[dict[str, Any]], scale: str | None = None, *, stated: Mapping[str, Decimal] | None = None
+) -> dict[str, Decimal]:
     """Coding Id → VAT percent (see `read_codings`, which also says which scale it read)."""
     return read_codings(codings, scale, stated=stated).rates
 
 
-def _disagreement(coding: dict[str, Any], raw: Decimal | None, label: Decimal | None, pct: Decimal,
-                  stated: Decimal | None) -> Decimal:
+def _disagreement(
+    coding: dict[str, Any], raw: Decimal | None, label: Decimal | None, pct: Decimal, stated: Decimal | None
+) -> Decimal:
     readings = {pct} | ({label} if label is not None else set())
     if stated is not None and any(stated == r for r in readings):
         return stated
     name, cid = coding.get("Name") or "", coding.get("Id")
-    what = (f"Visma coding {name!r} ({cid}) has VatRatePercent {coding.get('VatRatePercent')!r} but VatRate "
-            f"{coding.get('VatRate')!r}" if label is not None and pct != label
-            else f"Visma coding {name!r} ({cid}) has VatRatePercent {coding.get('VatRatePercent')!r}, "
-                 f"which is no VAT rate")
+    what = (
+        f"Visma coding {name!r} ({cid}) has VatRatePercent {coding.get('VatRatePercent')!r} but VatRate "
+        f"{coding.get('VatRate')!r}"
+        if label is not None and pct != label
+        else f"Visma coding {name!r} ({cid}) has VatRatePercent {coding.get('VatRatePercent')!r}, which is no VAT rate"
+    )
     if not coding.get("IsActive", True):
         log.warning("%s; it is inactive, so it is read as %s %%", what, pct)
         return pct
     raise ShopvismaError(
         f"{what}: its VAT rate cannot be read safely",
         hint=f'state the rate this coding has: [mapping] vat_codings = {{ "<rate>" = "{cid}" }} (see '
-             "docs/configuration.md), or correct the coding in Visma eAccounting",
-        exit_code=ExitCode.CONFIG)
+        "docs/configuration.md), or correct the coding in Visma eAccounting",
+        exit_code=ExitCode.CONFIG,
+    )
 
 
 def document_total(doc: dict[str, Any], expected: Decimal | None = None) -> Decimal | None:

@@ -42,8 +42,9 @@ def test_bulk_orders_are_whole_like_paged_ones(world) -> None:
 
     orders = paid(30, seed=6)
     big = orders[0]
-    big["lineItems"] = [dict(json.loads(json.dumps(big["lineItems"][0])), id=f"gid://shopify/LineItem/{9000 + i}")
-                        for i in range(14)]
+    big["lineItems"] = [
+        dict(json.loads(json.dumps(big["lineItems"][0])), id=f"gid://shopify/LineItem/{9000 + i}") for i in range(14)
+    ]
     for o in orders:
         world.shop.add_order(o)
     client = ShopifyClient(world.shop.api_url, lambda: world.shop.access_token)
@@ -95,8 +96,11 @@ def test_bulk_query_validates_against_the_real_schema(real_schema) -> None:
     from shopvisma.shopify.queries import bulk_orders_query
     from shopvisma.shopify.search import build_search
 
-    search = build_search(Criteria(financial_status=("paid",), tags_exclude=('no "sync"',)), updated_since=None,
-                          created_at_min=datetime(2026, 1, 1, tzinfo=UTC))
+    search = build_search(
+        Criteria(financial_status=("paid",), tags_exclude=('no "sync"',)),
+        updated_since=None,
+        created_at_min=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     assert validate(real_schema, parse(bulk_orders_query(search))) == []
 
 

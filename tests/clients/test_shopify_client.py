@@ -35,8 +35,10 @@ STATIC = "shpat_sandbox"
 
 
 def _money(amount: str) -> dict[str, Any]:
-    return {"shopMoney": {"amount": amount, "currencyCode": "SEK"},
-            "presentmentMoney": {"amount": amount, "currencyCode": "SEK"}}
+    return {
+        "shopMoney": {"amount": amount, "currencyCode": "SEK"},
+        "presentmentMoney": {"amount": amount, "currencyCode": "SEK"},
+    }
 
 
 def make_order(i: int, lines: int = 2) -> dict[str, Any]:
@@ -53,8 +55,13 @@ def make_order(i: int, lines: int = 2) -> dict[str, Any]:
         "presentmentCurrencyCode": "SEK",
         "totalPriceSet": _money(f"{100 * lines}.00"),
         "lineItems": [
-            {"id": f"gid://shopify/LineItem/{i * 1000 + n}", "sku": f"SKU-{n}", "title": f"Thing {n}",
-             "quantity": 1, "originalUnitPriceSet": _money("100.00")}
+            {
+                "id": f"gid://shopify/LineItem/{i * 1000 + n}",
+                "sku": f"SKU-{n}",
+                "title": f"Thing {n}",
+                "quantity": 1,
+                "originalUnitPriceSet": _money("100.00"),
+            }
             for n in range(lines)
         ],
     }
@@ -84,6 +91,7 @@ def graphql_requests(sb: Any) -> list[dict[str, Any]]:
 
 # -- search ----------------------------------------------------------------------
 
+
 @dataclass
 class Criteria:
     financial_status: tuple[str, ...] = ("paid",)
@@ -93,11 +101,16 @@ class Criteria:
 
 
 def test_build_search_full() -> None:
-    crit = Criteria(("paid", "partially_refunded"), ("unfulfilled", "partially_fulfilled", "fulfilled", "on_hold"),
-                    ("wholesale", "big spender"), ("no-export",))
+    crit = Criteria(
+        ("paid", "partially_refunded"),
+        ("unfulfilled", "partially_fulfilled", "fulfilled", "on_hold"),
+        ("wholesale", "big spender"),
+        ("no-export",),
+    )
     cet = timezone(timedelta(hours=1))
-    got = build_search(crit, updated_since=datetime(2026, 3, 1, 13, 0, 5, tzinfo=cet),
-                       created_at_min=datetime(2026, 1, 1))
+    got = build_search(
+        crit, updated_since=datetime(2026, 3, 1, 13, 0, 5, tzinfo=cet), created_at_min=datetime(2026, 1, 1)
+    )
     assert got == (
         "updated_at:>='2026-03-01T12:00:05Z' created_at:>='2026-01-01T00:00:00Z' "
         "(financial_status:paid OR financial_status:partially_refunded) "
@@ -113,6 +126,7 @@ def test_build_search_minimal() -> None:
 
 
 # -- paging ------------------------------------------------------------------------
+
 
 def test_iter_orders_streams_all_pages_sized_from_cost(shop: Any) -> None:
     client = client_for(shop)
@@ -243,8 +257,14 @@ def test_persistent_500_ends_unavailable(shop: Any) -> None:
 
 def test_connection_refused_ends_unavailable() -> None:
     ft = FakeClock()
-    client = ShopifyClient("http://127.0.0.1:9/admin/api/2025-07/graphql.json", lambda: STATIC,
-                           session=quick_session("http://127.0.0.1:9"), sleep=ft.sleep, clock=ft, max_wait=3)
+    client = ShopifyClient(
+        "http://127.0.0.1:9/admin/api/2025-07/graphql.json",
+        lambda: STATIC,
+        session=quick_session("http://127.0.0.1:9"),
+        sleep=ft.sleep,
+        clock=ft,
+        max_wait=3,
+    )
     with pytest.raises(UnavailableError):
         client.execute(ORDERS_QUERY, {"first": 1, "query": "", "lines": 1})
 
@@ -255,6 +275,7 @@ def test_graphql_error_becomes_shopvisma_error(shop: Any) -> None:
 
 
 # -- auth --------------------------------------------------------------------------
+
 
 def test_static_token_401_is_auth_error(shop: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
@@ -306,11 +327,20 @@ def test_401_renews_client_token_once(shop: Any, tmp_path: Path) -> None:
 
 
 def test_refunds_fetched_only_for_refunded_orders(shop: Any) -> None:
-    shop.add_refund("gid://shopify/Order/5003", {
-        "totalRefundedSet": _money("100.00"),
-        "refundLineItems": [{"quantity": 1, "subtotalSet": _money("100.00"), "totalTaxSet": _money("0.00"),
-                             "lineItem": {"id": "gid://shopify/LineItem/3000", "sku": "SKU-0"}}],
-    })
+    shop.add_refund(
+        "gid://shopify/Order/5003",
+        {
+            "totalRefundedSet": _money("100.00"),
+            "refundLineItems": [
+                {
+                    "quantity": 1,
+                    "subtotalSet": _money("100.00"),
+                    "totalTaxSet": _money("0.00"),
+                    "lineItem": {"id": "gid://shopify/LineItem/3000", "sku": "SKU-0"},
+                }
+            ],
+        },
+    )
     client = client_for(shop)
     orders = {o["name"]: o for o in client.iter_orders("test:false")}
     assert len(orders) == 30

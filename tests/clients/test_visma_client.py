@@ -84,17 +84,26 @@ def seeded_tokens(path: Path, sandbox: Any, cls: type = TokenFile) -> Any:
 
 def client_for(sandbox: Any, tokens: Any, ft: FakeClock, **kw: Any) -> VismaClient:
     kw.setdefault("session", make_session(backoff_factor=0, post_is_read_for=[sandbox.identity_url]))
-    return VismaClient(sandbox.api_url, sandbox.identity_url, sandbox.client_id, SECRET, tokens,
-                       sleep=ft.sleep, clock=ft, **kw)
+    return VismaClient(
+        sandbox.api_url, sandbox.identity_url, sandbox.client_id, SECRET, tokens, sleep=ft.sleep, clock=ft, **kw
+    )
 
 
 def customer_body(sandbox: Any, i: int) -> dict[str, Any]:
     terms = next(iter(sandbox.terms_of_payments))
-    return {"Name": f"Buyer {i}", "EmailAddress": f"buyer{i}@example.com", "InvoiceCity": "Lund",
-            "InvoicePostalCode": "22100", "IsPrivatePerson": True, "IsActive": True, "TermsOfPaymentId": terms}
+    return {
+        "Name": f"Buyer {i}",
+        "EmailAddress": f"buyer{i}@example.com",
+        "InvoiceCity": "Lund",
+        "InvoicePostalCode": "22100",
+        "IsPrivatePerson": True,
+        "IsActive": True,
+        "TermsOfPaymentId": terms,
+    }
 
 
 # -- tokens --------------------------------------------------------------------------
+
 
 def test_rotation_with_two_second_tokens(ft: FakeClock, tmp_path: Path) -> None:
     sandbox = start(ft, access_token_ttl=2)
@@ -213,6 +222,7 @@ def test_authorize_url_and_exchange_code(sb: Any, ft: FakeClock, tmp_path: Path)
 
 # -- rate limits -----------------------------------------------------------------------
 
+
 def test_429_storm_waits_what_the_message_says(ft: FakeClock, tmp_path: Path) -> None:
     sandbox = start(ft, rate_limit_per_minute=3)
     try:
@@ -265,6 +275,7 @@ def test_429_on_a_write_is_retried_once_refused(sb: Any, ft: FakeClock, tmp_path
 
 
 # -- writes and errors -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["timeout-after-commit", "500-after-commit", "500"])
 def test_ambiguous_write_is_not_retried(sb: Any, ft: FakeClock, tmp_path: Path, kind: str) -> None:
@@ -327,6 +338,7 @@ def test_missing_order_module(ft: FakeClock, tmp_path: Path) -> None:
 
 # -- paging and counting ------------------------------------------------------------------
 
+
 def test_iter_list_pages_filters_and_counts(sb: Any, ft: FakeClock, tmp_path: Path) -> None:
     client = client_for(sb, seeded_tokens(tmp_path / "tokens.json", sb), ft)
     for i in range(7):
@@ -342,6 +354,7 @@ def test_iter_list_pages_filters_and_counts(sb: Any, ft: FakeClock, tmp_path: Pa
 
 
 # -- secrets ------------------------------------------------------------------------------
+
 
 def test_no_secret_in_errors_or_logs(ft: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
@@ -398,15 +411,24 @@ API = "https://visma.test/v2"
 IDENTITY = "https://identity.test"
 
 
-def answer(status: int = 200, body: Any = None, headers: dict[str, str] | None = None,
-           raw: bytes | None = None) -> requests.Response:
+def answer(
+    status: int = 200, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
+) -> requests.Response:
     resp = requests.Response()
     resp.status_code = status
     resp._content = raw if raw is not None else (b"" if body is None else _json.dumps(body).encode())
     resp.headers.update(headers or {})
     resp.headers.setdefault("Content-Type", "application/json")
-    resp.reason = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
-                   403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}.get(status, "")
+    resp.reason = {
+        200: "OK",
+        201: "Created",
+        204: "No Content",
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        429: "Too Many Requests",
+    }.get(status, "")
     return resp
 
 
@@ -424,7 +446,7 @@ class FakeSession(requests.Session):
         self.token_posts = 0
 
     def request(self, method: str, url: str, *args: Any, params: Any = None, **kw: Any) -> requests.Response:  # type: ignore[override]
-        path = url[len(API):]
+        path = url[len(API) :]
         self.sent.append((method, path, dict(params or {})))
         if callable(self.handler):
             return self.handler(method, path, dict(params or {}))
@@ -433,14 +455,21 @@ class FakeSession(requests.Session):
     def post(self, url: str, *args: Any, **kw: Any) -> requests.Response:  # type: ignore[override]
         assert url == f"{IDENTITY}/connect/token"
         self.token_posts += 1
-        return answer(200, {"access_token": f"access-{self.token_posts}", "refresh_token": f"r-{self.token_posts}",
-                            "expires_in": 3600})
+        return answer(
+            200,
+            {
+                "access_token": f"access-{self.token_posts}",
+                "refresh_token": f"r-{self.token_posts}",
+                "expires_in": 3600,
+            },
+        )
 
 
 class MemoryTokens:
     def __init__(self, now: float):
-        self.data: dict[str, Any] = {"visma": {"access_token": "access-0", "refresh_token": "r-0",
-                                               "expires_at": now + 3600, "expires_in": 3600}}
+        self.data: dict[str, Any] = {
+            "visma": {"access_token": "access-0", "refresh_token": "r-0", "expires_at": now + 3600, "expires_in": 3600}
+        }
 
     def load(self) -> dict[str, Any]:
         return _json.loads(_json.dumps(self.data))
@@ -450,24 +479,33 @@ class MemoryTokens:
         return self.data[section]
 
 
-def fake_client(ft: FakeClock, handler: Handler | list[requests.Response], **kw: Any) -> tuple[VismaClient, FakeSession]:
+def fake_client(
+    ft: FakeClock, handler: Handler | list[requests.Response], **kw: Any
+) -> tuple[VismaClient, FakeSession]:
     session = FakeSession(handler)
     kw.setdefault("jitter", 0)
-    client = VismaClient(API, IDENTITY, "client", "secret-xyz", MemoryTokens(ft.now), session=session,
-                         sleep=ft.sleep, clock=ft, **kw)
+    client = VismaClient(
+        API, IDENTITY, "client", "secret-xyz", MemoryTokens(ft.now), session=session, sleep=ft.sleep, clock=ft, **kw
+    )
     return client, session
 
 
 def envelope(code: Any, message: str = "", errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"ErrorCode": code, "DeveloperErrorMessage": message, "ErrorId": "3fa7da17-eeb2-48f6-997d-0be158f4cba4",
-            "Errors": errors if errors is not None else []}
+    return {
+        "ErrorCode": code,
+        "DeveloperErrorMessage": message,
+        "ErrorId": "3fa7da17-eeb2-48f6-997d-0be158f4cba4",
+        "Errors": errors if errors is not None else [],
+    }
 
 
 # -- the error envelope ------------------------------------------------------------------
 
+
 def test_4002_with_empty_errors_on_orders_is_the_sales_orders_module(ft: FakeClock) -> None:
-    client, _ = fake_client(ft, [answer(403, envelope(4002, "NoAccessToModule - The company does not have "
-                                                            "access to this module."))])
+    client, _ = fake_client(
+        ft, [answer(403, envelope(4002, "NoAccessToModule - The company does not have access to this module."))]
+    )
     with pytest.raises(VismaModuleError) as ei:
         client.get("orders")
     err = ei.value
@@ -485,8 +523,9 @@ def test_4002_module_on_another_endpoint_names_it(ft: FakeClock) -> None:
 
 
 def test_4002_api_standard_names_the_api_module(ft: FakeClock) -> None:
-    client, _ = fake_client(ft, [answer(403, envelope(4002, "ForbiddenRequestException - No access to module: "
-                                                            "api_standard"))])
+    client, _ = fake_client(
+        ft, [answer(403, envelope(4002, "ForbiddenRequestException - No access to module: api_standard"))]
+    )
     with pytest.raises(VismaModuleError) as ei:
         client.get("customers")
     assert "api_standard" in ei.value.message and ei.value.exit_code == 78
@@ -510,8 +549,9 @@ def test_startup_guide_not_completed(ft: FakeClock, code: Any) -> None:
     with pytest.raises(VismaStartupGuideError) as ei:
         client.get("companysettings")
     assert ei.value.exit_code == 78 and ei.value.error_code == 4003
-    assert ei.value.hint == ("finish the startup guide in Visma eAccounting (log in to the company in the "
-                             "browser), then run the sync again")
+    assert ei.value.hint == (
+        "finish the startup guide in Visma eAccounting (log in to the company in the browser), then run the sync again"
+    )
 
 
 def test_company_not_active(ft: FakeClock) -> None:
@@ -531,13 +571,16 @@ def test_refused_token_refreshes_once_then_asks_for_login(ft: FakeClock, status:
     assert session.token_posts == 1 and len(session.sent) == 2
 
 
-@pytest.mark.parametrize("method,path,scopes", [
-    ("GET", "vatcodes", ("ea:accounting", "ea:accounting_readonly")),
-    ("POST", "vouchers", ("ea:accounting",)),
-    ("GET", "customers", ("ea:sales", "ea:sales_readonly")),
-    ("PUT", "customerinvoicedrafts/abc", ("ea:sales",)),
-    ("GET", "articleaccountcodings", ("ea:sales", "ea:sales_readonly")),
-])
+@pytest.mark.parametrize(
+    "method,path,scopes",
+    [
+        ("GET", "vatcodes", ("ea:accounting", "ea:accounting_readonly")),
+        ("POST", "vouchers", ("ea:accounting",)),
+        ("GET", "customers", ("ea:sales", "ea:sales_readonly")),
+        ("PUT", "customerinvoicedrafts/abc", ("ea:sales",)),
+        ("GET", "articleaccountcodings", ("ea:sales", "ea:sales_readonly")),
+    ],
+)
 def test_missing_scope_names_the_scope(ft: FakeClock, method: str, path: str, scopes: tuple[str, ...]) -> None:
     client, _ = fake_client(ft, [answer(403, envelope(4006, "NoAccessToScopes"))])
     with pytest.raises(VismaScopeError) as ei:
@@ -556,11 +599,36 @@ def test_scopes_for_the_configuration() -> None:
 
 
 _STATUSES = [400, 401, 402, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 418, 422, 423, 451, 499]
-_BODIES: list[Any] = [None, b"<html>Bad Request</html>", ["not", "an", "object"], {"Message": "An error occurred."},
-                      *[envelope(c) for c in (None, 2000, 3000, 3001, 3002, 3003, 4000, 4001, 4002, 4003, 4004,
-                                              4005, 4006, 9999, "abc", True, 2000.0)],
-                      envelope(2000, errors=[{"Field": None, "ErrorCode": 2000, "Message": None}]),
-                      {"ErrorCode": 2000, "Errors": "not a list"}]
+_BODIES: list[Any] = [
+    None,
+    b"<html>Bad Request</html>",
+    ["not", "an", "object"],
+    {"Message": "An error occurred."},
+    *[
+        envelope(c)
+        for c in (
+            None,
+            2000,
+            3000,
+            3001,
+            3002,
+            3003,
+            4000,
+            4001,
+            4002,
+            4003,
+            4004,
+            4005,
+            4006,
+            9999,
+            "abc",
+            True,
+            2000.0,
+        )
+    ],
+    envelope(2000, errors=[{"Field": None, "ErrorCode": 2000, "Message": None}]),
+    {"ErrorCode": 2000, "Errors": "not a list"},
+]
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -572,8 +640,11 @@ def test_no_visma_answer_is_an_internal_error(ft: FakeClock, status: int, method
         client, _ = fake_client(ft, [answer(status, None if raw else body, raw=raw)], max_wait=5)
         with pytest.raises(ShopvismaError) as ei:
             client.request(method, "customers", body={} if method == "POST" else None)
-        assert ei.value.exit_code in (ExitCode.PARTIAL, ExitCode.UNAVAILABLE, ExitCode.NOPERM, ExitCode.CONFIG), \
-            (status, body, ei.value)
+        assert ei.value.exit_code in (ExitCode.PARTIAL, ExitCode.UNAVAILABLE, ExitCode.NOPERM, ExitCode.CONFIG), (
+            status,
+            body,
+            ei.value,
+        )
         assert ei.value.hint or isinstance(ei.value, VismaValidationError), (status, body)
 
 
@@ -591,18 +662,22 @@ def test_malformed_success_answers_are_not_internal_errors(ft: FakeClock) -> Non
 QUOTA = "API calls quota exceeded! maximum admitted 600 per Minute."
 
 
-@pytest.mark.parametrize("message,headers,wait", [
-    (QUOTA + " Try again in 55 seconds.", {}, 55),
-    (QUOTA, {"Retry-After": "30"}, 30),
-    (QUOTA + " Try again in 55 seconds.", {"Retry-After": "70"}, 70),
-    (QUOTA + " Try again in 55 seconds.", {"Retry-After": "10"}, 55),
-    (QUOTA, {}, 60),
-    ("", {"Retry-After": "garbage"}, 60),
-    (QUOTA + " Try again in 2 minutes.", {}, 120),
-    (QUOTA, {"Retry-After": "0"}, 1),
-])
-def test_429_wait_from_message_header_both_or_neither(ft: FakeClock, message: str, headers: dict[str, str],
-                                                      wait: float) -> None:
+@pytest.mark.parametrize(
+    "message,headers,wait",
+    [
+        (QUOTA + " Try again in 55 seconds.", {}, 55),
+        (QUOTA, {"Retry-After": "30"}, 30),
+        (QUOTA + " Try again in 55 seconds.", {"Retry-After": "70"}, 70),
+        (QUOTA + " Try again in 55 seconds.", {"Retry-After": "10"}, 55),
+        (QUOTA, {}, 60),
+        ("", {"Retry-After": "garbage"}, 60),
+        (QUOTA + " Try again in 2 minutes.", {}, 120),
+        (QUOTA, {"Retry-After": "0"}, 1),
+    ],
+)
+def test_429_wait_from_message_header_both_or_neither(
+    ft: FakeClock, message: str, headers: dict[str, str], wait: float
+) -> None:
     client, session = fake_client(ft, [answer(429, envelope(4010, message), headers), answer(200, {"Data": []})])
     assert client.get("units") == {"Data": []}
     assert ft.sleeps == [wait] and len(session.sent) == 2
@@ -630,6 +705,7 @@ def test_429_wait_cap_is_unavailable_per_client(ft: FakeClock) -> None:
 
 # -- paging ------------------------------------------------------------------------------
 
+
 def paged(rows: int, *, served: int = 50, meta: str = "full", clamp: bool = False) -> Handler:
     """A list endpoint with `rows` rows that serves at most `served` a page whatever is asked."""
 
@@ -642,13 +718,20 @@ def paged(rows: int, *, served: int = 50, meta: str = "full", clamp: bool = Fals
         data = [{"Id": f"id-{i}", "Name": f"row {i}"} for i in range((page - 1) * size, min(rows, page * size))]
         body: dict[str, Any] = {"Data": data}
         if meta == "full":
-            body["Meta"] = {"CurrentPage": page, "PageSize": size, "TotalNumberOfPages": pages,
-                            "TotalNumberOfResults": rows, "ServerTimeUtc": "2026-01-01T00:00:00Z"}
+            body["Meta"] = {
+                "CurrentPage": page,
+                "PageSize": size,
+                "TotalNumberOfPages": pages,
+                "TotalNumberOfResults": rows,
+                "ServerTimeUtc": "2026-01-01T00:00:00Z",
+            }
         elif meta == "results":
             body["Meta"] = {"TotalNumberOfResults": rows}
         elif meta == "pages-of-asked":  # pages counted for the size asked, not the size served
-            body["Meta"] = {"TotalNumberOfPages": max(1, -(-rows // int(params["$pagesize"]))),
-                            "TotalNumberOfResults": rows}
+            body["Meta"] = {
+                "TotalNumberOfPages": max(1, -(-rows // int(params["$pagesize"]))),
+                "TotalNumberOfResults": rows,
+            }
         elif meta == "strings":
             body["Meta"] = {"TotalNumberOfPages": str(pages), "TotalNumberOfResults": str(rows)}
         return answer(200, body)
@@ -656,9 +739,16 @@ def paged(rows: int, *, served: int = 50, meta: str = "full", clamp: bool = Fals
     return handler
 
 
-@pytest.mark.parametrize("meta,requests_made", [
-    ("full", 3), ("results", 3), ("pages-of-asked", 3), ("strings", 3), ("none", 4),
-])
+@pytest.mark.parametrize(
+    "meta,requests_made",
+    [
+        ("full", 3),
+        ("results", 3),
+        ("pages-of-asked", 3),
+        ("strings", 3),
+        ("none", 4),
+    ],
+)
 def test_a_silently_capped_page_size_still_reads_every_row(ft: FakeClock, meta: str, requests_made: int) -> None:
     client, session = fake_client(ft, paged(120, meta=meta))
     got = list(client.iter_list("customers"))
@@ -709,8 +799,10 @@ def test_put_without_the_object_reads_it_back(ft: FakeClock, put_answer: request
 
     client, session = fake_client(ft, handler)
     assert client.put("customerinvoicedrafts/d1", {"Rows": []}) == STORED
-    assert [(m, p) for m, p, _ in session.sent] == [("PUT", "/customerinvoicedrafts/d1"),
-                                                    ("GET", "/customerinvoicedrafts/d1")]
+    assert [(m, p) for m, p, _ in session.sent] == [
+        ("PUT", "/customerinvoicedrafts/d1"),
+        ("GET", "/customerinvoicedrafts/d1"),
+    ]
 
 
 def test_put_with_the_object_does_not_read_it_back(ft: FakeClock) -> None:
@@ -743,6 +835,7 @@ def test_create_with_nothing_to_show_is_ambiguous(ft: FakeClock) -> None:
 
 # -- the same readings served by the sandbox's quirks -------------------------------------
 
+
 @pytest.fixture
 def quirky(ft: FakeClock, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, VismaClient]]]:
     pytest.importorskip("shopvisma.sandbox.visma.quirks")
@@ -751,8 +844,9 @@ def quirky(ft: FakeClock, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, V
     def make(*quirks: str, **kw: Any) -> tuple[Any, VismaClient]:
         sandbox = start(ft, quirks=quirks)
         started.append(sandbox)
-        return sandbox, client_for(sandbox, seeded_tokens(tmp_path / f"t{len(started)}.json", sandbox), ft,
-                                   jitter=0, **kw)
+        return sandbox, client_for(
+            sandbox, seeded_tokens(tmp_path / f"t{len(started)}.json", sandbox), ft, jitter=0, **kw
+        )
 
     yield make
     for sandbox in started:
@@ -766,23 +860,35 @@ def test_sandbox_page_cap_and_put_204(quirky: Callable[..., tuple[Any, VismaClie
     assert len({c["Id"] for c in client.iter_list("customers")}) == 120
     assert client.requests[("GET", "customers")] == 3
     customer = sandbox.customers[next(iter(sandbox.customers))]
-    draft = {"CustomerId": customer["Id"], "RotReducedInvoicingType": 0, "EuThirdParty": False,
-             "YourReference": "#1001", "Rows": [], "InvoiceCustomerName": customer["Name"],
-             "InvoicePostalCode": customer["InvoicePostalCode"], "InvoiceCity": customer["InvoiceCity"],
-             "InvoiceCountryCode": "SE", "CustomerIsPrivatePerson": customer["IsPrivatePerson"]}
+    draft = {
+        "CustomerId": customer["Id"],
+        "RotReducedInvoicingType": 0,
+        "EuThirdParty": False,
+        "YourReference": "#1001",
+        "Rows": [],
+        "InvoiceCustomerName": customer["Name"],
+        "InvoicePostalCode": customer["InvoicePostalCode"],
+        "InvoiceCity": customer["InvoiceCity"],
+        "InvoiceCountryCode": "SE",
+        "CustomerIsPrivatePerson": customer["IsPrivatePerson"],
+    }
     made = client.post("customerinvoicedrafts", draft)
     updated = client.put(f"customerinvoicedrafts/{made['Id']}", {**draft, "YourReference": "#1002"})
     assert updated["Id"] == made["Id"] and updated["YourReference"] == "#1002"
     assert client.requests[("GET", "customerinvoicedrafts")] == 1  # the 204 was read back
 
 
-@pytest.mark.parametrize("quirk,error,code", [
-    ("startup-guide", VismaStartupGuideError, 78),
-    ("no-order-module", VismaModuleError, 78),
-    ("no-sales-scope", VismaScopeError, 77),
-])
-def test_sandbox_blocking_readings(quirky: Callable[..., tuple[Any, VismaClient]], quirk: str,
-                                   error: type[Exception], code: int) -> None:
+@pytest.mark.parametrize(
+    "quirk,error,code",
+    [
+        ("startup-guide", VismaStartupGuideError, 78),
+        ("no-order-module", VismaModuleError, 78),
+        ("no-sales-scope", VismaScopeError, 77),
+    ],
+)
+def test_sandbox_blocking_readings(
+    quirky: Callable[..., tuple[Any, VismaClient]], quirk: str, error: type[Exception], code: int
+) -> None:
     _, client = quirky(quirk)
     with pytest.raises(error) as ei:
         client.get("orders")

@@ -13,10 +13,14 @@ from support.specs import ROWS, load_specs, needs_visma_specs, validator18, vali
 
 pytestmark = needs_visma_specs
 
-SCHEMAS = {("POST", "customers"): "CustomerApi", ("POST", "articles"): "ArticleApi",
-           ("POST", "customerinvoicedrafts"): "CustomerInvoiceDraftApi",
-           ("PUT", "customerinvoicedrafts"): "CustomerInvoiceDraftApi",
-           ("POST", "orders"): "OrderApi", ("PUT", "orders"): "OrderApi"}
+SCHEMAS = {
+    ("POST", "customers"): "CustomerApi",
+    ("POST", "articles"): "ArticleApi",
+    ("POST", "customerinvoicedrafts"): "CustomerInvoiceDraftApi",
+    ("PUT", "customerinvoicedrafts"): "CustomerInvoiceDraftApi",
+    ("POST", "orders"): "OrderApi",
+    ("PUT", "orders"): "OrderApi",
+}
 
 
 @pytest.mark.parametrize("workflow", ["invoice-draft", "order"])
@@ -27,8 +31,14 @@ def test_every_body_the_product_sends_is_valid_in_both_specs(world, workflow: st
     assert jsonschema
     world.set_config(world.config.read_text().replace('workflow = "invoice-draft"', f'workflow = "{workflow}"'))
     world.visma._state.includes_vat_rule = "spec-2026"  # forces the IncludesVat correction (PUT) too
-    orders = demo_orders() + [o for o in generate_orders(60, seed=41, taxes_included=False)
-                              if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt")][:20]
+    orders = (
+        demo_orders()
+        + [
+            o
+            for o in generate_orders(60, seed=41, taxes_included=False)
+            if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt")
+        ][:20]
+    )
     for o in orders:
         world.shop.add_order(o)
     assert world.sync_json()[0] == 0
@@ -50,7 +60,9 @@ def test_every_body_the_product_sends_is_valid_in_both_specs(world, workflow: st
             rows26 = spec26["components"]["schemas"][ROWS[name]]["properties"]
             for row in plain["Rows"]:
                 assert set(row) <= set(rows26), set(row) - set(rows26)
-    expected = {"CustomerApi", "ArticleApi", "CustomerInvoiceDraftApi"} | ({"OrderApi"} if workflow == "order" else set())
+    expected = {"CustomerApi", "ArticleApi", "CustomerInvoiceDraftApi"} | (
+        {"OrderApi"} if workflow == "order" else set()
+    )
     assert expected <= seen
 
 

@@ -106,9 +106,13 @@ def _matrix_orders() -> list[tuple[dict[str, Any], dict[str, Any]]]:
         for j, li in enumerate(node["lineItems"]):
             li.setdefault("id", f"gid://shopify/LineItem/{i}{j:03d}")
         node.update(
-            email=given.get("email"), tags=given.get("tags", []), test=given.get("test", False),
-            createdAt=capture["recordedAt"][:19] + "Z", currencyCode=node["totalPriceSet"]["shopMoney"]["currencyCode"],
-            presentmentCurrencyCode=node["totalPriceSet"]["presentmentMoney"]["currencyCode"], taxesIncluded=False,
+            email=given.get("email"),
+            tags=given.get("tags", []),
+            test=given.get("test", False),
+            createdAt=capture["recordedAt"][:19] + "Z",
+            currencyCode=node["totalPriceSet"]["shopMoney"]["currencyCode"],
+            presentmentCurrencyCode=node["totalPriceSet"]["presentmentMoney"]["currencyCode"],
+            taxesIncluded=False,
         )
         out.append((node, given))
     return out
@@ -118,9 +122,16 @@ def test_real_captured_orders_load_serve_and_add_up() -> None:
     cases = _matrix_orders()
     sb = ShopifySandbox(orders=[node for node, _ in cases], bucket_size=100_000, restore_rate=100_000).start()
     try:
-        r = requests.post(sb.api_url, headers={"X-Shopify-Access-Token": sb.access_token}, timeout=10, json={
-            "query": ORDERS_QUERY, "variables": {"first": 5, "query": "test:true", "lines": 5},
-            "operationName": "Orders"})
+        r = requests.post(
+            sb.api_url,
+            headers={"X-Shopify-Access-Token": sb.access_token},
+            timeout=10,
+            json={
+                "query": ORDERS_QUERY,
+                "variables": {"first": 5, "query": "test:true", "lines": 5},
+                "operationName": "Orders",
+            },
+        )
         body = r.json()
         assert r.status_code == 200 and "errors" not in body, body
         served = {n["id"]: n for n in body["data"]["orders"]["nodes"]}

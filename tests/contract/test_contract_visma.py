@@ -44,8 +44,12 @@ requests = pytest.importorskip("requests")
 
 from shopvisma.sandbox.visma.server import VismaSandbox  # noqa: E402
 
-ENDPOINTS = {"CustomerApi": "/customers", "ArticleApi": "/articles",
-             "CustomerInvoiceDraftApi": "/customerinvoicedrafts", "OrderApi": "/orders"}
+ENDPOINTS = {
+    "CustomerApi": "/customers",
+    "ArticleApi": "/articles",
+    "CustomerInvoiceDraftApi": "/customerinvoicedrafts",
+    "OrderApi": "/orders",
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +60,12 @@ def specs() -> tuple[dict[str, Any], dict[str, Any]]:
 class Client:
     def __init__(self, sb: VismaSandbox) -> None:
         self.sb = sb
-        r = requests.post(f"{sb.identity_url}/connect/token", auth=("sandbox-client", "sandbox-secret"), timeout=5,
-                          data={"grant_type": "refresh_token", "refresh_token": sb.issue_refresh_token()})
+        r = requests.post(
+            f"{sb.identity_url}/connect/token",
+            auth=("sandbox-client", "sandbox-secret"),
+            timeout=5,
+            data={"grant_type": "refresh_token", "refresh_token": sb.issue_refresh_token()},
+        )
         self.s = requests.Session()
         self.s.headers["Authorization"] = "Bearer " + r.json()["access_token"]
 
@@ -86,35 +94,86 @@ def bodies(client: Client) -> dict[str, dict[str, Any]]:
     coding = next(c for c in client.get("/articleaccountcodings")["Data"] if c["Name"] == "Varor 25% moms")
     out: dict[str, dict[str, Any]] = {}
     out["CustomerApi"] = {
-        "Name": "Anna Andersson", "InvoiceCity": "Stockholm", "InvoicePostalCode": "11122",
-        "InvoiceAddress1": "Storgatan 1", "InvoiceCountryCode": "SE", "CurrencyCode": "SEK",
-        "EmailAddress": "anna@example.se", "IsPrivatePerson": True, "IsActive": True,
+        "Name": "Anna Andersson",
+        "InvoiceCity": "Stockholm",
+        "InvoicePostalCode": "11122",
+        "InvoiceAddress1": "Storgatan 1",
+        "InvoiceCountryCode": "SE",
+        "CurrencyCode": "SEK",
+        "EmailAddress": "anna@example.se",
+        "IsPrivatePerson": True,
+        "IsActive": True,
         "TermsOfPaymentId": settings["TermsOfPaymentId"],
     }
     customer = _created(client, "CustomerApi", out["CustomerApi"])
-    out["ArticleApi"] = {"Number": "SKU-1", "Name": "Mugg", "UnitId": unit["Id"], "CodingId": coding["Id"],
-                         "IsActive": True, "NetPrice": 80.0}
+    out["ArticleApi"] = {
+        "Number": "SKU-1",
+        "Name": "Mugg",
+        "UnitId": unit["Id"],
+        "CodingId": coding["Id"],
+        "IsActive": True,
+        "NetPrice": 80.0,
+    }
     article = _created(client, "ArticleApi", out["ArticleApi"])
-    invoice_party = {"InvoiceCustomerName": customer["Name"], "InvoicePostalCode": "11122",
-                     "InvoiceCity": "Stockholm", "InvoiceCountryCode": "SE", "CustomerIsPrivatePerson": True}
+    invoice_party = {
+        "InvoiceCustomerName": customer["Name"],
+        "InvoicePostalCode": "11122",
+        "InvoiceCity": "Stockholm",
+        "InvoiceCountryCode": "SE",
+        "CustomerIsPrivatePerson": True,
+    }
     out["CustomerInvoiceDraftApi"] = {
-        "CustomerId": customer["Id"], "RotReducedInvoicingType": 0, "EuThirdParty": False,
-        "YourReference": "#1001", "InvoiceDate": "2026-01-05", **invoice_party,
+        "CustomerId": customer["Id"],
+        "RotReducedInvoicingType": 0,
+        "EuThirdParty": False,
+        "YourReference": "#1001",
+        "InvoiceDate": "2026-01-05",
+        **invoice_party,
         "Rows": [
-            {"LineNumber": 1, "IsTextRow": False, "ArticleId": article["Id"], "Text": "Mugg", "UnitPrice": 99.95,
-             "Quantity": 2, "DiscountPercentage": 0, "ReversedConstructionServicesVatFree": False},
+            {
+                "LineNumber": 1,
+                "IsTextRow": False,
+                "ArticleId": article["Id"],
+                "Text": "Mugg",
+                "UnitPrice": 99.95,
+                "Quantity": 2,
+                "DiscountPercentage": 0,
+                "ReversedConstructionServicesVatFree": False,
+            },
             {"LineNumber": 2, "IsTextRow": True, "Text": "Shopify #1001", "ReversedConstructionServicesVatFree": False},
         ],
     }
     out["OrderApi"] = {
-        "CustomerId": customer["Id"], "CurrencyCode": "SEK", "Status": 1, "EuThirdParty": False,
-        "ReverseChargeOnConstructionServices": False, "RotReducedInvoicingType": 0, "OrderDate": "2026-01-05",
-        "Amount": 199.9, "VatAmount": 39.98, "RoundingsAmount": 0, "YourReference": "#1002", **invoice_party,
+        "CustomerId": customer["Id"],
+        "CurrencyCode": "SEK",
+        "Status": 1,
+        "EuThirdParty": False,
+        "ReverseChargeOnConstructionServices": False,
+        "RotReducedInvoicingType": 0,
+        "OrderDate": "2026-01-05",
+        "Amount": 199.9,
+        "VatAmount": 39.98,
+        "RoundingsAmount": 0,
+        "YourReference": "#1002",
+        **invoice_party,
         "Rows": [
-            {"LineNumber": 1, "IsTextRow": False, "ArticleId": article["Id"], "Text": "Mugg", "UnitPrice": 99.95,
-             "Quantity": 2, "IsWorkCost": False, "EligibleForReverseChargeOnVat": False},
-            {"LineNumber": 2, "IsTextRow": True, "Text": "Shopify #1002", "IsWorkCost": False,
-             "EligibleForReverseChargeOnVat": False},
+            {
+                "LineNumber": 1,
+                "IsTextRow": False,
+                "ArticleId": article["Id"],
+                "Text": "Mugg",
+                "UnitPrice": 99.95,
+                "Quantity": 2,
+                "IsWorkCost": False,
+                "EligibleForReverseChargeOnVat": False,
+            },
+            {
+                "LineNumber": 2,
+                "IsTextRow": True,
+                "Text": "Shopify #1002",
+                "IsWorkCost": False,
+                "EligibleForReverseChargeOnVat": False,
+            },
         ],
     }
     for name in ("CustomerInvoiceDraftApi", "OrderApi"):
@@ -145,8 +204,7 @@ def test_accepted_bodies_are_valid_in_both_specs(name: str, bodies: dict[str, An
             assert set(row) <= set(row_props)
 
 
-def test_discount_percentage_is_a_fraction_as_the_specs_say(
-        client: Client, bodies: dict[str, Any], specs: Any) -> None:
+def test_discount_percentage_is_a_fraction_as_the_specs_say(client: Client, bodies: dict[str, Any], specs: Any) -> None:
     body = copy.deepcopy(bodies["CustomerInvoiceDraftApi"])
     body["Rows"][0]["DiscountPercentage"] = 10
     assert client.post("/customerinvoicedrafts", body).status_code == 400  # 1000 %: refused
@@ -188,7 +246,8 @@ def _cases(body: dict[str, Any], name: str) -> list[tuple[str, str, dict[str, An
 
 @pytest.mark.parametrize("name", list(ENDPOINTS))
 def test_refusals_name_the_field_and_the_specs_state_the_rule(
-        name: str, client: Client, bodies: dict[str, Any], specs: Any) -> None:
+    name: str, client: Client, bodies: dict[str, Any], specs: Any
+) -> None:
     spec26, spec18 = specs
     cases = _cases(bodies[name], name)
     assert len(cases) > 5
@@ -201,8 +260,9 @@ def test_refusals_name_the_field_and_the_specs_state_the_rule(
         p26 = spec26["components"]["schemas"][schema_name]["properties"].get(field, {})
         p18 = spec18["definitions"][schema_name]["properties"].get(field, {})
         if kind == "missing":
-            assert field in spec26["components"]["schemas"][schema_name].get("required", []) + \
-                spec18["definitions"][schema_name].get("required", [])
+            assert field in spec26["components"]["schemas"][schema_name].get("required", []) + spec18["definitions"][
+                schema_name
+            ].get("required", [])
         elif kind == "too-long":
             sent = len((refused["Rows"][0] if "Rows[0]." in path else refused)[field])
             assert any(p.get("maxLength") == sent - 1 for p in (p26, p18))
@@ -215,7 +275,8 @@ def test_refusals_name_the_field_and_the_specs_state_the_rule(
 # (3) the shipped extraction is what the specs give
 def test_shipped_schema_equals_extraction(specs: Any) -> None:
     assert json.loads(SHIPPED.read_text(encoding="utf-8")) == extract_schema(*specs), (
-        "regenerate with: PYTHONPATH=tests python tests/contract/test_contract_visma.py --write")
+        "regenerate with: PYTHONPATH=tests python tests/contract/test_contract_visma.py --write"
+    )
 
 
 def test_extraction_applies_the_union_and_min_rules(specs: Any) -> None:

@@ -13,8 +13,21 @@ from shopvisma import __version__
 from shopvisma.cli import app
 from support.paths import ROOT
 
-COMMANDS = [["sync"], ["dry-run"], ["status"], ["login"], ["login", "shopify"], ["login", "visma"], ["demo"],
-            ["init"], ["sandbox"], ["replay"], ["reconcile"], ["doctor"], ["schedule"]]
+COMMANDS = [
+    ["sync"],
+    ["dry-run"],
+    ["status"],
+    ["login"],
+    ["login", "shopify"],
+    ["login", "visma"],
+    ["demo"],
+    ["init"],
+    ["sandbox"],
+    ["replay"],
+    ["reconcile"],
+    ["doctor"],
+    ["schedule"],
+]
 
 
 def test_version_without_anything() -> None:

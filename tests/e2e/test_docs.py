@@ -51,7 +51,13 @@ def test_documented_example_runs(world, line: str, where: str) -> None:
         argv[argv.index("CLIENT_ID")] = world.shop.client_id
         if "CLIENT_SECRET" in argv:
             argv[argv.index("CLIENT_SECRET")] = world.shop.client_secret
-    res = subprocess.run([sys.executable, "-m", "shopvisma", *argv], capture_output=True, text=True,
-                         env=world.env | {"PATH": "/usr/bin:/bin"}, input="", timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "shopvisma", *argv],
+        capture_output=True,
+        text=True,
+        env=world.env | {"PATH": "/usr/bin:/bin"},
+        input="",
+        timeout=120,
+    )
     assert res.returncode not in (2, 70), f"{where}: `{line}` exited {res.returncode}\n{res.stderr}"
     assert "Traceback" not in res.stderr, f"{where}: `{line}` printed a traceback"

@@ -12,8 +12,12 @@ import pytest
 from shopvisma.state import observations
 from shopvisma.visma.preflight import FULL_LIST
 
-LOOKUPS = [["customerinvoicedrafts", "YourReference"], ["customerinvoices", "YourReference"],
-           ["customers", "EmailAddress"], ["articles", "Number"]]
+LOOKUPS = [
+    ["customerinvoicedrafts", "YourReference"],
+    ["customerinvoices", "YourReference"],
+    ["customers", "EmailAddress"],
+    ["articles", "Number"],
+]
 
 
 def doctor(world: Any, *quirks: str) -> tuple[int, dict[str, Any], dict[str, dict[str, Any]]]:
@@ -202,8 +206,18 @@ def test_quiet_prints_only_blocking_rows(world: Any) -> None:
     assert "rate limit" not in quiet.stderr
 
 
-@pytest.mark.parametrize("reading", ["retry-after-header", "retry-after-only", "create-200", "put-204",
-                                     "inner-codes-int", "includes-vat-spec-2026", "vat-per-row"])
+@pytest.mark.parametrize(
+    "reading",
+    [
+        "retry-after-header",
+        "retry-after-only",
+        "create-200",
+        "put-204",
+        "inner-codes-int",
+        "includes-vat-spec-2026",
+        "vat-per-row",
+    ],
+)
 def test_readings_doctor_cannot_see_do_not_block(world: Any, reading: str) -> None:
     """Readings that only show on a write or a 429: doctor passes, writes nothing, and says
     what the product does about them."""
@@ -216,8 +230,11 @@ def test_doctor_shows_the_includes_vat_reading_a_sync_learned(world: Any) -> Non
     from shopvisma.sandbox.seed.orders import generate_orders
 
     world.visma.quirks.add("includes-vat-spec-2026")
-    order = next(o for o in generate_orders(10, seed=3) if o["displayFinancialStatus"] == "PAID"
-                 and not o.get("cancelledAt") and not o.get("test"))
+    order = next(
+        o
+        for o in generate_orders(10, seed=3)
+        if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")
+    )
     world.shop.add_order(order)
     assert world.sync_json()[0] == 0
     writes = world.visma.writes()

@@ -33,9 +33,23 @@ def _env_without_secrets(world) -> dict[str, str]:
 def test_login_visma_no_browser_paste_flow_then_sync(world, monkeypatch) -> None:
     env = _env_without_secrets(world)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shopvisma", "login", "visma", "--no-browser",
-         "--client-id", world.visma.client_id, "--client-secret", world.visma.client_secret],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "shopvisma",
+            "login",
+            "visma",
+            "--no-browser",
+            "--client-id",
+            world.visma.client_id,
+            "--client-secret",
+            world.visma.client_secret,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     url = ""
     assert proc.stderr is not None and proc.stdin is not None
@@ -56,8 +70,9 @@ def test_login_visma_no_browser_paste_flow_then_sync(world, monkeypatch) -> None
     assert refresh and refresh not in out + err and world.visma.client_secret not in out + err
     # the stored grant and secrets are what sync uses
     env["SHOPVISMA_SHOPIFY_TOKEN"] = world.shop.access_token
-    done = subprocess.run([sys.executable, "-m", "shopvisma", "sync", "--json"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "shopvisma", "sync", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -65,9 +80,23 @@ def test_login_visma_refuses_a_forged_state(world) -> None:
     env = _env_without_secrets(world)
     forged = "http://127.0.0.1:8765/callback?code=abc&state=not-the-one"
     res = subprocess.run(
-        [sys.executable, "-m", "shopvisma", "login", "visma", "--no-browser",
-         "--client-id", world.visma.client_id, "--client-secret", world.visma.client_secret],
-        input=forged + "\n", capture_output=True, text=True, env=env, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "shopvisma",
+            "login",
+            "visma",
+            "--no-browser",
+            "--client-id",
+            world.visma.client_id,
+            "--client-secret",
+            world.visma.client_secret,
+        ],
+        input=forged + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
     )
     assert res.returncode == 77
     assert "state" in res.stderr
@@ -76,7 +105,8 @@ def test_login_visma_refuses_a_forged_state(world) -> None:
 def test_login_visma_browser_flow_on_loopback(world, monkeypatch) -> None:
     port = _free_port()
     text = world.config.read_text().replace(
-        "[visma]\n", f'[visma]\nredirect_uri = "http://127.0.0.1:{port}/callback"\n')
+        "[visma]\n", f'[visma]\nredirect_uri = "http://127.0.0.1:{port}/callback"\n'
+    )
     world.set_config(text)
     monkeypatch.delenv("SHOPVISMA_VISMA_REFRESH_TOKEN")
     settings = load_settings(world.config)
@@ -86,27 +116,67 @@ def test_login_visma_browser_flow_on_loopback(world, monkeypatch) -> None:
 
         threading.Thread(target=lambda: requests.get(url, timeout=10), daemon=True).start()
 
-    info = login_visma(settings, no_browser=False, client_id=world.visma.client_id,
-                       client_secret=world.visma.client_secret, console=Console(quiet=True), open_browser=browser,
-                       timeout=20)
+    info = login_visma(
+        settings,
+        no_browser=False,
+        client_id=world.visma.client_id,
+        client_secret=world.visma.client_secret,
+        console=Console(quiet=True),
+        open_browser=browser,
+        timeout=20,
+    )
     assert Path(info["tokens"]).exists()
     assert SecretStore(settings.state_dir).get("visma_client_id") == world.visma.client_id
 
 
 def test_login_shopify_static_token_and_client_credentials(world) -> None:
     env = _env_without_secrets(world)
-    res = subprocess.run([sys.executable, "-m", "shopvisma", "login", "shopify", "--token", "shpat_" + "a" * 32],
-                         capture_output=True, text=True, env=env, timeout=30)
+    res = subprocess.run(
+        [sys.executable, "-m", "shopvisma", "login", "shopify", "--token", "shpat_" + "a" * 32],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert res.returncode == 0, res.stderr
     secrets_file = world.state_dir / "secrets.json"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     assert "shpat_" + "a" * 32 not in res.stderr + res.stdout
-    res = subprocess.run([sys.executable, "-m", "shopvisma", "login", "shopify", "--client-id",
-                          world.shop.client_id, "--client-secret", world.shop.client_secret],
-                         capture_output=True, text=True, env=env, timeout=30)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shopvisma",
+            "login",
+            "shopify",
+            "--client-id",
+            world.shop.client_id,
+            "--client-secret",
+            world.shop.client_secret,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads((world.state_dir / "tokens.json").read_text())["shopify"]["access_token"]
-    bad = subprocess.run([sys.executable, "-m", "shopvisma", "login", "shopify", "--client-id", "nope",
-                          "--client-secret", "wrong-secret-123"], capture_output=True, text=True, env=env, timeout=30)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shopvisma",
+            "login",
+            "shopify",
+            "--client-id",
+            "nope",
+            "--client-secret",
+            "wrong-secret-123",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert bad.returncode == 77, bad.stderr
     assert "wrong-secret-123" not in bad.stderr

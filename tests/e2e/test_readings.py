@@ -38,8 +38,17 @@ READINGS: dict[str, tuple[str, ...]] = {
     "inner-codes-int": ("inner-codes-int",),
     "includes-vat-spec-2026": ("includes-vat-spec-2026",),
     "vat-per-row": ("vat-per-row",),
-    "all": ("vat-rate-fraction", "filter-whitelist", "page-cap-50", "create-200", "put-204", "inner-codes-int",
-            "includes-vat-spec-2026", "retry-after-header", "vat-per-row"),
+    "all": (
+        "vat-rate-fraction",
+        "filter-whitelist",
+        "page-cap-50",
+        "create-200",
+        "put-204",
+        "inner-codes-int",
+        "includes-vat-spec-2026",
+        "retry-after-header",
+        "vat-per-row",
+    ),
 }
 WORKFLOWS = ("invoice-draft", "order")
 
@@ -64,11 +73,15 @@ def assert_exact_once(visma: Any, orders: list[dict[str, Any]]) -> None:
     refs = Counter((d.get("YourReference") or "").strip() for d in docs)
     assert all(refs[o["name"]] == 1 for o in orders), refs
     by_ref = {d["YourReference"]: d for d in docs}
-    wrong = {o["name"]: (str(_visma_total(by_ref[o["name"]])), str(_total(o))) for o in orders
-             if _visma_total(by_ref[o["name"]]) != _total(o)}
+    wrong = {
+        o["name"]: (str(_visma_total(by_ref[o["name"]])), str(_total(o)))
+        for o in orders
+        if _visma_total(by_ref[o["name"]]) != _total(o)
+    }
     assert not wrong, wrong
-    customers = Counter(((c.get("EmailAddress") or "").lower(), c.get("CurrencyCode") or "SEK")
-                        for c in visma.customers.values())
+    customers = Counter(
+        ((c.get("EmailAddress") or "").lower(), c.get("CurrencyCode") or "SEK") for c in visma.customers.values()
+    )
     assert all(n == 1 for n in customers.values()), customers
     articles = Counter((a.get("Number") or "").lower() for a in visma.articles.values())
     assert all(n == 1 for n in articles.values()), articles
@@ -143,8 +156,14 @@ def test_a_wrong_prediction_is_learned_once(world: Any) -> None:
 def _sync_process(world: Any) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPVISMA_")}
     env.update(world.env)
-    return subprocess.Popen([sys.executable, "-m", "shopvisma", "sync", "--json"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "shopvisma", "sync", "--json"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _wait_dead(pid: int) -> None:
@@ -188,8 +207,7 @@ def _kill_after(world: Any, prefix: str, nth: int, proc_box: list[subprocess.Pop
 @pytest.mark.parametrize("nth", [1, 3])
 @pytest.mark.parametrize("workflow,prefix", [("invoice-draft", "/v2/customerinvoicedrafts"), ("order", "/v2/orders")])
 @pytest.mark.parametrize("reading", ["includes-vat-spec-2026", "all"])
-def test_sigkill_between_create_and_correction(world: Any, reading: str, workflow: str, prefix: str,
-                                               nth: int) -> None:
+def test_sigkill_between_create_and_correction(world: Any, reading: str, workflow: str, prefix: str, nth: int) -> None:
     """The create is saved, the process dies before the PUT that corrects its prices: the
     rerun finds the document by reference, checks it and corrects it before the order
     counts as done (issue 11, 7a)."""

@@ -22,8 +22,11 @@ from shopvisma.visma.errors import VismaValidationError
 
 
 def test_reconcile_finds_missing_duplicate_and_mismatch(world) -> None:
-    orders = [o for o in generate_orders(40, seed=21)
-              if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")][:5]
+    orders = [
+        o
+        for o in generate_orders(40, seed=21)
+        if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")
+    ][:5]
     for o in orders:
         world.shop.add_order(o)
     assert world.sync_json()[0] == 0
@@ -53,21 +56,38 @@ _EQ = re.compile(r"YourReference eq '((?:[^']|'')*)'")
 
 
 def _money(amount: str) -> dict[str, Any]:
-    return {"shopMoney": {"amount": amount, "currencyCode": "SEK"},
-            "presentmentMoney": {"amount": amount, "currencyCode": "SEK"}}
+    return {
+        "shopMoney": {"amount": amount, "currencyCode": "SEK"},
+        "presentmentMoney": {"amount": amount, "currencyCode": "SEK"},
+    }
 
 
 def _refund(rid: str, day: int, total: str) -> dict[str, Any]:
-    return {"id": f"gid://shopify/Refund/{rid}", "createdAt": f"2026-03-{day:02d}T12:00:00Z",
-            "totalRefundedSet": _money(total), "refundLineItems": {"nodes": []}, "refundShippingLines": {"nodes": []}}
+    return {
+        "id": f"gid://shopify/Refund/{rid}",
+        "createdAt": f"2026-03-{day:02d}T12:00:00Z",
+        "totalRefundedSet": _money(total),
+        "refundLineItems": {"nodes": []},
+        "refundShippingLines": {"nodes": []},
+    }
 
 
 def _order(name: str = "#1001", refunds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"id": f"gid://shopify/Order/{name[1:]}", "name": name, "email": "a@example.com",
-            "createdAt": "2026-03-01T10:00:00Z", "updatedAt": "2026-03-06T10:00:00Z",
-            "displayFinancialStatus": "PARTIALLY_REFUNDED", "displayFulfillmentStatus": "FULFILLED",
-            "currencyCode": "SEK", "presentmentCurrencyCode": "SEK", "totalPriceSet": _money("100.00"),
-            "totalTaxSet": _money("20.00"), "lineItems": {"nodes": []}, "refunds": refunds or []}
+    return {
+        "id": f"gid://shopify/Order/{name[1:]}",
+        "name": name,
+        "email": "a@example.com",
+        "createdAt": "2026-03-01T10:00:00Z",
+        "updatedAt": "2026-03-06T10:00:00Z",
+        "displayFinancialStatus": "PARTIALLY_REFUNDED",
+        "displayFulfillmentStatus": "FULFILLED",
+        "currencyCode": "SEK",
+        "presentmentCurrencyCode": "SEK",
+        "totalPriceSet": _money("100.00"),
+        "totalTaxSet": _money("20.00"),
+        "lineItems": {"nodes": []},
+        "refunds": refunds or [],
+    }
 
 
 # Listed out of date order, with a restock-only refund (no money back, so no credit) in between.
@@ -93,8 +113,9 @@ class FakeVisma:
     def iter_list(self, path: str, *, filter: str | None = None, **kw: Any) -> Any:
         self.calls.append((path, filter))
         if filter and self.refuse:
-            raise VismaValidationError("Visma GET /x: HTTP 400 ErrorCode 2000: filter not allowed", status=400,
-                                       error_code=2000)
+            raise VismaValidationError(
+                "Visma GET /x: HTTP 400 ErrorCode 2000: filter not allowed", status=400, error_code=2000
+            )
         rows = self.docs.get(path, [])
         if filter:
             # as a case-insensitive database collation would: looser than asked, matched again by the product
@@ -105,24 +126,39 @@ class FakeVisma:
 
 def _settings(tmp_path: Path, workflow: str = "invoice-draft") -> Any:
     path = tmp_path / "config.toml"
-    path.write_text(f'[shopify]\nshop = "example.myshopify.com"\n[visma]\nworkflow = "{workflow}"\n'
-                    '[criteria]\nfinancial_status = []\n', encoding="utf-8")
+    path.write_text(
+        f'[shopify]\nshop = "example.myshopify.com"\n[visma]\nworkflow = "{workflow}"\n'
+        "[criteria]\nfinancial_status = []\n",
+        encoding="utf-8",
+    )
     return load_settings(path)
 
 
-def _run(tmp_path: Path, docs: dict[str, list[dict[str, Any]]], *, refuse: bool, workflow: str = "invoice-draft",
-         nodes: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], FakeVisma]:
+def _run(
+    tmp_path: Path,
+    docs: dict[str, list[dict[str, Any]]],
+    *,
+    refuse: bool,
+    workflow: str = "invoice-draft",
+    nodes: list[dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], FakeVisma]:
     visma = FakeVisma(docs, refuse=refuse)
-    services = Services(shopify=FakeShopify(nodes or [_order(refunds=REFUNDS)]), visma=visma,
-                        save_checkpoint=lambda cp: None)
-    report = reconcile(_settings(tmp_path, workflow), services, datetime(2026, 3, 1, tzinfo=UTC),
-                       datetime(2026, 4, 1, tzinfo=UTC))
+    services = Services(
+        shopify=FakeShopify(nodes or [_order(refunds=REFUNDS)]), visma=visma, save_checkpoint=lambda cp: None
+    )
+    report = reconcile(
+        _settings(tmp_path, workflow), services, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+    )
     return report, visma
 
 
 def _doc(i: int, ref: str, total: str, vat: str | None = None) -> dict[str, Any]:
-    return {"Id": f"d{i}", "YourReference": ref, "TotalAmount": total,
-            **({"TotalVatAmount": vat} if vat is not None else {})}
+    return {
+        "Id": f"d{i}",
+        "YourReference": ref,
+        "TotalAmount": total,
+        **({"TotalVatAmount": vat} if vat is not None else {}),
+    }
 
 
 def test_credited_refunds_number_every_refund_by_date_and_keep_those_with_money() -> None:
@@ -135,10 +171,11 @@ def test_credited_refunds_number_every_refund_by_date_and_keep_those_with_money(
 @pytest.mark.parametrize("refuse", [False, True], ids=["filter", "filter-refused"])
 @pytest.mark.parametrize("workflow,kind", [("invoice-draft", "customerinvoicedrafts"), ("order", "orders")])
 def test_reconcile_numbers_refunds_as_sync_does(tmp_path: Path, refuse: bool, workflow: str, kind: str) -> None:
-    docs = {kind: [_doc(1, "#1001", "100.00", "20.00")],
-            "customerinvoicedrafts": ([_doc(1, "#1001", "100.00", "20.00")] if kind == "customerinvoicedrafts"
-                                      else []) + [_doc(2, " #1001 refund 2", "-10.00"),
-                                                  _doc(3, "#1001 REFUND 3", "-30.00")]}
+    docs = {
+        kind: [_doc(1, "#1001", "100.00", "20.00")],
+        "customerinvoicedrafts": ([_doc(1, "#1001", "100.00", "20.00")] if kind == "customerinvoicedrafts" else [])
+        + [_doc(2, " #1001 refund 2", "-10.00"), _doc(3, "#1001 REFUND 3", "-30.00")],
+    }
     report, visma = _run(tmp_path, docs, refuse=refuse, workflow=workflow)
     assert report["findings"] == [] and report["ok"] is True and report["matched"] == 1
     if refuse:  # one refused filter per kind, then one pass over the whole list: never a crash
@@ -150,9 +187,14 @@ def test_reconcile_numbers_refunds_as_sync_does(tmp_path: Path, refuse: bool, wo
 
 @pytest.mark.parametrize("refuse", [False, True], ids=["filter", "filter-refused"])
 def test_reconcile_reports_a_missing_credit_by_its_sync_number(tmp_path: Path, refuse: bool) -> None:
-    docs = {"customerinvoicedrafts": [_doc(1, "#1001", "100.00", "20.00"), _doc(2, "#1001 refund 2", "-10.00"),
-                                      _doc(3, "#1001 refund 2", "-10.00")],
-            "customerinvoices": [_doc(4, "#1002", "100.00", "20.00")]}
+    docs = {
+        "customerinvoicedrafts": [
+            _doc(1, "#1001", "100.00", "20.00"),
+            _doc(2, "#1001 refund 2", "-10.00"),
+            _doc(3, "#1001 refund 2", "-10.00"),
+        ],
+        "customerinvoices": [_doc(4, "#1002", "100.00", "20.00")],
+    }
     nodes = [_order(refunds=REFUNDS), _order("#1002"), _order("#1003")]
     report, _ = _run(tmp_path, docs, refuse=refuse, nodes=nodes)
     found = {(f["order"], f["problem"]) for f in report["findings"]}
@@ -163,6 +205,7 @@ def test_reconcile_reports_a_missing_credit_by_its_sync_number(tmp_path: Path, r
 
 
 # -- the lookup sync and reconcile share ---------------------------------------------------
+
 
 class CountingVisma(FakeVisma):
     """Refuses a $filter only from the `refuse_from`-th filtered request on (0 = always)."""
@@ -210,6 +253,9 @@ def test_a_refusal_midway_through_the_batches_finds_every_document_once() -> Non
     view.lookup_documents(refs, [("customerinvoicedrafts", "draft")])
     assert sorted(view.documents) == sorted(refs)
     assert [f is None for _, f in visma.calls] == [False, False, True]  # batch 1, batch 2 refused, the full list
-    found = list(_view(visma, unfilterable={("customerinvoicedrafts", "YourReference")})
-                 .where("customerinvoicedrafts", "YourReference", refs))
+    found = list(
+        _view(visma, unfilterable={("customerinvoicedrafts", "YourReference")}).where(
+            "customerinvoicedrafts", "YourReference", refs
+        )
+    )
     assert len(found) == len(refs) == len({d["Id"] for d in found})

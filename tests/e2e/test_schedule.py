@@ -62,14 +62,22 @@ def test_service_and_timer_units(tmp_path: Path) -> None:
     assert _cron_job(parts["crontab"])[0][0] == "*/15"
 
 
-@pytest.mark.parametrize(("minutes", "spec"), [
-    (1, "* * * * *"), (5, "*/5 * * * *"), (30, "*/30 * * * *"), (60, "0 * * * *"),
-    (120, "0 */2 * * *"), (1440, "0 0 * * *"),
-])
+@pytest.mark.parametrize(
+    ("minutes", "spec"),
+    [
+        (1, "* * * * *"),
+        (5, "*/5 * * * *"),
+        (30, "*/30 * * * *"),
+        (60, "0 * * * *"),
+        (120, "0 */2 * * *"),
+        (1440, "0 0 * * *"),
+    ],
+)
 def test_interval_is_honoured(minutes: int, spec: str) -> None:
     assert cron_spec(minutes) == spec
-    parts = render_schedule(Path("/etc/shopvisma/config.toml"), executable="/usr/bin/shopvisma",
-                            interval_minutes=minutes, env={})
+    parts = render_schedule(
+        Path("/etc/shopvisma/config.toml"), executable="/usr/bin/shopvisma", interval_minutes=minutes, env={}
+    )
     assert " ".join(_cron_job(parts["crontab"])[0]) == spec
     assert _ini(parts["timer"])["Timer"]["OnUnitActiveSec"] == f"{minutes}min"
 
@@ -93,10 +101,15 @@ def test_awkward_paths_are_quoted(tmp_path: Path) -> None:
 
 def test_state_dir_and_secret_store_are_mirrored_but_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    env = {"SHOPVISMA_STATE_DIR": "state", "SHOPVISMA_SECRETS": "file",
-           "SHOPVISMA_SHOPIFY_TOKEN": "shpat_do_not_copy_me", "SHOPVISMA_VISMA_CLIENT_SECRET": "nor-me-123"}
-    parts = render_schedule(tmp_path / "config.toml", executable="/usr/bin/shopvisma", env=env,
-                            state_dir=tmp_path / "state")
+    env = {
+        "SHOPVISMA_STATE_DIR": "state",
+        "SHOPVISMA_SECRETS": "file",
+        "SHOPVISMA_SHOPIFY_TOKEN": "shpat_do_not_copy_me",
+        "SHOPVISMA_VISMA_CLIENT_SECRET": "nor-me-123",
+    }
+    parts = render_schedule(
+        tmp_path / "config.toml", executable="/usr/bin/shopvisma", env=env, state_dir=tmp_path / "state"
+    )
     text = schedule_text(parts)
     assert "shpat_do_not_copy_me" not in text and "nor-me-123" not in text
     assert f"SHOPVISMA_STATE_DIR={tmp_path / 'state'}" in parts["crontab"].splitlines()
@@ -136,8 +149,13 @@ def test_cron_line_runs_with_crons_tiny_path(tmp_path: Path, monkeypatch: pytest
     parts = render_schedule(tmp_path / "config.toml", env={})
     line = next(x for x in parts["crontab"].splitlines() if x.startswith("*/5"))
     command = line.split(None, 5)[5]
-    cron_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SHELL": "/bin/sh",
-                "SHOPVISMA_SECRETS": "file", "XDG_STATE_HOME": str(tmp_path / "state")}
+    cron_env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SHELL": "/bin/sh",
+        "SHOPVISMA_SECRETS": "file",
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
     out = subprocess.run(["/bin/sh", "-c", command], env=cron_env, cwd="/", capture_output=True, text=True, timeout=60)
     assert out.returncode == 78, out.stderr
     assert out.stdout == ""
@@ -153,8 +171,18 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     parts = render_schedule(tmp_path / "config.toml", executable=str(exe), env={"SHOPVISMA_SECRETS": "file"})
     (tmp_path / "shopvisma.service").write_text(parts["service"])
     (tmp_path / "shopvisma.timer").write_text(parts["timer"])
-    out = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / "shopvisma.timer"),
-                          str(tmp_path / "shopvisma.service")], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [
+            "systemd-analyze",
+            "verify",
+            "--man=no",
+            str(tmp_path / "shopvisma.timer"),
+            str(tmp_path / "shopvisma.service"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0, out.stderr
     assert "shopvisma.service" not in out.stderr and "shopvisma.timer" not in out.stderr, out.stderr
 
@@ -164,9 +192,12 @@ def test_docs_example_is_the_real_output() -> None:
     import re
 
     doc = (ROOT / "docs" / "scheduling.md").read_text(encoding="utf-8")
-    parts = render_schedule(Path("/home/shop/.config/shopvisma/config.toml"),
-                            executable="/home/shop/.local/bin/shopvisma",
-                            state_dir=Path("/home/shop/.local/state/shopvisma"), env={})
+    parts = render_schedule(
+        Path("/home/shop/.config/shopvisma/config.toml"),
+        executable="/home/shop/.local/bin/shopvisma",
+        state_dir=Path("/home/shop/.local/state/shopvisma"),
+        env={},
+    )
     for name in ("crontab", "service", "timer"):
         match = re.search(rf"<!-- schedule-example:{name} -->\n```\w+\n(.*?)```", doc, re.S)
         assert match, f"no {name} example in docs/scheduling.md"

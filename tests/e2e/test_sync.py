@@ -16,8 +16,11 @@ from support.sandboxes import exactly_once, no_secret_in, paid
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_sync_creates_one_draft_per_order_and_second_pass_writes_nothing(world) -> None:
@@ -98,10 +101,14 @@ def test_order_workflow_creates_sales_orders(world) -> None:
 
 
 def _order_with(n: int, product: Product, template: dict[str, Any], **over: Any) -> dict[str, Any]:
-    o = build_order(n, created=datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc),
-                    lines=[{"product": product, "qty": 1, "line_pct": Decimal(0)}],
-                    customer=template["customer"], email=over.pop("email", template["email"]),
-                    address=template["billingAddress"])
+    o = build_order(
+        n,
+        created=datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc),
+        lines=[{"product": product, "qty": 1, "line_pct": Decimal(0)}],
+        customer=template["customer"],
+        email=over.pop("email", template["email"]),
+        address=template["billingAddress"],
+    )
     o.update(over)
     return o
 
@@ -112,10 +119,13 @@ def test_bad_orders_are_named_pending_and_the_good_ones_go_through(world: Any) -
     good = paid(3, seed=27)
     t = good[0]
     mug = Product("MUG-UTF", "Mugg", Decimal("189.00"), Decimal("0.25"))
-    emoji_name = {"displayName": "Åsa Öberg 🎉", "firstName": "Åsa", "lastName": "Öberg 🎉",
-                  "id": "gid://shopify/Customer/999001"}
-    addr = {**t["billingAddress"], "name": "Åsa Öberg 🎉", "firstName": "Åsa", "lastName": "Öberg 🎉",
-            "city": "Malmö"}
+    emoji_name = {
+        "displayName": "Åsa Öberg 🎉",
+        "firstName": "Åsa",
+        "lastName": "Öberg 🎉",
+        "id": "gid://shopify/Customer/999001",
+    }
+    addr = {**t["billingAddress"], "name": "Åsa Öberg 🎉", "firstName": "Åsa", "lastName": "Öberg 🎉", "city": "Malmö"}
     bad = {
         "no e-mail": _order_with(501, mug, t, email=None),
         "empty sku": _order_with(502, Product("", "Tom", Decimal("10.00"), Decimal("0.25")), t),
@@ -125,9 +135,11 @@ def test_bad_orders_are_named_pending_and_the_good_ones_go_through(world: Any) -
     fine = {
         "40-char sku": _order_with(505, Product("K" * 40, "Kort nog", Decimal("10.00"), Decimal("0.25")), t),
         "51-char title": _order_with(506, Product("LONG-TITLE", "T" * 51, Decimal("10.00"), Decimal("0.25")), t),
-        "emoji åäö": _order_with(507, Product("MUG-ÅÄÖ", "Kaffemugg 🌟 åäö", Decimal("99.00"), Decimal("0.25")),
-                                 {**t, "customer": emoji_name, "billingAddress": addr,
-                                  "email": "asa.oberg@example.se"}),
+        "emoji åäö": _order_with(
+            507,
+            Product("MUG-ÅÄÖ", "Kaffemugg 🌟 åäö", Decimal("99.00"), Decimal("0.25")),
+            {**t, "customer": emoji_name, "billingAddress": addr, "email": "asa.oberg@example.se"},
+        ),
     }
     fine["emoji åäö"]["shippingAddress"] = addr
     for o in [*good, *bad.values(), *fine.values()]:

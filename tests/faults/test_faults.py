@@ -93,8 +93,14 @@ class Rig:
 
     def start(self, *args: str, env: dict[str, str] | None = None, shim: Path | None = None) -> subprocess.Popen[str]:
         self.runs += 1
-        proc = subprocess.Popen(self.command(*args, shim=shim), env=env or self.env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            self.command(*args, shim=shim),
+            env=env or self.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
         self.proc = proc
         return proc
 
@@ -140,8 +146,13 @@ class Rig:
         self.config.write_text(text.replace('workflow = "invoice-draft"', f'workflow = "{workflow}"'), encoding="utf-8")
 
     def secrets_used(self) -> set[str]:
-        found = {self.visma.client_secret, self.shop.access_token, self.shop.client_secret,
-                 *self.visma.issued_secrets(), *self.shop.client_tokens}
+        found = {
+            self.visma.client_secret,
+            self.shop.access_token,
+            self.shop.client_secret,
+            *self.visma.issued_secrets(),
+            *self.shop.client_tokens,
+        }
         tokens = self.state_dir / "tokens.json"
         if tokens.exists():
             for section in json.loads(tokens.read_text()).values():
@@ -152,8 +163,11 @@ class Rig:
         """Every file the product writes that is not a secret store by design."""
         out = []
         for p in sorted(self.state_dir.rglob("*")):
-            if p.is_file() and p.name not in ("tokens.json", "secrets.json") and not p.name.startswith(
-                    (".tokens.json", ".secrets.json")):
+            if (
+                p.is_file()
+                and p.name not in ("tokens.json", "secrets.json")
+                and not p.name.startswith((".tokens.json", ".secrets.json"))
+            ):
                 out.append((str(p.relative_to(self.state_dir)), p.read_text(encoding="utf-8", errors="replace")))
         return out
 
@@ -163,8 +177,9 @@ def make_rig(tmp_path: Path, *, ttl: float = 3600.0) -> Rig:
     from shopvisma.sandbox.shopify.server import ShopifySandbox
     from shopvisma.sandbox.visma.server import VismaSandbox
 
-    shop = ShopifySandbox(access_token="shpat_" + secrets.token_hex(16),
-                          client_secret="shss-" + secrets.token_urlsafe(18)).start()
+    shop = ShopifySandbox(
+        access_token="shpat_" + secrets.token_hex(16), client_secret="shss-" + secrets.token_urlsafe(18)
+    ).start()
     visma = VismaSandbox(client_secret="vcs-" + secrets.token_urlsafe(18), access_token_ttl=ttl).start()
     config = write_sandbox_config(tmp_path / "config.toml", shop, visma)
     state_dir = tmp_path / "state"
@@ -208,8 +223,10 @@ def visma_tally(rig: Rig, names: list[str]) -> Tally:
     """Exactly-once check on the Visma side, by reference, e-mail+currency and number."""
     docs = [*rig.visma.drafts.values(), *rig.visma.orders.values(), *rig.visma.invoices.values()]
     refs = Counter((d.get("YourReference") or "").strip() for d in docs)
-    custs = Counter(((c.get("EmailAddress") or "").strip().lower(), c.get("CurrencyCode") or "SEK")
-                    for c in rig.visma.customers.values())
+    custs = Counter(
+        ((c.get("EmailAddress") or "").strip().lower(), c.get("CurrencyCode") or "SEK")
+        for c in rig.visma.customers.values()
+    )
     arts = Counter((a.get("Number") or "").lower() for a in rig.visma.articles.values())
     return Tally(
         duplicates=sum(n - 1 for n in refs.values() if n > 1),
@@ -238,9 +255,14 @@ def assert_converged(rig: Rig, names: list[str]) -> Tally:
 
 
 def matrix(case: str, rig: Rig, *, faults: int, tally: Tally | None, **extra: Any) -> None:
-    row = {"case": case, "faults": faults, "runs": rig.runs,
-           "duplicates": (tally.duplicates + tally.duplicate_customers + tally.duplicate_articles) if tally else 0,
-           "missing": tally.missing if tally else 0, **extra}
+    row = {
+        "case": case,
+        "faults": faults,
+        "runs": rig.runs,
+        "duplicates": (tally.duplicates + tally.duplicate_customers + tally.duplicate_articles) if tally else 0,
+        "missing": tally.missing if tally else 0,
+        **extra,
+    }
     print("FAULT-MATRIX " + json.dumps(row, sort_keys=True))
 
 
@@ -336,8 +358,7 @@ SHIM = textwrap.dedent('''\
     runpy.run_module("shopvisma", run_name="__main__", alter_sys=True)
 ''')
 
-CHECKPOINT_POINTS = [("mid-write", 1), ("mid-write", 3), ("before-rename", 2), ("after-rename", 1),
-                     ("after-rename", 4)]
+CHECKPOINT_POINTS = [("mid-write", 1), ("mid-write", 3), ("before-rename", 2), ("after-rename", 1), ("after-rename", 4)]
 
 
 @pytest.mark.slow
@@ -357,8 +378,13 @@ def test_sigkill_inside_a_checkpoint_write(rig: Rig, mode: str, nth: int) -> Non
         assert torn, "the kill should have left the temp file behind"
     load_checkpoint(rig.state_dir / "checkpoint.json")  # old or new, never torn
     tally = assert_converged(rig, names)
-    matrix(f"sigkill in checkpoint write ({mode}) #{nth}", rig, faults=1, tally=tally,
-           stale_temp_files=len(list(rig.state_dir.glob(".checkpoint.json.*.tmp"))))
+    matrix(
+        f"sigkill in checkpoint write ({mode}) #{nth}",
+        rig,
+        faults=1,
+        tally=tally,
+        stale_temp_files=len(list(rig.state_dir.glob(".checkpoint.json.*.tmp"))),
+    )
 
 
 @pytest.mark.slow
@@ -390,12 +416,20 @@ def test_sigkill_at_random_moments(rig: Rig) -> None:
     assert all_names == sorted(names)
     tally = assert_converged(rig, all_names)
     assert len(set(progress)) > 2, f"the kills all landed at one point: {progress}"
-    matrix("sigkill at random moments", rig, faults=kills, tally=tally, finished_before_kill=finished,
-           drafts_after_each_run=progress,
-           orders=len(all_names), stale_temp_files=len(list(rig.state_dir.glob(".*.tmp"))))
+    matrix(
+        "sigkill at random moments",
+        rig,
+        faults=kills,
+        tally=tally,
+        finished_before_kill=finished,
+        drafts_after_each_run=progress,
+        orders=len(all_names),
+        stale_temp_files=len(list(rig.state_dir.glob(".*.tmp"))),
+    )
 
 
 # --------------------------------------------------------------------------- corrupt checkpoint
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "empty", "garbage", "wrong-version"])
@@ -404,8 +438,15 @@ def test_corrupt_checkpoint_exits_78_with_recovery_and_posts_nothing(rig: Rig, d
     assert rig.sync().code == 0
     cp = rig.state_dir / "checkpoint.json"
     text = cp.read_text(encoding="utf-8")
-    cp.write_text({"truncated": text[: len(text) // 2], "empty": "", "garbage": "\x00\x01{not json",
-                   "wrong-version": text.replace('"version":1', '"version":99')}[damage], encoding="utf-8")
+    cp.write_text(
+        {
+            "truncated": text[: len(text) // 2],
+            "empty": "",
+            "garbage": "\x00\x01{not json",
+            "wrong-version": text.replace('"version":1', '"version":99'),
+        }[damage],
+        encoding="utf-8",
+    )
     rig.add_orders(paid(6, seed=4)[4:], new=True)
     writes, shop_requests = rig.visma.writes(), len(rig.shop.requests)
     refused = rig.sync()
@@ -419,6 +460,7 @@ def test_corrupt_checkpoint_exits_78_with_recovery_and_posts_nothing(rig: Rig, d
 
 
 # --------------------------------------------------------------------------- overlap and stale lock
+
 
 @pytest.mark.slow
 def test_two_syncs_at_once_one_runs_the_other_exits_75(rig: Rig) -> None:
@@ -465,6 +507,7 @@ def test_stale_lock_of_a_killed_run_does_not_block(rig: Rig) -> None:
 
 # --------------------------------------------------------------------------- tokens
 
+
 @pytest.mark.slow
 def test_short_access_tokens_and_rotation_over_many_passes(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, ttl=2)
@@ -481,7 +524,7 @@ def test_short_access_tokens_and_rotation_over_many_passes(tmp_path: Path) -> No
         extra = paid(16, seed=11)[10:]
         for i in range(3):
             time.sleep(2.1)  # the access token on disk is dead: the pass must rotate
-            names += rig.add_orders(extra[i * 2: i * 2 + 2], new=True)
+            names += rig.add_orders(extra[i * 2 : i * 2 + 2], new=True)
             run = rig.sync(env=env)
             assert run.code == 0, run.stderr
         refreshes = sum(1 for m, p, s in rig.visma.requests if p == "/identity/connect/token" and s == 200)
@@ -491,8 +534,14 @@ def test_short_access_tokens_and_rotation_over_many_passes(tmp_path: Path) -> No
             assert (rig.state_dir / name).stat().st_mode & 0o777 == 0o600, name
         assert not leaks(rig)
         tally = assert_converged(rig, names)
-        matrix("2 s access tokens, rotating refresh tokens", rig, faults=refreshes, tally=tally,
-               refreshes=refreshes, grant_refusals=rig.visma.grant_refusals())
+        matrix(
+            "2 s access tokens, rotating refresh tokens",
+            rig,
+            faults=refreshes,
+            tally=tally,
+            refreshes=refreshes,
+            grant_refusals=rig.visma.grant_refusals(),
+        )
     finally:
         rig.shop.stop()
         rig.visma.stop()
@@ -585,8 +634,14 @@ def test_no_secret_in_any_output_with_verbose_client_credentials_and_a_crash(rig
     assert rig.shop.client_secret in used and any(t.startswith("sbx-rt-") for t in used)
     found = leaks(rig)
     assert not found, found
-    matrix("secrets grep (-v, client credentials, crash)", rig, faults=1, tally=visma_tally(rig, names[:3]),
-           secrets_checked=len(used), outputs_checked=len(rig.outputs) + len(rig.written_files()))
+    matrix(
+        "secrets grep (-v, client credentials, crash)",
+        rig,
+        faults=1,
+        tally=visma_tally(rig, names[:3]),
+        secrets_checked=len(used),
+        outputs_checked=len(rig.outputs) + len(rig.written_files()),
+    )
 
 
 @pytest.mark.slow
@@ -603,7 +658,6 @@ def test_every_output_of_a_faulty_series_is_secret_free(rig: Rig) -> None:
     found = leaks(rig)
     assert not found, found
     matrix("mixed faults + secrets grep", rig, faults=3, tally=tally)
-
 
 
 @pytest.mark.slow

@@ -40,11 +40,20 @@ class Clocked:
         from shopvisma.state.files import state_paths
         from shopvisma.visma.client import VismaClient
 
-        shop = ShopifyClient(self.shop.api_url, lambda: self.shop.access_token, max_wait=max_wait,
-                             sleep=self.ft.sleep, clock=self.ft)
-        visma = VismaClient(self.visma.api_url, self.visma.identity_url, self.visma.client_id,
-                            self.visma.client_secret, self.tokens, max_wait=max_wait, sleep=self.ft.sleep,
-                            clock=self.ft, jitter=0.0)
+        shop = ShopifyClient(
+            self.shop.api_url, lambda: self.shop.access_token, max_wait=max_wait, sleep=self.ft.sleep, clock=self.ft
+        )
+        visma = VismaClient(
+            self.visma.api_url,
+            self.visma.identity_url,
+            self.visma.client_id,
+            self.visma.client_secret,
+            self.tokens,
+            max_wait=max_wait,
+            sleep=self.ft.sleep,
+            clock=self.ft,
+            jitter=0.0,
+        )
         path = state_paths(self.state_dir).checkpoint
         return Services(shopify=shop, visma=visma, save_checkpoint=lambda cp: save_checkpoint(path, cp))
 
@@ -69,8 +78,7 @@ def clocked(tmp_path: Path) -> Iterator[Clocked]:
     shop = ShopifySandbox(clock=ft).start()
     visma = VismaSandbox(clock=ft).start()
     try:
-        config = write_sandbox_config(tmp_path / "config.toml", shop, visma,
-                                      sync="max_wait_seconds = 300")
+        config = write_sandbox_config(tmp_path / "config.toml", shop, visma, sync="max_wait_seconds = 300")
         settings = load_settings(config)
         state_dir = settings.state_dir
         tokens = TokenFile(state_dir / "tokens.json")
@@ -99,7 +107,9 @@ def test_visma_429_storm_is_waited_out_as_told_and_nothing_doubles(clocked: Cloc
     waits = services.visma.budget.waits
     assert waits and all(0 < w <= 61 for w in waits), waits  # "Try again in N seconds", never blind
     assert services.visma.budget.spent <= 300
-    print(f"FAULT-MATRIX {json.dumps({'case': 'Visma 429 storm (4/min/endpoint)', 'faults': refused, 'runs': 1, 'duplicates': 0, 'missing': 0, 'waited_s': round(services.visma.budget.spent)})}")
+    print(
+        f"FAULT-MATRIX {json.dumps({'case': 'Visma 429 storm (4/min/endpoint)', 'faults': refused, 'runs': 1, 'duplicates': 0, 'missing': 0, 'waited_s': round(services.visma.budget.spent)})}"
+    )
 
 
 def test_429_storm_beyond_the_wait_cap_exits_69_and_the_next_pass_converges(clocked: Clocked) -> None:
@@ -132,16 +142,20 @@ def test_shopify_throttled_and_500_are_waited_out(clocked: Clocked) -> None:
     assert clocked.ft.sleeps  # it waited (on the fake clock) instead of hammering
 
 
-@pytest.mark.parametrize("method,prefix,kind", [
-    ("POST", "/v2/customers", "timeout-after-commit"),
-    ("POST", "/v2/articles", "500-after-commit"),
-    ("POST", "/v2/customerinvoicedrafts", "timeout-after-commit"),
-    ("POST", "/v2/customerinvoicedrafts", "500-after-commit"),
-    ("GET", "/v2/customerinvoicedrafts", "500"),
-    ("GET", "/v2/customers", "429"),
-])
-def test_ambiguous_and_transient_answers_resolve_in_the_same_pass(clocked: Clocked, method: str, prefix: str,
-                                                                   kind: str) -> None:
+@pytest.mark.parametrize(
+    "method,prefix,kind",
+    [
+        ("POST", "/v2/customers", "timeout-after-commit"),
+        ("POST", "/v2/articles", "500-after-commit"),
+        ("POST", "/v2/customerinvoicedrafts", "timeout-after-commit"),
+        ("POST", "/v2/customerinvoicedrafts", "500-after-commit"),
+        ("GET", "/v2/customerinvoicedrafts", "500"),
+        ("GET", "/v2/customers", "429"),
+    ],
+)
+def test_ambiguous_and_transient_answers_resolve_in_the_same_pass(
+    clocked: Clocked, method: str, prefix: str, kind: str
+) -> None:
     orders = paid(4, seed=24)
     for o in orders:
         clocked.shop.add_order(o)
@@ -191,7 +205,7 @@ def test_rotated_refresh_token_is_on_disk_before_use_and_always_live(clocked: Cl
     clocked.visma._identity.access_token_ttl = 30
     live = clocked.visma._identity._refresh  # the sandbox's set of live refresh tokens
     for i in range(4):
-        o = paid(8, seed=26)[i * 2: i * 2 + 2]
+        o = paid(8, seed=26)[i * 2 : i * 2 + 2]
         for order in o:
             clocked.shop.add_order(order)
             clocked.shop.update_order(order["id"])
@@ -240,11 +254,14 @@ def test_a_visma_400_on_one_order_leaves_it_pending_and_the_rest_go_through(worl
 # --------------------------------------------------------------------------- config and transport
 
 
-@pytest.mark.parametrize("section,body,needle", [
-    ("sync", "overlapp_minutes = 5", "overlapp_minutes"),
-    ("sync", 'overlap_minutes = "ten"', "overlap_minutes"),
-    ("notify", 'healthcheck_url = "http://hc.example.com/ping/abc"', "https"),
-])
+@pytest.mark.parametrize(
+    "section,body,needle",
+    [
+        ("sync", "overlapp_minutes = 5", "overlapp_minutes"),
+        ("sync", 'overlap_minutes = "ten"', "overlap_minutes"),
+        ("notify", 'healthcheck_url = "http://hc.example.com/ping/abc"', "https"),
+    ],
+)
 def test_bad_config_exits_78_before_any_request(world: Any, section: str, body: str, needle: str) -> None:
     world.write_config(**{section: body})
     world.shop.add_order(paid(1, seed=29)[0])
@@ -257,8 +274,11 @@ def test_bad_config_exits_78_before_any_request(world: Any, section: str, body: 
 @pytest.mark.parametrize("key", ["shopify", "visma_api", "visma_identity"])
 def test_plain_http_to_a_non_loopback_host_exits_78(world: Any, key: str) -> None:
     text = world.config.read_text()
-    targets = {"shopify": world.shop.api_url, "visma_api": world.visma.api_url,
-               "visma_identity": world.visma.identity_url}
+    targets = {
+        "shopify": world.shop.api_url,
+        "visma_api": world.visma.api_url,
+        "visma_identity": world.visma.identity_url,
+    }
     world.set_config(text.replace(targets[key], targets[key].replace("127.0.0.1", "shop.example.com")))
     res = world.cli("sync", "--json")
     assert res.exit_code == 78, res.output

@@ -43,10 +43,14 @@ BULK_POLL = """query BulkPoll {
 }"""
 
 _MONEY = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
-ORDER = (f"id name email updatedAt displayFinancialStatus tags totalPriceSet {_MONEY} "
-         f"customer {{ id displayName }} refunds {{ id createdAt totalRefundedSet {_MONEY} }}")
-LINE = (f"__typename id sku quantity originalUnitPriceSet {_MONEY} "
-        f"discountAllocations {{ allocatedAmountSet {_MONEY} }} taxLines {{ title rate priceSet {_MONEY} }}")
+ORDER = (
+    f"id name email updatedAt displayFinancialStatus tags totalPriceSet {_MONEY} "
+    f"customer {{ id displayName }} refunds {{ id createdAt totalRefundedSet {_MONEY} }}"
+)
+LINE = (
+    f"__typename id sku quantity originalUnitPriceSet {_MONEY} "
+    f"discountAllocations {{ allocatedAmountSet {_MONEY} }} taxLines {{ title rate priceSet {_MONEY} }}"
+)
 SHIP = f"__typename title code originalPriceSet {_MONEY} taxLines {{ title rate priceSet {_MONEY} }}"
 PAGED = (
     "query Paged($after: String, $query: String) {\n"
@@ -59,8 +63,10 @@ PAGED = (
 
 
 def bulk_query(args: str = "") -> str:
-    return (f"{{ orders{args} {{ edges {{ node {{ {ORDER} lineItems {{ edges {{ node {{ {LINE} }} }} }} "
-            f"shippingLines {{ edges {{ node {{ {SHIP} }} }} }} }} }} }} }}")
+    return (
+        f"{{ orders{args} {{ edges {{ node {{ {ORDER} lineItems {{ edges {{ node {{ {LINE} }} }} }} "
+        f"shippingLines {{ edges {{ node {{ {SHIP} }} }} }} }} }} }} }}"
+    )
 
 
 @pytest.fixture
@@ -163,8 +169,9 @@ def test_search_filter_sort_key_and_reverse_are_honoured(sandbox: ShopifySandbox
     pred = compile_query(search, datetime.now(timezone.utc))
     expected = sorted((o for o in ORDERS if pred(o)), key=lambda o: (o["updatedAt"], int(o["legacyResourceId"])))
     assert 0 < len(expected) < len(ORDERS)
-    _, download = run_to_completion(sandbox, bulk_query(f"(query: {json.dumps(search)}, sortKey: UPDATED_AT, "
-                                                       "reverse: true)"))
+    _, download = run_to_completion(
+        sandbox, bulk_query(f"(query: {json.dumps(search)}, sortKey: UPDATED_AT, reverse: true)")
+    )
     trees = reassemble(download.text)
     assert [t["id"] for t in trees] == [o["id"] for o in reversed(expected)]
     assert trees[::-1] == sorted(paged(sandbox, search), key=lambda t: [o["id"] for o in expected].index(t["id"]))
@@ -173,15 +180,18 @@ def test_search_filter_sort_key_and_reverse_are_honoured(sandbox: ShopifySandbox
 def test_paging_arguments_are_ignored_in_bulk(sandbox: ShopifySandbox) -> None:
     """Shopify returns every node of a bulk connection; `first` does not cut it short."""
     _, download = run_to_completion(
-        sandbox, "{ orders(first: 2) { edges { node { id lineItems(first: 1) { edges { node { id } } } } } } }")
+        sandbox, "{ orders(first: 2) { edges { node { id lineItems(first: 1) { edges { node { id } } } } } } }"
+    )
     lines = [json.loads(x) for x in download.text.splitlines()]
     assert sum("__parentId" not in x for x in lines) == len(ORDERS)
     assert sum("__parentId" in x for x in lines) == sum(len(o["lineItems"]) for o in ORDERS)
 
 
 def test_fragments_and_aliases_flatten_too(sandbox: ShopifySandbox) -> None:
-    query = ("query { orders { edges { node { ...O items: lineItems { edges { cursor node { sku } } pageInfo "
-             "{ hasNextPage } } } } } } fragment O on Order { id ref: name }")
+    query = (
+        "query { orders { edges { node { ...O items: lineItems { edges { cursor node { sku } } pageInfo "
+        "{ hasNextPage } } } } } } fragment O on Order { id ref: name }"
+    )
     _, download = run_to_completion(sandbox, query)
     lines = [json.loads(x) for x in download.text.splitlines()]
     assert set(lines[0]) == {"id", "ref"}
@@ -192,34 +202,51 @@ NESTED = "{{ orders {{ edges {{ node {{ {0} }} }} }} }}"
 CONN = "{0} {{ edges {{ node {{ id }} }} }}"
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("", "Invalid bulk query: syntax error, unexpected end of file"),
-    ("{ orders { edges { node { id }", "Invalid bulk query: syntax error, expected Name, found <EOF>."),
-    ("{ orders { edges { node { id totalPrice } } } }",
-     "Invalid bulk query: Field 'totalPrice' doesn't exist on type 'Order'"),
-    ('mutation { bulkOperationRunQuery(query: "{ orders { edges { node { id } } } }") { userErrors { message } } }',
-     NOT_QUERY),
-    ("{ currentBulkOperation { id } }", NO_CONNECTION),
-    ('{ order(id: "gid://shopify/Order/1") { id name } }', NO_CONNECTION),
-    ("{ orders { nodes { id } } }",
-     "All connection fields in a bulk query must select their contents using 'edges' > 'node', e.g: 'orders { edges "
-     "{ node {'. Selecting via 'nodes' is not supported. Invalid connection fields: 'orders'."),
-    (NESTED.format("id " + " ".join(CONN.format(f"l{i}: lineItems") for i in range(5))), TOO_MANY),
-    (NESTED.format("name " + CONN.format("lineItems")),
-     "The parent 'node' field for a nested connection must select the 'id' field without an alias and must be of "
-     "'ID' return type. Connection fields without 'id': orders."),
-    (NESTED.format("key: id " + CONN.format("lineItems")),
-     "The parent 'node' field for a nested connection must select the 'id' field without an alias and must be of "
-     "'ID' return type. Connection fields without 'id': orders."),
-    (NESTED.format("id refunds { id " + CONN.format("refundLineItems") + " }"), IN_LIST),
-    ("{ a: orders { edges { node { id } } } b: orders { edges { node { id } } } }", ONE_ROOT),
-    ('{ order(id: "gid://shopify/Order/1") { id ' + CONN.format("lineItems") + " } }", ROOT_NOT_EMULATED.format(
-        name="order")),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "Invalid bulk query: syntax error, unexpected end of file"),
+        ("{ orders { edges { node { id }", "Invalid bulk query: syntax error, expected Name, found <EOF>."),
+        (
+            "{ orders { edges { node { id totalPrice } } } }",
+            "Invalid bulk query: Field 'totalPrice' doesn't exist on type 'Order'",
+        ),
+        (
+            'mutation { bulkOperationRunQuery(query: "{ orders { edges { node { id } } } }") { userErrors { message } } }',
+            NOT_QUERY,
+        ),
+        ("{ currentBulkOperation { id } }", NO_CONNECTION),
+        ('{ order(id: "gid://shopify/Order/1") { id name } }', NO_CONNECTION),
+        (
+            "{ orders { nodes { id } } }",
+            "All connection fields in a bulk query must select their contents using 'edges' > 'node', e.g: 'orders { edges "
+            "{ node {'. Selecting via 'nodes' is not supported. Invalid connection fields: 'orders'.",
+        ),
+        (NESTED.format("id " + " ".join(CONN.format(f"l{i}: lineItems") for i in range(5))), TOO_MANY),
+        (
+            NESTED.format("name " + CONN.format("lineItems")),
+            "The parent 'node' field for a nested connection must select the 'id' field without an alias and must be of "
+            "'ID' return type. Connection fields without 'id': orders.",
+        ),
+        (
+            NESTED.format("key: id " + CONN.format("lineItems")),
+            "The parent 'node' field for a nested connection must select the 'id' field without an alias and must be of "
+            "'ID' return type. Connection fields without 'id': orders.",
+        ),
+        (NESTED.format("id refunds { id " + CONN.format("refundLineItems") + " }"), IN_LIST),
+        ("{ a: orders { edges { node { id } } } b: orders { edges { node { id } } } }", ONE_ROOT),
+        (
+            '{ order(id: "gid://shopify/Order/1") { id ' + CONN.format("lineItems") + " } }",
+            ROOT_NOT_EMULATED.format(name="order"),
+        ),
+    ],
+)
 def test_bulk_query_rules_give_user_errors(sandbox: ShopifySandbox, query: str, message: str) -> None:
     result = run(sandbox, query)
-    assert result == {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": message,
-                                                               "code": "INVALID"}]}
+    assert result == {
+        "bulkOperation": None,
+        "userErrors": [{"field": ["query"], "message": message, "code": "INVALID"}],
+    }
     assert poll(sandbox) is None and sandbox.bulk.operations == []
 
 
@@ -253,9 +280,16 @@ def test_only_one_bulk_query_at_a_time() -> None:
         first = run(sb, bulk_query())["bulkOperation"]
         clock.advance(59)
         refused = run(sb, bulk_query())
-        assert refused == {"bulkOperation": None, "userErrors": [{
-            "field": None, "code": "OPERATION_IN_PROGRESS",
-            "message": f"A bulk query operation for this app and shop is already in progress: {first['id']}."}]}
+        assert refused == {
+            "bulkOperation": None,
+            "userErrors": [
+                {
+                    "field": None,
+                    "code": "OPERATION_IN_PROGRESS",
+                    "message": f"A bulk query operation for this app and shop is already in progress: {first['id']}.",
+                }
+            ],
+        }
         assert poll(sb)["id"] == first["id"]  # type: ignore[index]
         clock.advance(1)
         assert poll(sb)["status"] == "COMPLETED"  # type: ignore[index]

@@ -122,7 +122,8 @@ def test_search_syntax() -> None:
     assert names("-no_such_field:1") == every
     assert names("name:1007") == names("name:'#1007'") == {"#1007"}
     assert names('created_at:<"2026-01-06T00:00:00Z"') == {
-        o["name"] for o in orders if o["createdAt"] < "2026-01-06T00:00:00Z"}
+        o["name"] for o in orders if o["createdAt"] < "2026-01-06T00:00:00Z"
+    }
     assert names("created_at:2026-01-05") == {o["name"] for o in orders if o["createdAt"].startswith("2026-01-05")}
     assert names("created_at:<=2025") == set() and names("created_at:<now") == every
     tagged = {o["name"] for o in orders if "vip" in o["tags"]}
@@ -130,16 +131,21 @@ def test_search_syntax() -> None:
     assert names("status:cancelled") == {o["name"] for o in orders if o["cancelledAt"]}
     assert names("status:open") == {o["name"] for o in orders if not o["closed"] and not o["cancelledAt"]}
     assert names("fulfillment_status:unfulfilled") == {
-        o["name"] for o in orders if o["displayFulfillmentStatus"] in ("UNFULFILLED", "PARTIALLY_FULFILLED")}
+        o["name"] for o in orders if o["displayFulfillmentStatus"] in ("UNFULFILLED", "PARTIALLY_FULFILLED")
+    }
     assert names("fulfillment_status:shipped") == {
-        o["name"] for o in orders if o["displayFulfillmentStatus"] == "FULFILLED"}
+        o["name"] for o in orders if o["displayFulfillmentStatus"] == "FULFILLED"
+    }
     email = orders[0]["email"]
     assert orders[0]["name"] in names(f"email:{email.upper()}")
 
 
 def test_cost_requested_and_actual(sandbox: ShopifySandbox) -> None:
-    body = gql(sandbox, "{ orders(first: 10, query: \"name:1001 OR name:1002\") { pageInfo { hasNextPage } "
-                        "nodes { id totalPriceSet { shopMoney { amount } } shippingLines(first: 5) { nodes { title } } } } }").json()
+    body = gql(
+        sandbox,
+        '{ orders(first: 10, query: "name:1001 OR name:1002") { pageInfo { hasNextPage } '
+        "nodes { id totalPriceSet { shopMoney { amount } } shippingLines(first: 5) { nodes { title } } } } }",
+    ).json()
     cost = body["extensions"]["cost"]
     assert cost["requestedQueryCost"] == 2 + 10 * (1 + 2 + 5)
     assert cost["actualQueryCost"] == 2 + 2 * (1 + 2 + 1)
@@ -193,11 +199,15 @@ def test_auth_static_and_client_credentials() -> None:
         assert bad.status_code == 401 and bad.json()["errors"] == INVALID_TOKEN
         assert gql(sb, q, headers={}).status_code == 401
         url = sb.origin + "/admin/oauth/access_token"
-        wrong = requests.post(url, data={"grant_type": "client_credentials", "client_id": sb.client_id,
-                                         "client_secret": "x"}, timeout=10)
+        wrong = requests.post(
+            url, data={"grant_type": "client_credentials", "client_id": sb.client_id, "client_secret": "x"}, timeout=10
+        )
         assert wrong.status_code in (400, 401) and wrong.json()["error"] == "invalid_client"
-        ok = requests.post(url, data={"grant_type": "client_credentials", "client_id": sb.client_id,
-                                      "client_secret": sb.client_secret}, timeout=10)
+        ok = requests.post(
+            url,
+            data={"grant_type": "client_credentials", "client_id": sb.client_id, "client_secret": sb.client_secret},
+            timeout=10,
+        )
         grant = ok.json()
         assert ok.status_code == 200 and grant["access_token"].startswith("shpat_")
         assert grant["scope"] == "read_orders,read_customers,read_products" and grant["expires_in"] == 100
@@ -220,9 +230,12 @@ def test_update_and_refund_move_updated_at(sandbox: ShopifySandbox) -> None:
     refund = sandbox.add_refund(order["id"], make_refund(order, {order["lineItems"][0]["id"]: 1}))
     stored = sandbox.orders[order["id"]]
     assert stored["displayFinancialStatus"] == "PARTIALLY_REFUNDED" and stored["updatedAt"] > after
-    node = gql(sandbox, "query($id: ID!) { order(id: $id) { refunds(first: 10) { id totalRefundedSet "
-                        "{ shopMoney { amount } } refundLineItems(first: 5) { nodes { quantity lineItem { id } } } } } }",
-               {"id": order["id"]}).json()["data"]["order"]
+    node = gql(
+        sandbox,
+        "query($id: ID!) { order(id: $id) { refunds(first: 10) { id totalRefundedSet "
+        "{ shopMoney { amount } } refundLineItems(first: 5) { nodes { quantity lineItem { id } } } } } }",
+        {"id": order["id"]},
+    ).json()["data"]["order"]
     assert node["refunds"][0]["id"] == refund["id"]
     assert node["refunds"][0]["refundLineItems"]["nodes"][0]["lineItem"]["id"] == order["lineItems"][0]["id"]
 

@@ -25,9 +25,18 @@ def token(sb: VismaSandbox, **form: str) -> requests.Response:
 # ------------------------------------------------------------------ identity
 def test_authorization_code_flow_is_single_use_and_bound_to_redirect_uri(sandbox: VismaSandbox) -> None:
     redirect = "http://127.0.0.1:8765/callback"
-    r = requests.get(f"{sandbox.identity_url}/connect/authorize", allow_redirects=False, timeout=5, params={
-        "client_id": "sandbox-client", "redirect_uri": redirect, "response_type": "code",
-        "scope": "ea:api offline_access ea:sales", "state": "xyz"})
+    r = requests.get(
+        f"{sandbox.identity_url}/connect/authorize",
+        allow_redirects=False,
+        timeout=5,
+        params={
+            "client_id": "sandbox-client",
+            "redirect_uri": redirect,
+            "response_type": "code",
+            "scope": "ea:api offline_access ea:sales",
+            "state": "xyz",
+        },
+    )
     assert r.status_code == 302
     location = urlsplit(r.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == redirect
@@ -36,13 +45,25 @@ def test_authorization_code_flow_is_single_use_and_bound_to_redirect_uri(sandbox
     code = params["code"][0]
     wrong = token(sandbox, grant_type="authorization_code", code=code, redirect_uri="http://127.0.0.1/other")
     assert wrong.status_code == 400 and wrong.json() == {"error": "invalid_grant"}
-    r = requests.get(f"{sandbox.identity_url}/connect/authorize", allow_redirects=False, timeout=5, params={
-        "client_id": "sandbox-client", "redirect_uri": redirect, "response_type": "code", "scope": "ea:api"})
+    r = requests.get(
+        f"{sandbox.identity_url}/connect/authorize",
+        allow_redirects=False,
+        timeout=5,
+        params={"client_id": "sandbox-client", "redirect_uri": redirect, "response_type": "code", "scope": "ea:api"},
+    )
     code = parse_qs(urlsplit(r.headers["Location"]).query)["code"][0]
     # client credentials in the form body are accepted too
-    ok = requests.post(f"{sandbox.identity_url}/connect/token", timeout=5, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
-        "client_id": "sandbox-client", "client_secret": "sandbox-secret"})
+    ok = requests.post(
+        f"{sandbox.identity_url}/connect/token",
+        timeout=5,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect,
+            "client_id": "sandbox-client",
+            "client_secret": "sandbox-secret",
+        },
+    )
     assert ok.status_code == 200
     body = ok.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600 and body["scope"] == "ea:api"
@@ -64,8 +85,12 @@ def test_refresh_rotates_and_old_token_is_void(sandbox: VismaSandbox) -> None:
 
 def test_wrong_client_and_revoked_grant(sandbox: VismaSandbox) -> None:
     rt = sandbox.issue_refresh_token()
-    bad = requests.post(f"{sandbox.identity_url}/connect/token", auth=("sandbox-client", "nope"), timeout=5,
-                        data={"grant_type": "refresh_token", "refresh_token": rt})
+    bad = requests.post(
+        f"{sandbox.identity_url}/connect/token",
+        auth=("sandbox-client", "nope"),
+        timeout=5,
+        data={"grant_type": "refresh_token", "refresh_token": rt},
+    )
     assert bad.status_code == 401 and bad.json() == {"error": "invalid_client"}
     sandbox.revoke_grant()
     r = token(sandbox, grant_type="refresh_token", refresh_token=rt)
@@ -146,8 +171,14 @@ def test_filter_over_http(api: Api, clock: FakeClock) -> None:
 
 
 def test_filter_parser_directly() -> None:
-    rec = {"Name": "Åsa", "Amount": Decimal("10.50"), "Id": "3155D2F8-268C-5AE8-A6EE-459F110F8A64",
-           "IsActive": False, "Note": None, "CreatedUtc": "2026-03-01T10:00:00Z"}
+    rec = {
+        "Name": "Åsa",
+        "Amount": Decimal("10.50"),
+        "Id": "3155D2F8-268C-5AE8-A6EE-459F110F8A64",
+        "IsActive": False,
+        "Note": None,
+        "CreatedUtc": "2026-03-01T10:00:00Z",
+    }
     props = list(rec)
 
     def ok(expr: str) -> bool:
@@ -161,8 +192,18 @@ def test_filter_parser_directly() -> None:
     assert ok("CreatedUtc lt 2026-03-02") and ok("CreatedUtc gt 2026-03-01T09:59:59+00:00")
     assert ok("startswith(Name,'å') and endswith(tolower(Name),'sa') and toupper(Name) eq 'ÅSA'")
     assert ok("not(IsActive eq true)")
-    for bad in ("Name eq", "Name eq 'x' and", "Name == 'x'", "(Name eq 'x'", "Nope eq 1", "name eq 'x'",
-                "Name eq 'unterminated", "contains(Name)", "", "Amount lt 1 eq false"):
+    for bad in (
+        "Name eq",
+        "Name eq 'x' and",
+        "Name == 'x'",
+        "(Name eq 'x'",
+        "Nope eq 1",
+        "name eq 'x'",
+        "Name eq 'unterminated",
+        "contains(Name)",
+        "",
+        "Amount lt 1 eq false",
+    ):
         with pytest.raises(FilterError):
             compile_filter(bad, props)
     with pytest.raises(FilterError):
@@ -171,16 +212,26 @@ def test_filter_parser_directly() -> None:
 
 # ------------------------------------------------------------------ customers and articles
 def test_customer_validation_names_each_field(api: Api) -> None:
-    r = api.post("/customers", {"Name": "x" * 51, "IsActive": "yes", "InvoiceCity": "Sthlm",
-                                "TermsOfPaymentId": "not-a-guid", "Unknown": 1})
+    r = api.post(
+        "/customers",
+        {"Name": "x" * 51, "IsActive": "yes", "InvoiceCity": "Sthlm", "TermsOfPaymentId": "not-a-guid", "Unknown": 1},
+    )
     assert r.status_code == 400
     body = r.json()
     assert body["ErrorCode"] == 2000
     fields = {e["Field"] for e in body["Errors"]}
     assert fields == {"Name", "IsActive", "InvoicePostalCode", "IsPrivatePerson", "TermsOfPaymentId"}
-    missing_terms = api.post("/customers", {"Name": "A", "InvoiceCity": "S", "InvoicePostalCode": "1",
-                                            "IsPrivatePerson": True, "IsActive": True,
-                                            "TermsOfPaymentId": "00000000-0000-0000-0000-000000000001"})
+    missing_terms = api.post(
+        "/customers",
+        {
+            "Name": "A",
+            "InvoiceCity": "S",
+            "InvoicePostalCode": "1",
+            "IsPrivatePerson": True,
+            "IsActive": True,
+            "TermsOfPaymentId": "00000000-0000-0000-0000-000000000001",
+        },
+    )
     assert missing_terms.status_code == 400
     assert [e["Field"] for e in missing_terms.json()["Errors"]] == ["TermsOfPaymentId"]
 
@@ -198,8 +249,10 @@ def test_article_number_is_unique_and_references_must_exist(api: Api) -> None:
     art = api.article("SKU-1")
     assert art["CodingName"] == "Varor 25% moms" and art["UnitAbbreviation"] == "st"
     assert art["IsServiceArticle"] is False
-    dup = api.post("/articles", {"Number": "sku-1", "Name": "Other", "UnitId": art["UnitId"],
-                                 "CodingId": art["CodingId"], "IsActive": True})
+    dup = api.post(
+        "/articles",
+        {"Number": "sku-1", "Name": "Other", "UnitId": art["UnitId"], "CodingId": art["CodingId"], "IsActive": True},
+    )
     assert dup.status_code == 400 and dup.json()["ErrorCode"] == 4000
     ghost = "00000000-0000-0000-0000-0000000000ff"
     bad = api.post("/articles", {"Number": "X", "Name": "X", "UnitId": ghost, "CodingId": ghost, "IsActive": True})
@@ -211,11 +264,17 @@ def test_article_number_is_unique_and_references_must_exist(api: Api) -> None:
 def test_draft_totals_excluding_vat_for_companies(api: Api) -> None:
     customer = api.customer()
     a25, a12 = api.article("A25"), api.article("A12", "Varor 12% moms")
-    r = api.post("/customerinvoicedrafts", draft_body(customer, [
-        {"ArticleId": a25["Id"], "UnitPrice": 99.95, "Quantity": 3, "DiscountPercentage": 0.1},
-        {"ArticleId": a12["Id"], "UnitPrice": 10.01, "Quantity": 1.5},
-        {"IsTextRow": True, "Text": "Shopify #1001"},
-    ]))
+    r = api.post(
+        "/customerinvoicedrafts",
+        draft_body(
+            customer,
+            [
+                {"ArticleId": a25["Id"], "UnitPrice": 99.95, "Quantity": 3, "DiscountPercentage": 0.1},
+                {"ArticleId": a12["Id"], "UnitPrice": 10.01, "Quantity": 1.5},
+                {"IsTextRow": True, "Text": "Shopify #1001"},
+            ],
+        ),
+    )
     assert r.status_code == 201, r.text
     d = r.json()
     assert d["IncludesVat"] is False and d["CustomerIsPrivatePerson"] is False
@@ -259,7 +318,10 @@ def test_draft_decimal_rules(api: Api) -> None:
     assert status(foreign, UnitPrice=1.2345, Quantity=1)[0] == 201
     assert status(foreign, UnitPrice=1.23456, Quantity=1) == (400, ["Rows[0].UnitPrice"])
     assert status(domestic, UnitPrice=1, Quantity=1.125) == (400, ["Rows[0].Quantity"])
-    assert status(domestic, UnitPrice=1, Quantity=1, DiscountPercentage=0.123456) == (400, ["Rows[0].DiscountPercentage"])
+    assert status(domestic, UnitPrice=1, Quantity=1, DiscountPercentage=0.123456) == (
+        400,
+        ["Rows[0].DiscountPercentage"],
+    )
 
 
 def test_draft_rows_and_references(api: Api) -> None:
@@ -275,8 +337,9 @@ def test_draft_rows_and_references(api: Api) -> None:
 
 def test_put_and_delete_draft(api: Api) -> None:
     customer, art = api.customer(), api.article("A")
-    d = api.post("/customerinvoicedrafts", draft_body(customer, [{"ArticleId": art["Id"], "UnitPrice": 10,
-                                                                  "Quantity": 1}])).json()
+    d = api.post(
+        "/customerinvoicedrafts", draft_body(customer, [{"ArticleId": art["Id"], "UnitPrice": 10, "Quantity": 1}])
+    ).json()
     changed = draft_body(customer, [{"ArticleId": art["Id"], "UnitPrice": 20, "Quantity": 1}], ref="#1002")
     r = api.put(f"/customerinvoicedrafts/{d['Id']}", changed)
     assert r.status_code == 200 and r.json()["Id"] == d["Id"] and r.json()["TotalAmount"] == 25
@@ -287,8 +350,10 @@ def test_put_and_delete_draft(api: Api) -> None:
 
 def test_approve_draft_moves_it_to_customer_invoices(api: Api) -> None:
     customer, art = api.customer(), api.article("A")
-    d = api.post("/customerinvoicedrafts", draft_body(customer, [{"ArticleId": art["Id"], "UnitPrice": 100,
-                                                                  "Quantity": 1}], ref="#42")).json()
+    d = api.post(
+        "/customerinvoicedrafts",
+        draft_body(customer, [{"ArticleId": art["Id"], "UnitPrice": 100, "Quantity": 1}], ref="#42"),
+    ).json()
     invoice = api.sb.approve_draft(d["Id"])
     assert invoice["InvoiceNumber"] == 1 and invoice["CustomerId"] == customer["Id"]
     assert api.get("/customerinvoicedrafts").json()["Data"] == []
@@ -335,8 +400,9 @@ def test_rate_limit_per_endpoint_without_retry_after(clock: FakeClock) -> None:
         assert over.status_code == 429 and "Retry-After" not in over.headers
         body = over.json()
         assert body["ErrorCode"] == 4010
-        assert body["DeveloperErrorMessage"] == ("API calls quota exceeded! maximum admitted 3 per Minute. "
-                                                 "Try again in 40 seconds.")
+        assert body["DeveloperErrorMessage"] == (
+            "API calls quota exceeded! maximum admitted 3 per Minute. Try again in 40 seconds."
+        )
         assert api.get("/articles").status_code == 200  # another endpoint has its own window
         clock.advance(40)
         assert api.get("/customers").status_code == 200
@@ -345,8 +411,17 @@ def test_rate_limit_per_endpoint_without_retry_after(clock: FakeClock) -> None:
 def test_fault_500_happens_before_the_write(api: Api) -> None:
     terms = api.get("/companysettings").json()["TermsOfPaymentId"]
     api.sb.inject_fault("POST", "/v2/customers", "500")
-    r = api.post("/customers", {"Name": "A", "InvoiceCity": "S", "InvoicePostalCode": "1", "IsPrivatePerson": True,
-                                "IsActive": True, "TermsOfPaymentId": terms})
+    r = api.post(
+        "/customers",
+        {
+            "Name": "A",
+            "InvoiceCity": "S",
+            "InvoicePostalCode": "1",
+            "IsPrivatePerson": True,
+            "IsActive": True,
+            "TermsOfPaymentId": terms,
+        },
+    )
     assert r.status_code == 500 and set(r.json()) == {"ErrorCode", "DeveloperErrorMessage", "ErrorId", "Errors"}
     assert api.sb.customers == {}
     api.customer()
@@ -410,8 +485,10 @@ def test_concurrent_creates_get_unique_numbers(api: Api) -> None:
 
 def test_totals_rule_functions() -> None:
     assert row_amount(Decimal("0.125"), Decimal("1"), Decimal("0")) == Decimal("0.13")
-    t = totals([(Decimal("100"), Decimal("25")), (Decimal("0.05"), Decimal("25")), (Decimal("10"), Decimal("6"))],
-               includes_vat=True)
+    t = totals(
+        [(Decimal("100"), Decimal("25")), (Decimal("0.05"), Decimal("25")), (Decimal("10"), Decimal("6"))],
+        includes_vat=True,
+    )
     assert t.vat == Decimal("20.01") + Decimal("0.57") and t.amount == Decimal("110.05")
 
 
@@ -440,8 +517,10 @@ def test_or_of_equalities_is_the_same_filter_as_its_terms() -> None:
                 return "error"
 
         fast = outcome(compile_filter(text, ["YourReference"]))
-        one_by_one = [outcome(compile_filter(f"YourReference eq '{t.replace(chr(39), chr(39) * 2)}'",
-                                             ["YourReference"])) for t in terms]
+        one_by_one = [
+            outcome(compile_filter(f"YourReference eq '{t.replace(chr(39), chr(39) * 2)}'", ["YourReference"]))
+            for t in terms
+        ]
         expected = "error" if "error" in one_by_one else any(one_by_one)
         assert fast == expected
 

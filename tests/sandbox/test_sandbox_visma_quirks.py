@@ -19,19 +19,39 @@ from shopvisma.sandbox.visma.server import VismaSandbox
 from support.clock import FakeClock
 from support.visma_api import CLIENT, Api, draft_body, order_body
 
-NAMES = ("vat-rate-fraction", "retry-after-header", "retry-after-only", "filter-whitelist", "page-cap-50",
-         "create-200", "put-204", "inner-codes-int", "startup-guide", "no-order-module", "no-sales-scope",
-         "includes-vat-spec-2026", "vat-per-row")
+NAMES = (
+    "vat-rate-fraction",
+    "retry-after-header",
+    "retry-after-only",
+    "filter-whitelist",
+    "page-cap-50",
+    "create-200",
+    "put-204",
+    "inner-codes-int",
+    "startup-guide",
+    "no-order-module",
+    "no-sales-scope",
+    "includes-vat-spec-2026",
+    "vat-per-row",
+)
 
 
 def grant(sb: VismaSandbox, scope: str) -> requests.Response:
     """A token for `scope` the way a user's login gets one: authorize, then the code grant."""
     redirect = "http://127.0.0.1:8765/callback"
-    r = requests.get(f"{sb.identity_url}/connect/authorize", allow_redirects=False, timeout=5, params={
-        "client_id": sb.client_id, "redirect_uri": redirect, "response_type": "code", "scope": scope})
+    r = requests.get(
+        f"{sb.identity_url}/connect/authorize",
+        allow_redirects=False,
+        timeout=5,
+        params={"client_id": sb.client_id, "redirect_uri": redirect, "response_type": "code", "scope": scope},
+    )
     code = parse_qs(urlsplit(r.headers["Location"]).query)["code"][0]
-    return requests.post(f"{sb.identity_url}/connect/token", auth=CLIENT, timeout=5, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect})
+    return requests.post(
+        f"{sb.identity_url}/connect/token",
+        auth=CLIENT,
+        timeout=5,
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect},
+    )
 
 
 def bearer(sb: VismaSandbox, scope: str) -> requests.Session:
@@ -92,8 +112,9 @@ def test_cli_sandbox_quirk_option(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shopvisma.commands.demo, "serve_sandbox", lambda **kw: seen.update(kw))
     runner = CliRunner()
     help_text = runner.invoke(app, ["sandbox", "--help"]).output
-    assert "--quirk" in help_text and all(n in help_text.replace("-\n", "-").replace("\n", " ").replace(" ", "")
-                                          for n in NAMES)
+    assert "--quirk" in help_text and all(
+        n in help_text.replace("-\n", "-").replace("\n", " ").replace(" ", "") for n in NAMES
+    )
     bad = runner.invoke(app, ["sandbox", "--quirk", "bogus"])
     assert bad.exit_code == 2 and "bogus" in bad.output and not seen
     ok = runner.invoke(app, ["sandbox", "--quirk", "startup-guide", "--quirk", "put-204"])
@@ -111,10 +132,16 @@ def test_coding_vat_rate_string_is_percent_style_in_every_reading(api: Api) -> N
 
 def test_vat_rate_fraction(api: Api) -> None:
     customer, a25, a12 = api.customer(), api.article("A"), api.article("B", "Varor 12% moms")
-    body = draft_body(customer, [{"ArticleId": a25["Id"], "UnitPrice": 100, "Quantity": 1},
-                                 {"ArticleId": a12["Id"], "UnitPrice": 100, "Quantity": 1}])
-    body["Rows"].append({"LineNumber": 3, "IsTextRow": True, "Text": "Shopify #1001",
-                         "ReversedConstructionServicesVatFree": False})
+    body = draft_body(
+        customer,
+        [
+            {"ArticleId": a25["Id"], "UnitPrice": 100, "Quantity": 1},
+            {"ArticleId": a12["Id"], "UnitPrice": 100, "Quantity": 1},
+        ],
+    )
+    body["Rows"].append(
+        {"LineNumber": 3, "IsTextRow": True, "Text": "Shopify #1001", "ReversedConstructionServicesVatFree": False}
+    )
     default = api.post("/customerinvoicedrafts", body).json()
     assert [r["VatRate"] for r in default["Rows"]] == [25, 12, None]
     assert api.coding("Varor 25% moms")["VatRatePercent"] == 25
@@ -126,8 +153,11 @@ def test_vat_rate_fraction(api: Api) -> None:
     fraction = api.post("/customerinvoicedrafts", body).json()
     assert [r["VatRate"] for r in fraction["Rows"]] == [0.25, 0.12, None]
     assert (fraction["TotalAmount"], fraction["TotalVatAmount"]) == (default["TotalAmount"], 37.0)  # same money
-    assert [r["VatRate"] for r in api.get(f"/customerinvoicedrafts/{default['Id']}").json()["Rows"]] == \
-        [0.25, 0.12, None]  # what was stored under the default is served in the new scale too
+    assert [r["VatRate"] for r in api.get(f"/customerinvoicedrafts/{default['Id']}").json()["Rows"]] == [
+        0.25,
+        0.12,
+        None,
+    ]  # what was stored under the default is served in the new scale too
     listed = api.get("/articleaccountcodings", **{"$filter": "VatRatePercent eq 0.12"}).json()["Data"]
     assert [c["Name"] for c in listed] == ["Varor 12% moms"]  # $filter sees the served scale
     order = api.post("/orders", order_body(customer, [{"ArticleId": a25["Id"], "UnitPrice": 10, "Quantity": 1}]))
@@ -142,11 +172,18 @@ def test_vat_rate_fraction(api: Api) -> None:
 
 
 # ------------------------------------------------------------------ Retry-After
-@pytest.mark.parametrize("quirk, header, message", [
-    ("", None, "API calls quota exceeded! maximum admitted 2 per Minute. Try again in 55 seconds."),
-    ("retry-after-header", "55", "API calls quota exceeded! maximum admitted 2 per Minute. Try again in 55 seconds."),
-    ("retry-after-only", "55", "API calls quota exceeded! maximum admitted 2 per Minute."),
-])
+@pytest.mark.parametrize(
+    "quirk, header, message",
+    [
+        ("", None, "API calls quota exceeded! maximum admitted 2 per Minute. Try again in 55 seconds."),
+        (
+            "retry-after-header",
+            "55",
+            "API calls quota exceeded! maximum admitted 2 per Minute. Try again in 55 seconds.",
+        ),
+        ("retry-after-only", "55", "API calls quota exceeded! maximum admitted 2 per Minute."),
+    ],
+)
 def test_quota_answer_readings(clock: FakeClock, quirk: str, header: str | None, message: str) -> None:
     with VismaSandbox(rate_limit_per_minute=2, clock=clock, quirks=[quirk] if quirk else []) as sb:
         api = Api(sb)
@@ -174,12 +211,18 @@ def test_retry_after_only_wins_over_header(clock: FakeClock) -> None:
 # ------------------------------------------------------------------ filter-whitelist
 def test_filter_whitelist_refuses_the_products_lookups(api: Api) -> None:
     customer, article = api.customer(EmailAddress="a@b.se"), api.article("SKU-1")
-    draft = api.post("/customerinvoicedrafts", draft_body(
-        customer, [{"ArticleId": article["Id"], "UnitPrice": 1, "Quantity": 1}], ref="#1001")).json()
+    draft = api.post(
+        "/customerinvoicedrafts",
+        draft_body(customer, [{"ArticleId": article["Id"], "UnitPrice": 1, "Quantity": 1}], ref="#1001"),
+    ).json()
     order = api.post("/orders", order_body(customer, [{"ArticleId": article["Id"], "UnitPrice": 1, "Quantity": 1}]))
-    lookups = {"/customerinvoicedrafts": "YourReference eq '#1001'", "/customerinvoices": "YourReference eq '#1'",
-               "/orders": "YourReference eq '#1'", "/customers": "EmailAddress eq 'a@b.se'",
-               "/articles": "Number eq 'SKU-1'"}
+    lookups = {
+        "/customerinvoicedrafts": "YourReference eq '#1001'",
+        "/customerinvoices": "YourReference eq '#1'",
+        "/orders": "YourReference eq '#1'",
+        "/customers": "EmailAddress eq 'a@b.se'",
+        "/articles": "Number eq 'SKU-1'",
+    }
     for path, expr in lookups.items():
         assert api.get(path, **{"$filter": expr}).status_code == 200  # the default reading filters anything
 
@@ -188,16 +231,25 @@ def test_filter_whitelist_refuses_the_products_lookups(api: Api) -> None:
         r = api.get(path, **{"$filter": expr})
         assert r.status_code == 400 and r.json()["ErrorCode"] == 2000, (path, r.text)
         prop = expr.split()[0]
-        assert r.json()["Errors"] == [{"Field": "$filter", "ErrorCode": "2000", "Key": "InvalidFilter",
-                                       "Message": f"The property '{prop}' is not filterable for this endpoint."}]
+        assert r.json()["Errors"] == [
+            {
+                "Field": "$filter",
+                "ErrorCode": "2000",
+                "Key": "InvalidFilter",
+                "Message": f"The property '{prop}' is not filterable for this endpoint.",
+            }
+        ]
     # one refused property refuses the whole filter, even behind `or`
     mixed = api.get("/customers", **{"$filter": "Name eq 'x' or EmailAddress eq 'a@b.se'"})
     assert "'EmailAddress'" in mixed.json()["Errors"][0]["Message"]
     # unknown properties and syntax errors keep their own message
     assert "Could not find" in api.get("/customers", **{"$filter": "Email eq 'x'"}).json()["Errors"][0]["Message"]
-    allowed = {"/customers": f"CustomerNumber eq '{customer['CustomerNumber']}'",
-               "/articles": f"Id eq {article['Id']}", "/orders": f"Number eq {order.json()['Number']}",
-               "/customerinvoicedrafts": f"CustomerId eq {customer['Id']}"}
+    allowed = {
+        "/customers": f"CustomerNumber eq '{customer['CustomerNumber']}'",
+        "/articles": f"Id eq {article['Id']}",
+        "/orders": f"Number eq {order.json()['Number']}",
+        "/customerinvoicedrafts": f"CustomerId eq {customer['Id']}",
+    }
     for path, expr in allowed.items():
         r = api.get(path, **{"$filter": expr})
         assert r.status_code == 200 and len(r.json()["Data"]) == 1, (path, r.text)
@@ -209,10 +261,18 @@ def test_filter_whitelist_refuses_the_products_lookups(api: Api) -> None:
 def test_filter_whitelist_names_real_properties(sandbox: VismaSandbox) -> None:
     from shopvisma.sandbox.visma.records import INVOICE_FIELDS
 
-    typed = {"customers": "CustomerApi", "articles": "ArticleApi", "customerinvoicedrafts": "CustomerInvoiceDraftApi",
-             "orders": "OrderApi"}
-    seeded = {"units": sandbox.units, "articleaccountcodings": sandbox.codings, "vatcodes": sandbox.vatcodes,
-              "termsofpayments": sandbox.terms_of_payments}
+    typed = {
+        "customers": "CustomerApi",
+        "articles": "ArticleApi",
+        "customerinvoicedrafts": "CustomerInvoiceDraftApi",
+        "orders": "OrderApi",
+    }
+    seeded = {
+        "units": sandbox.units,
+        "articleaccountcodings": sandbox.codings,
+        "vatcodes": sandbox.vatcodes,
+        "termsofpayments": sandbox.terms_of_payments,
+    }
     for endpoint, allowed in FILTERABLE.items():
         if endpoint in typed:
             known = set(scalar_properties(typed[endpoint]))
@@ -221,8 +281,10 @@ def test_filter_whitelist_names_real_properties(sandbox: VismaSandbox) -> None:
         else:
             known = set(next(iter(seeded[endpoint].values())))
         assert allowed <= known, (endpoint, allowed - known)
-    assert "YourReference" not in FILTERABLE["orders"] | FILTERABLE["customerinvoicedrafts"] | \
-        FILTERABLE["customerinvoices"]
+    assert (
+        "YourReference"
+        not in FILTERABLE["orders"] | FILTERABLE["customerinvoicedrafts"] | FILTERABLE["customerinvoices"]
+    )
     assert "EmailAddress" not in FILTERABLE["customers"] and "Number" not in FILTERABLE["articles"]
 
 
@@ -233,8 +295,13 @@ def test_page_cap_50(api: Api) -> None:
     assert len(api.get("/customers", **{"$pagesize": 1000}).json()["Data"]) == 60
     api.sb.quirks.add("page-cap-50")
     first = api.get("/customers", **{"$pagesize": 1000}).json()
-    assert first["Meta"] | {"ServerTimeUtc": ""} == {"CurrentPage": 1, "PageSize": 50, "TotalNumberOfPages": 2,
-                                                      "TotalNumberOfResults": 60, "ServerTimeUtc": ""}
+    assert first["Meta"] | {"ServerTimeUtc": ""} == {
+        "CurrentPage": 1,
+        "PageSize": 50,
+        "TotalNumberOfPages": 2,
+        "TotalNumberOfResults": 60,
+        "ServerTimeUtc": "",
+    }
     assert len(first["Data"]) == 50
     second = api.get("/customers", **{"$pagesize": 1000, "$page": 2}).json()
     assert [c["Name"] for c in second["Data"]] == [f"K{i}" for i in range(50, 60)]
@@ -244,8 +311,14 @@ def test_page_cap_50(api: Api) -> None:
 
 
 def _customer_body(api: Api, i: int) -> dict[str, Any]:
-    return {"Name": f"K{i}", "InvoiceCity": "S", "InvoicePostalCode": "1", "IsPrivatePerson": True,
-            "IsActive": True, "TermsOfPaymentId": api.sb.company_settings["TermsOfPaymentId"]}
+    return {
+        "Name": f"K{i}",
+        "InvoiceCity": "S",
+        "InvoicePostalCode": "1",
+        "IsPrivatePerson": True,
+        "IsActive": True,
+        "TermsOfPaymentId": api.sb.company_settings["TermsOfPaymentId"],
+    }
 
 
 # ------------------------------------------------------------------ statuses
@@ -253,8 +326,16 @@ def test_create_200(api: Api) -> None:
     api.sb.quirks.add("create-200")
     customer = api.post("/customers", _customer_body(api, 1))
     assert customer.status_code == 200 and customer.json()["Name"] == "K1"
-    article = api.post("/articles", {"Number": "A", "Name": "A", "UnitId": next(iter(api.sb.units)),
-                                     "CodingId": api.coding("Varor 25% moms")["Id"], "IsActive": True})
+    article = api.post(
+        "/articles",
+        {
+            "Number": "A",
+            "Name": "A",
+            "UnitId": next(iter(api.sb.units)),
+            "CodingId": api.coding("Varor 25% moms")["Id"],
+            "IsActive": True,
+        },
+    )
     assert article.status_code == 200
     body = draft_body(customer.json(), [{"ArticleId": article.json()["Id"], "UnitPrice": 1, "Quantity": 1}])
     draft = api.post("/customerinvoicedrafts", body)
@@ -330,22 +411,40 @@ def test_no_order_module_is_the_order_module_switch(api: Api) -> None:
 
 # ------------------------------------------------------------------ scopes and no-sales-scope
 def test_default_grants_carry_every_scope_the_product_needs(sandbox: VismaSandbox) -> None:
-    r = requests.post(f"{sandbox.identity_url}/connect/token", auth=CLIENT, timeout=5, data={
-        "grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()})
+    r = requests.post(
+        f"{sandbox.identity_url}/connect/token",
+        auth=CLIENT,
+        timeout=5,
+        data={"grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()},
+    )
     assert r.json()["scope"] == DEFAULT_SCOPE == "ea:api offline_access ea:sales ea:accounting"
     product = "ea:api offline_access ea:sales ea:accounting_readonly"  # shopvisma.visma.auth.SCOPES
     assert grant(sandbox, product).json()["scope"] == product
     s = bearer(sandbox, product)
-    for path in ("/customers", "/articles", "/customerinvoicedrafts", "/customerinvoices", "/orders", "/units",
-                 "/articleaccountcodings", "/termsofpayments", "/vatcodes", "/companysettings"):
+    for path in (
+        "/customers",
+        "/articles",
+        "/customerinvoicedrafts",
+        "/customerinvoices",
+        "/orders",
+        "/units",
+        "/articleaccountcodings",
+        "/termsofpayments",
+        "/vatcodes",
+        "/companysettings",
+    ):
         assert s.get(sandbox.api_url + path, timeout=5).status_code == 200, path
 
 
 def test_endpoints_need_their_scopes(sandbox: VismaSandbox) -> None:
     readonly = bearer(sandbox, "ea:api offline_access ea:sales_readonly")
     assert readonly.get(sandbox.api_url + "/customers", timeout=5).status_code == 200
-    refused(readonly.post(sandbox.api_url + "/customers", json={}, timeout=5), 403, 4006,
-            "NoAccessToScopes - The access token lacks a scope this endpoint requires (any of: ea:sales).")
+    refused(
+        readonly.post(sandbox.api_url + "/customers", json={}, timeout=5),
+        403,
+        4006,
+        "NoAccessToScopes - The access token lacks a scope this endpoint requires (any of: ea:sales).",
+    )
     refused(readonly.get(sandbox.api_url + "/vatcodes", timeout=5), 403, 4006, "NoAccessToScopes")
     assert sandbox.customers == {}
     purchase = bearer(sandbox, "ea:api ea:purchase_readonly")
@@ -362,8 +461,12 @@ def test_no_sales_scope(api: Api, sandbox: VismaSandbox) -> None:
     refused(api.get("/customers"), 403, 4006, "NoAccessToScopes")
     refused(api.post("/customerinvoicedrafts", {}), 403, 4006, "NoAccessToScopes")
     assert api.get("/vatcodes").status_code == 200 and api.get("/companysettings").status_code == 200
-    fresh = requests.post(f"{sandbox.identity_url}/connect/token", auth=CLIENT, timeout=5, data={
-        "grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()}).json()
+    fresh = requests.post(
+        f"{sandbox.identity_url}/connect/token",
+        auth=CLIENT,
+        timeout=5,
+        data={"grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()},
+    ).json()
     assert fresh["scope"] == "ea:api offline_access ea:accounting"
     assert grant(sandbox, "ea:api ea:sales_readonly").json()["scope"] == "ea:api"
     sandbox.quirks.discard("no-sales-scope")

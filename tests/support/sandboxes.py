@@ -17,8 +17,11 @@ SHOPIFY_TOKEN = {"X-Shopify-Access-Token": "shpat_sandbox"}  # the sandbox's def
 
 def paid(n: int, seed: int = 0, **kw: Any) -> list[dict[str, Any]]:
     """`n` seeded orders a default config selects: paid, not cancelled, not test orders."""
-    orders = [o for o in generate_orders(n * 3, seed=seed, **kw)
-              if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")]
+    orders = [
+        o
+        for o in generate_orders(n * 3, seed=seed, **kw)
+        if o["displayFinancialStatus"] == "PAID" and not o.get("cancelledAt") and not o.get("test")
+    ]
     return orders[:n]
 
 
@@ -35,19 +38,25 @@ def unthrottled_shop(orders: list[dict[str, Any]], **kw: Any) -> Iterator[Any]:
         sb.stop()
 
 
-def shopify_post(sb: Any, query: str, variables: dict[str, Any] | None = None, *,
-                 headers: dict[str, str] | None = None, op: str | None = None,
-                 timeout: float = 10) -> requests.Response:
+def shopify_post(
+    sb: Any,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    op: str | None = None,
+    timeout: float = 10,
+) -> requests.Response:
     """One GraphQL request to the Shopify sandbox, with the static token unless `headers` is given."""
     body: dict[str, Any] = {"query": query, "variables": variables or {}}
     if op:
         body["operationName"] = op
-    return requests.post(sb.api_url, json=body, headers=SHOPIFY_TOKEN if headers is None else headers,
-                         timeout=timeout)
+    return requests.post(sb.api_url, json=body, headers=SHOPIFY_TOKEN if headers is None else headers, timeout=timeout)
 
 
-def shopify_data(sb: Any, query: str, variables: dict[str, Any] | None = None, *,
-                 timeout: float = 30) -> dict[str, Any]:
+def shopify_data(
+    sb: Any, query: str, variables: dict[str, Any] | None = None, *, timeout: float = 30
+) -> dict[str, Any]:
     """The answer's body, asserting HTTP 200 and no GraphQL errors."""
     r = shopify_post(sb, query, variables, timeout=timeout)
     assert r.status_code == 200

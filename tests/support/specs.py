@@ -73,8 +73,7 @@ def validator18(spec18: dict[str, Any], name: str) -> Any:
 def validator26(spec26: dict[str, Any], name: str) -> Any:
     import jsonschema
 
-    return jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{name}",
-                                            "components": spec26["components"]})
+    return jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": spec26["components"]})
 
 
 # ---------------------------------------------------------------- Visma: the shipped extraction

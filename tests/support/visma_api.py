@@ -20,8 +20,12 @@ class Api:
 
     def __init__(self, sandbox: VismaSandbox) -> None:
         self.sb = sandbox
-        token = requests.post(f"{sandbox.identity_url}/connect/token", auth=CLIENT, timeout=5,
-                              data={"grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()})
+        token = requests.post(
+            f"{sandbox.identity_url}/connect/token",
+            auth=CLIENT,
+            timeout=5,
+            data={"grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()},
+        )
         self.s = requests.Session()
         self.s.headers["Authorization"] = "Bearer " + token.json()["access_token"]
 
@@ -40,40 +44,86 @@ class Api:
 
     def customer(self, **extra: Any) -> dict[str, Any]:
         terms = self.get("/companysettings").json()["TermsOfPaymentId"]
-        body = {"Name": "Kund AB", "InvoiceCity": "Stockholm", "InvoicePostalCode": "11122",
-                "IsPrivatePerson": False, "IsActive": True, "TermsOfPaymentId": terms, **extra}
+        body = {
+            "Name": "Kund AB",
+            "InvoiceCity": "Stockholm",
+            "InvoicePostalCode": "11122",
+            "IsPrivatePerson": False,
+            "IsActive": True,
+            "TermsOfPaymentId": terms,
+            **extra,
+        }
         r = self.post("/customers", body)
         assert r.status_code == 201, r.text
         return r.json()
 
     def article(self, number: str, coding: str = "Varor 25% moms") -> dict[str, Any]:
         unit = self.get("/units", **{"$filter": "Code eq 'st'"}).json()["Data"][0]
-        r = self.post("/articles", {"Number": number, "Name": f"Artikel {number}", "UnitId": unit["Id"],
-                                    "CodingId": self.coding(coding)["Id"], "IsActive": True})
+        r = self.post(
+            "/articles",
+            {
+                "Number": number,
+                "Name": f"Artikel {number}",
+                "UnitId": unit["Id"],
+                "CodingId": self.coding(coding)["Id"],
+                "IsActive": True,
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
 
 def draft_body(customer: dict[str, Any], rows: list[dict[str, Any]], ref: str = "#1001") -> dict[str, Any]:
     return {
-        "CustomerId": customer["Id"], "RotReducedInvoicingType": 0, "EuThirdParty": False, "YourReference": ref,
-        "InvoiceCustomerName": customer["Name"], "InvoicePostalCode": customer["InvoicePostalCode"],
-        "InvoiceCity": customer["InvoiceCity"], "InvoiceCountryCode": customer.get("InvoiceCountryCode") or "SE",
+        "CustomerId": customer["Id"],
+        "RotReducedInvoicingType": 0,
+        "EuThirdParty": False,
+        "YourReference": ref,
+        "InvoiceCustomerName": customer["Name"],
+        "InvoicePostalCode": customer["InvoicePostalCode"],
+        "InvoiceCity": customer["InvoiceCity"],
+        "InvoiceCountryCode": customer.get("InvoiceCountryCode") or "SE",
         "CustomerIsPrivatePerson": customer["IsPrivatePerson"],
-        "Rows": [{"LineNumber": i + 1, "IsTextRow": False, "ReversedConstructionServicesVatFree": False,
-                  "Text": "rad", **row} for i, row in enumerate(rows)],
+        "Rows": [
+            {
+                "LineNumber": i + 1,
+                "IsTextRow": False,
+                "ReversedConstructionServicesVatFree": False,
+                "Text": "rad",
+                **row,
+            }
+            for i, row in enumerate(rows)
+        ],
     }
 
 
 def order_body(customer: dict[str, Any], rows: list[dict[str, Any]], currency: str = "SEK") -> dict[str, Any]:
     return {
-        "CustomerId": customer["Id"], "CurrencyCode": currency, "Status": 1, "EuThirdParty": False,
-        "ReverseChargeOnConstructionServices": False, "RotReducedInvoicingType": 0, "OrderDate": "2026-01-05",
-        "Amount": 0, "VatAmount": 0, "RoundingsAmount": 0, "InvoiceCustomerName": customer["Name"],
-        "InvoicePostalCode": customer["InvoicePostalCode"], "InvoiceCity": customer["InvoiceCity"],
-        "InvoiceCountryCode": "SE", "CustomerIsPrivatePerson": customer["IsPrivatePerson"],
-        "Rows": [{"LineNumber": i + 1, "IsTextRow": False, "IsWorkCost": False, "EligibleForReverseChargeOnVat": False,
-                  **row} for i, row in enumerate(rows)],
+        "CustomerId": customer["Id"],
+        "CurrencyCode": currency,
+        "Status": 1,
+        "EuThirdParty": False,
+        "ReverseChargeOnConstructionServices": False,
+        "RotReducedInvoicingType": 0,
+        "OrderDate": "2026-01-05",
+        "Amount": 0,
+        "VatAmount": 0,
+        "RoundingsAmount": 0,
+        "InvoiceCustomerName": customer["Name"],
+        "InvoicePostalCode": customer["InvoicePostalCode"],
+        "InvoiceCity": customer["InvoiceCity"],
+        "InvoiceCountryCode": "SE",
+        "CustomerIsPrivatePerson": customer["IsPrivatePerson"],
+        "Rows": [
+            {
+                "LineNumber": i + 1,
+                "IsTextRow": False,
+                "IsWorkCost": False,
+                "EligibleForReverseChargeOnVat": False,
+                **row,
+            }
+            for i, row in enumerate(rows)
+        ],
     }
 
 

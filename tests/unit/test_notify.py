@@ -41,9 +41,15 @@ def monitor() -> Iterator[Monitor]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode("utf-8") if length else ""
-            mon.requests.append({"method": self.command, "path": self.path, "body": body,
-                                 "content_type": self.headers.get("Content-Type"),
-                                 "user_agent": self.headers.get("User-Agent")})
+            mon.requests.append(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "body": body,
+                    "content_type": self.headers.get("Content-Type"),
+                    "user_agent": self.headers.get("User-Agent"),
+                }
+            )
             if mon.delay:
                 time.sleep(mon.delay)
             self.send_response(mon.status)
@@ -152,8 +158,11 @@ def test_pass_summary_is_one_line() -> None:
     def outcome(name: str, status: str, reason: str = "") -> OrderOutcome:
         return OrderOutcome(name=name, status=status, reason=reason)
 
-    for o in [outcome("#1", "created"), outcome("#2", "created"),
-              *(outcome(f"#{i}", "failed", "no e-mail") for i in range(10, 15))]:
+    for o in [
+        outcome("#1", "created"),
+        outcome("#2", "created"),
+        *(outcome(f"#{i}", "failed", "no e-mail") for i in range(10, 15)),
+    ]:
         result.add(o)
     text = pass_summary(result)
     assert "\n" not in text

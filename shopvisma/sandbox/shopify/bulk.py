@@ -123,23 +123,40 @@ def view(op: BulkOperation, now: float, origin: str, *, just_created: bool = Fal
     time, because Shopify documents objectCount as a running count.
     """
     out: dict[str, Any] = {
-        "id": op.gid, "type": "QUERY", "query": op.query, "createdAt": _iso(op.created), "completedAt": None,
-        "status": "CREATED", "errorCode": None, "objectCount": "0", "rootObjectCount": "0", "fileSize": None,
-        "url": None, "partialDataUrl": None,
+        "id": op.gid,
+        "type": "QUERY",
+        "query": op.query,
+        "createdAt": _iso(op.created),
+        "completedAt": None,
+        "status": "CREATED",
+        "errorCode": None,
+        "objectCount": "0",
+        "rootObjectCount": "0",
+        "fileSize": None,
+        "url": None,
+        "partialDataUrl": None,
     }
     if just_created:
         return out
     if op.running(now):
         if now > op.created:  # a poll in the same instant still sees CREATED, as captured
             share = (now - op.created) / (op.ready - op.created)
-            out.update(status="RUNNING", objectCount=str(int(op.object_count * share)),
-                       rootObjectCount=str(int(op.root_count * share)))
+            out.update(
+                status="RUNNING",
+                objectCount=str(int(op.object_count * share)),
+                rootObjectCount=str(int(op.root_count * share)),
+            )
     elif op.failed:
         out.update(status="FAILED", errorCode="INTERNAL_SERVER_ERROR")
     else:
-        out.update(status="COMPLETED", completedAt=_iso(op.ready), objectCount=str(op.object_count),
-                   rootObjectCount=str(op.root_count), fileSize=str(op.size),
-                   url=f"{origin}{RESULT_PATH}{op.seq}.jsonl")
+        out.update(
+            status="COMPLETED",
+            completedAt=_iso(op.ready),
+            objectCount=str(op.object_count),
+            rootObjectCount=str(op.root_count),
+            fileSize=str(op.size),
+            url=f"{origin}{RESULT_PATH}{op.seq}.jsonl",
+        )
     return out
 
 
@@ -156,13 +173,18 @@ def resolve_run_query(root: ShopifySandbox, info: Any, query: str) -> dict[str, 
     now = root.clock()
     latest = state.latest()
     if latest is not None and latest.running(now):
-        return {"bulkOperation": None, "userErrors": [
-            {"field": None, "message": IN_PROGRESS.format(gid=latest.gid), "code": "OPERATION_IN_PROGRESS"}]}
+        return {
+            "bulkOperation": None,
+            "userErrors": [
+                {"field": None, "message": IN_PROGRESS.format(gid=latest.gid), "code": "OPERATION_IN_PROGRESS"}
+            ],
+        }
     failed = state.fail_next > 0
     if failed:
         state.fail_next -= 1
-    op = BulkOperation(seq=len(state.operations) + 1, query=query, created=now, ready=now + state.seconds,
-                       failed=failed)
+    op = BulkOperation(
+        seq=len(state.operations) + 1, query=query, created=now, ready=now + state.seconds, failed=failed
+    )
     if not failed:
         write_results(root, document, op, state.directory() / f"{op.seq}.jsonl", now)
     state.operations.append(op)
@@ -184,8 +206,11 @@ def install_bulk_resolvers(schema: GraphQLSchema) -> None:
 
 
 def operation_cost(
-    schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any], *data: Any,
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+    *data: Any,
 ) -> int:
     """query_cost for queries; a flat MUTATION_COST per mutation field, as Shopify charged in 2025-01.
 
@@ -193,8 +218,11 @@ def operation_cost(
     and was charged 10 requested and 10 actual, so the payload selection is not added.
     """
     if operation.operation == OperationType.MUTATION:
-        roots = [k for k, nodes in _fields([operation.selection_set], fragments).items()
-                 if not nodes[0].name.value.startswith("__")]
+        roots = [
+            k
+            for k, nodes in _fields([operation.selection_set], fragments).items()
+            if not nodes[0].name.value.startswith("__")
+        ]
         return MUTATION_COST * len(roots)
     return query_cost(schema, operation, fragments, variables, *data)
 
@@ -280,9 +308,13 @@ class _Writer:
         self.size += len(data)
 
 
-def _project(value: dict[str, Any], nodes: list[FieldNode], type_: GraphQLObjectType,
-             fragments: dict[str, FragmentDefinitionNode], deferred: list[tuple[Any, list[FieldNode], Any]]
-             ) -> dict[str, Any]:
+def _project(
+    value: dict[str, Any],
+    nodes: list[FieldNode],
+    type_: GraphQLObjectType,
+    fragments: dict[str, FragmentDefinitionNode],
+    deferred: list[tuple[Any, list[FieldNode], Any]],
+) -> dict[str, Any]:
     """One object's fields inline, its connections moved to `deferred` (they become lines of their own)."""
     out: dict[str, Any] = {}
     for key, fnodes in _sub(nodes, fragments).items():
@@ -302,8 +334,14 @@ def _project(value: dict[str, Any], nodes: list[FieldNode], type_: GraphQLObject
     return out
 
 
-def _emit_connection(value: dict[str, Any], nodes: list[FieldNode], conn: GraphQLObjectType, parent: str | None,
-                     fragments: dict[str, FragmentDefinitionNode], writer: _Writer) -> None:
+def _emit_connection(
+    value: dict[str, Any],
+    nodes: list[FieldNode],
+    conn: GraphQLObjectType,
+    parent: str | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    writer: _Writer,
+) -> None:
     """Each node as a line (children right after their parent); cursors and pageInfo are dropped."""
     node_type = _node_type(conn)
     for ekey, enodes in _sub(nodes, fragments).items():
@@ -350,15 +388,21 @@ def write_results(sandbox: ShopifySandbox, document: DocumentNode, op: BulkOpera
 # ----------------------------------------------------------------- download
 def serve_result(sandbox: ShopifySandbox, handler: BaseHTTPRequestHandler, path: str) -> None:
     """GET {origin}/bulk-results/<n>.jsonl: no token (a signed storage URL on Shopify), streamed from disk."""
-    name = path[len(RESULT_PATH):]
+    name = path[len(RESULT_PATH) :]
     seq = int(name[:-6]) if name.endswith(".jsonl") and name[:-6].isdigit() else 0
     with sandbox.lock:
         ops = sandbox.bulk.operations
         op = ops[seq - 1] if 0 < seq <= len(ops) else None
-        ready = (op is not None and not op.running(sandbox.clock()) and not op.failed and op.path is not None
-                 and op.path.exists())  # gone after stop()
-        sandbox.bulk_downloads.append({"id": op.gid if op else None, "status": 200 if ready else 404,
-                                       "bytes": op.size if ready and op else 0})
+        ready = (
+            op is not None
+            and not op.running(sandbox.clock())
+            and not op.failed
+            and op.path is not None
+            and op.path.exists()
+        )  # gone after stop()
+        sandbox.bulk_downloads.append(
+            {"id": op.gid if op else None, "status": 200 if ready else 404, "bytes": op.size if ready and op else 0}
+        )
     if not ready or op is None or op.path is None:
         body = b"Not Found"
         handler.send_response(404)

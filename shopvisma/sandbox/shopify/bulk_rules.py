@@ -52,8 +52,9 @@ PARENT_ID = (
 ROOT_NOT_EMULATED = "The sandbox only emulates bulk queries over `orders`, not over '{name}'."
 
 
-def _fields(selection_sets: Iterable[SelectionSetNode | None],
-            fragments: dict[str, FragmentDefinitionNode]) -> dict[str, list[FieldNode]]:
+def _fields(
+    selection_sets: Iterable[SelectionSetNode | None], fragments: dict[str, FragmentDefinitionNode]
+) -> dict[str, list[FieldNode]]:
     """Fields by response key, through fragments (the subset has no interfaces, so no type conditions matter)."""
     out: dict[str, list[FieldNode]] = {}
 
@@ -100,8 +101,16 @@ class _Shape:
     no_parent_id: list[str] = field(default_factory=list)
 
 
-def _walk(type_: GraphQLObjectType, sets: list[SelectionSetNode | None], fragments: dict[str, FragmentDefinitionNode],
-          shape: _Shape, depth: int, in_list: bool, parent: str | None, parent_has_id: bool) -> None:
+def _walk(
+    type_: GraphQLObjectType,
+    sets: list[SelectionSetNode | None],
+    fragments: dict[str, FragmentDefinitionNode],
+    shape: _Shape,
+    depth: int,
+    in_list: bool,
+    parent: str | None,
+    parent_has_id: bool,
+) -> None:
     """Count connections and note rule breaches below one object (`parent` = the enclosing connection)."""
     for fnodes in _fields(sets, fragments).values():
         name = fnodes[0].name.value
@@ -141,8 +150,11 @@ def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
 def _root_field(document: DocumentNode) -> tuple[str, list[FieldNode]]:
     """The (response key, field nodes) of a checked bulk query's single top-level field."""
     operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
-    return next((k, n) for k, n in _fields([operation.selection_set], _fragments(document)).items()
-                if not n[0].name.value.startswith("__"))
+    return next(
+        (k, n)
+        for k, n in _fields([operation.selection_set], _fragments(document)).items()
+        if not n[0].name.value.startswith("__")
+    )
 
 
 def check_bulk_query(schema: GraphQLSchema, query: str) -> tuple[list[str], DocumentNode | None]:
@@ -173,8 +185,9 @@ def check_bulk_query(schema: GraphQLSchema, query: str) -> tuple[list[str], Docu
     fragments = _fragments(document)
     root = schema.query_type
     assert root is not None
-    roots = {k: n for k, n in _fields([operation.selection_set], fragments).items()
-             if not n[0].name.value.startswith("__")}
+    roots = {
+        k: n for k, n in _fields([operation.selection_set], fragments).items() if not n[0].name.value.startswith("__")
+    }
     shape = _Shape()
     _walk(root, [operation.selection_set], fragments, shape, 0, False, None, True)
     errors: list[str] = []

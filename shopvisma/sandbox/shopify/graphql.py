@@ -117,14 +117,16 @@ def resolve_orders(root: Any, info: Any, **args: Any) -> dict[str, Any]:
     match = compile_query(args.get("query"), now)
     sort = _SORT_KEYS.get(str(args.get("sortKey") or "PROCESSED_AT"), _SORT_KEYS["ID"])
     chosen = [o for o in root.orders.values() if match(o)]
-    keyed = sorted(
-        (([sort(o), int(o.get("legacyResourceId") or 0)], o) for o in chosen), key=lambda pair: pair[0]
-    )
+    keyed = sorted((([sort(o), int(o.get("legacyResourceId") or 0)], o) for o in chosen), key=lambda pair: pair[0])
     if args.get("reverse"):
         keyed.reverse()
     return paginate(
-        [o for _, o in keyed], [k for k, _ in keyed],
-        first=args.get("first"), after=args.get("after"), last=args.get("last"), before=args.get("before"),
+        [o for _, o in keyed],
+        [k for k, _ in keyed],
+        first=args.get("first"),
+        after=args.get("after"),
+        last=args.get("last"),
+        before=args.get("before"),
     )
 
 
@@ -139,8 +141,14 @@ def _list_connection(obj: Any, info: Any, **args: Any) -> dict[str, Any]:
     items = list(value or [])
     if args.get("reverse"):
         items.reverse()
-    return paginate(items, list(range(len(items))), first=args.get("first"), after=args.get("after"),
-                    last=args.get("last"), before=args.get("before"))
+    return paginate(
+        items,
+        list(range(len(items))),
+        first=args.get("first"),
+        after=args.get("after"),
+        last=args.get("last"),
+        before=args.get("before"),
+    )
 
 
 def _sliced_list(obj: Any, info: Any, **args: Any) -> list[Any]:
@@ -155,8 +163,12 @@ def install_resolvers(schema: GraphQLSchema) -> None:
     assert query is not None
     query.fields["orders"].resolve = resolve_orders
     query.fields["order"].resolve = resolve_order
-    for type_name, field in (("Order", "lineItems"), ("Order", "shippingLines"),
-                             ("Refund", "refundLineItems"), ("Refund", "refundShippingLines")):
+    for type_name, field in (
+        ("Order", "lineItems"),
+        ("Order", "shippingLines"),
+        ("Refund", "refundLineItems"),
+        ("Refund", "refundShippingLines"),
+    ):
         _object_type(schema, type_name).fields[field].resolve = _list_connection
     _object_type(schema, "Order").fields["refunds"].resolve = _sliced_list
     _object_type(schema, "LineItem").fields["taxLines"].resolve = _sliced_list
@@ -192,12 +204,14 @@ def graphql_error_json(error: GraphQLError) -> dict[str, Any]:
         extensions = {"code": "undefinedField", "typeName": m["type"], "fieldName": m["field"]}
     elif m := _UNKNOWN_ARG.match(message):
         message = f"Field '{m['field']}' doesn't accept argument '{m['arg']}'"
-        extensions = {"code": "argumentNotAccepted", "name": m["field"], "typeName": "Field",
-                      "argumentName": m["arg"]}
+        extensions = {"code": "argumentNotAccepted", "name": m["field"], "typeName": "Field", "argumentName": m["arg"]}
     elif m := _REQUIRED_VAR.match(message):
         message = f"Variable ${m['var']} of type {m['type']} was provided invalid value"
-        extensions = {"code": "INVALID_VARIABLE", "value": None,
-                      "problems": [{"path": [], "explanation": "Expected value to not be null"}]}
+        extensions = {
+            "code": "INVALID_VARIABLE",
+            "value": None,
+            "problems": [{"path": [], "explanation": "Expected value to not be null"}],
+        }
     out: dict[str, Any] = {"message": message}
     if error.locations:
         out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]

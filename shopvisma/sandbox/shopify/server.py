@@ -97,8 +97,10 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
         o.setdefault(key, _zero_bag(cur, pres))
     if o["refunds"]:  # Shopify keeps totalRefundedSet equal to the refunds' sum
         o["totalRefundedSet"] = {
-            side: {"amount": str(sum((Decimal(r["totalRefundedSet"][side]["amount"]) for r in o["refunds"]),
-                                     Decimal(0))), "currencyCode": code}
+            side: {
+                "amount": str(sum((Decimal(r["totalRefundedSet"][side]["amount"]) for r in o["refunds"]), Decimal(0))),
+                "currencyCode": code,
+            }
             for side, code in (("shopMoney", cur), ("presentmentMoney", pres))
         }
     for li in o["lineItems"]:
@@ -216,9 +218,14 @@ class ShopifySandbox:
                 (Decimal(r["totalRefundedSet"]["presentmentMoney"]["amount"]) for r in order["refunds"]), Decimal(0)
             )
             order["totalRefundedSet"] = {
-                "shopMoney": {"amount": str(refunded), "currencyCode": order["totalPriceSet"]["shopMoney"]["currencyCode"]},
-                "presentmentMoney": {"amount": str(refunded_p),
-                                     "currencyCode": order["totalPriceSet"]["presentmentMoney"]["currencyCode"]},
+                "shopMoney": {
+                    "amount": str(refunded),
+                    "currencyCode": order["totalPriceSet"]["shopMoney"]["currencyCode"],
+                },
+                "presentmentMoney": {
+                    "amount": str(refunded_p),
+                    "currencyCode": order["totalPriceSet"]["presentmentMoney"]["currencyCode"],
+                },
             }
             total = Decimal(order["totalPriceSet"]["shopMoney"]["amount"])
             order["displayFinancialStatus"] = "REFUNDED" if refunded >= total else "PARTIALLY_REFUNDED"
@@ -281,7 +288,13 @@ class ShopifySandbox:
         query = str(body.get("query") or "")
         variables = body.get("variables") or {}
         op_name = body.get("operationName")
-        record: dict[str, Any] = {"operation": op_name, "variables": variables, "cost": 0, "throttled": False, "status": 200}
+        record: dict[str, Any] = {
+            "operation": op_name,
+            "variables": variables,
+            "cost": 0,
+            "throttled": False,
+            "status": 200,
+        }
         self.requests.append(record)
         # Parsed and validated once per query text (~7 ms each time otherwise): the
         # product sends the same few documents, and the benchmark times round trips.
@@ -309,16 +322,18 @@ class ShopifySandbox:
         requested = operation_cost(self.schema, operation, fragments, coerced)
         if requested > MAX_QUERY_COST:
             return {
-                "errors": [{
-                    "message": (
-                        f"Query cost is {requested}, which exceeds the single query max cost limit "
-                        f"({MAX_QUERY_COST}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more "
-                        "information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data "
-                        "with fewer limits, bulk operations should be used instead.\nSee "
-                        "https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n"
-                    ),
-                    "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": MAX_QUERY_COST},
-                }],
+                "errors": [
+                    {
+                        "message": (
+                            f"Query cost is {requested}, which exceeds the single query max cost limit "
+                            f"({MAX_QUERY_COST}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more "
+                            "information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data "
+                            "with fewer limits, bulk operations should be used instead.\nSee "
+                            "https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n"
+                        ),
+                        "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": MAX_QUERY_COST},
+                    }
+                ],
                 "extensions": self._cost_ext(requested, None),
             }
         with self.lock:
@@ -329,15 +344,21 @@ class ShopifySandbox:
             if forced or requested > self._available:
                 record["throttled"] = True
                 return {
-                    "errors": [{
-                        "message": "Throttled",
-                        "extensions": {"code": "THROTTLED", "documentation": RATE_LIMIT_DOCS},
-                    }],
+                    "errors": [
+                        {
+                            "message": "Throttled",
+                            "extensions": {"code": "THROTTLED", "documentation": RATE_LIMIT_DOCS},
+                        }
+                    ],
                     "extensions": self._cost_ext(requested, None),
                 }
             self._available -= requested
             result = execute_sync(
-                self.schema, document, root_value=self, variable_values=variables, operation_name=op_name,
+                self.schema,
+                document,
+                root_value=self,
+                variable_values=variables,
+                operation_name=op_name,
                 context_value={"now": datetime.fromtimestamp(self.clock(), tz=timezone.utc)},
             )
             actual = min(requested, operation_cost(self.schema, operation, fragments, coerced, result.data))
@@ -351,8 +372,13 @@ class ShopifySandbox:
         return out
 
     def _cost_ext(self, requested: int, actual: int | None) -> dict[str, Any]:
-        return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual,
-                         "throttleStatus": self.throttle_status()}}
+        return {
+            "cost": {
+                "requestedQueryCost": requested,
+                "actualQueryCost": actual,
+                "throttleStatus": self.throttle_status(),
+            }
+        }
 
 
 _API_PATH = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
@@ -408,13 +434,15 @@ def _make_handler(sandbox: ShopifySandbox) -> type[BaseHTTPRequestHandler]:
                     fault = sandbox.faults.pop(0)
             token = self.headers.get("X-Shopify-Access-Token")
             if fault == "401" or not sandbox.token_ok(token):
-                sandbox.requests.append({"operation": None, "variables": None, "cost": 0, "throttled": False,
-                                         "status": 401})
+                sandbox.requests.append(
+                    {"operation": None, "variables": None, "cost": 0, "throttled": False, "status": 401}
+                )
                 self._send(401, {"errors": INVALID_TOKEN}, version)
                 return
             if fault == "500":
-                sandbox.requests.append({"operation": None, "variables": None, "cost": 0, "throttled": False,
-                                         "status": 500})
+                sandbox.requests.append(
+                    {"operation": None, "variables": None, "cost": 0, "throttled": False, "status": 500}
+                )
                 self._send(500, {"errors": "Internal Server Error"}, version)
                 return
             try:

@@ -33,8 +33,10 @@ _ACCOUNTING_READ, _ACCOUNTING_WRITE = ("ea:accounting", "ea:accounting_readonly"
 # ea:sales_readonly), so a client can still read which company it reached when the grant
 # lacks the sales scopes; docs/sandbox-visma.md lists it as approximate.
 SCOPE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    **{e: (_SALES_READ, _SALES_WRITE) for e in (
-        "customers", "articles", "customerinvoicedrafts", "orders", "units", "articleaccountcodings")},
+    **{
+        e: (_SALES_READ, _SALES_WRITE)
+        for e in ("customers", "articles", "customerinvoicedrafts", "orders", "units", "articleaccountcodings")
+    },
     "customerinvoices": (_SALES_READ, _SALES_READ),  # the spec lets ea:sales_readonly POST here
     "termsofpayments": (_SALES_READ + ("ea:purchase", "ea:purchase_readonly"),) * 2,
     "vatcodes": (_ACCOUNTING_READ, _ACCOUNTING_WRITE),
@@ -67,8 +69,14 @@ class Answer:
 
 
 class Identity:
-    def __init__(self, client_id: str, client_secret: str, access_token_ttl: float,
-                 clock: Callable[[], float], quirks: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        access_token_ttl: float,
+        clock: Callable[[], float],
+        quirks: Collection[str] = (),
+    ) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.access_token_ttl = access_token_ttl
         self.clock = clock
@@ -106,8 +114,7 @@ class Identity:
         granted = set(scope.split())
         return granted - SALES_SCOPES if "no-sales-scope" in self.quirks else granted
 
-    def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-               raw: bytes) -> Answer:
+    def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes) -> Answer:
         if path == "/identity/connect/authorize" and method == "GET":
             return self._authorize(query)
         if path != "/identity/connect/token":
@@ -159,5 +166,10 @@ class Identity:
         self._access[access] = (self.clock() + self.access_token_ttl, scope)
         self._refresh[refresh] = scope
         served = " ".join(s for s in scope.split() if s in self._effective(scope))
-        return {"access_token": access, "token_type": "Bearer", "expires_in": int(self.access_token_ttl),
-                "refresh_token": refresh, "scope": served}
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": int(self.access_token_ttl),
+            "refresh_token": refresh,
+            "scope": served,
+        }

@@ -130,8 +130,11 @@ def validate(body: Any, schema_name: str, prefix: str = "", decimals: dict[str, 
             continue
         if isinstance(value, str) and "maxLength" in prop and len(value.encode("utf-16-le")) // 2 > prop["maxLength"]:
             errors.append(
-                field_error(path, f"The field {name} must be a string with a maximum length of {prop['maxLength']}.",
-                            "MaxLength")
+                field_error(
+                    path,
+                    f"The field {name} must be a string with a maximum length of {prop['maxLength']}.",
+                    "MaxLength",
+                )
             )
         if name in _RANGES and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
             low, high = _RANGES[name]
@@ -174,8 +177,12 @@ def seed(company_currency: str, show_prices_excl_vat_pc: bool, order_module: boo
     ]
     vatcodes = [
         {"Id": seed_id(f"vat-{c}"), "Code": c, "Description": d, "VatRate": Decimal(r), "OssCodeType": 0}
-        for c, d, r in (("10", "Utgående moms 25%", "25"), ("11", "Utgående moms 12%", "12"),
-                        ("12", "Utgående moms 6%", "6"), ("00", "Momsfri försäljning", "0"))
+        for c, d, r in (
+            ("10", "Utgående moms 25%", "25"),
+            ("11", "Utgående moms 12%", "12"),
+            ("12", "Utgående moms 6%", "6"),
+            ("00", "Momsfri försäljning", "0"),
+        )
     ]
     settings = {
         "Name": "Sandlådan AB",
@@ -205,9 +212,14 @@ def seed(company_currency: str, show_prices_excl_vat_pc: bool, order_module: boo
 
 def _terms(name: str, english: str, days: int, type_id: int, type_text: str) -> Json:
     return {
-        "Id": seed_id(f"terms-{name}"), "Name": name, "NameEnglish": english, "NumberOfDays": days,
-        "TermsOfPaymentTypeId": type_id, "TermsOfPaymentTypeText": type_text,
-        "AvailableForSales": True, "AvailableForPurchase": True,
+        "Id": seed_id(f"terms-{name}"),
+        "Name": name,
+        "NameEnglish": english,
+        "NumberOfDays": days,
+        "TermsOfPaymentTypeId": type_id,
+        "TermsOfPaymentTypeText": type_text,
+        "AvailableForSales": True,
+        "AvailableForPurchase": True,
     }
 
 
@@ -215,8 +227,13 @@ def _coding(name: str, english: str, kind: str, rate: int, account: int, active:
     """`VatRate` is "the VAT rate code" (a string) in the spec, reported as "25%" style; the
     number to compute with is `VatRatePercent` (its scale is the "vat-rate-fraction" reading)."""
     return {
-        "Id": seed_id(f"coding-{name}"), "Name": name, "NameEnglish": english, "Type": kind,
-        "VatRate": f"{rate}%", "IsActive": active, "VatRatePercent": Decimal(rate),
+        "Id": seed_id(f"coding-{name}"),
+        "Name": name,
+        "NameEnglish": english,
+        "Type": kind,
+        "VatRate": f"{rate}%",
+        "IsActive": active,
+        "VatRatePercent": Decimal(rate),
         "DomesticSalesSubjectToVatAccountNumber": account,
         "ChangedUtc": "2025-01-01T00:00:00Z",
     }

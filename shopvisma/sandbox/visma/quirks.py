@@ -26,45 +26,32 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 
 QUIRKS: dict[str, str] = {
-    "vat-rate-fraction":
-        "coding VatRatePercent and document rows' VatRate served as fractions (0.25), not percent (25): "
-        "the 2026 spec says only 'VAT rate percent' / 'Provides VatRate value' (scale unconfirmed)",
-    "retry-after-header":
-        "429 carries a Retry-After: N header as well as 'Try again in N seconds.': the throttling library "
-        "behind Visma's message adds it by default (visma-real-evidence.md 2.9)",
-    "retry-after-only":
-        "429 carries Retry-After: N and the message stops at '... per Minute.' (the library's bare "
-        "template, no 'Try again'): the other way the library can be set up (visma-real-evidence.md 2.9)",
-    "filter-whitelist":
-        "$filter only on a per-endpoint whitelist (FILTERABLE here); YourReference on documents, "
-        "EmailAddress on customers and Number on articles answer 400 / 2000: the changelog 'New filter' "
-        "says filterable properties are per endpoint and listed none of these",
-    "page-cap-50":
-        "$pagesize above 50 is silently served as 50 (Meta.PageSize 50): users report lists 'stopping at "
-        "50' and the maximum page size is undocumented",
-    "create-200":
-        "a POST that creates answers 200, not 201: the 2018 swagger documents 200, the 2026 spec 201",
-    "put-204":
-        "a successful PUT answers 204 with no body (the object is still updated): PUT answers are "
-        "undocumented beyond the spec's 200",
-    "inner-codes-int":
-        "Errors[].ErrorCode served as integers (2000), not strings ('2000'): the 2026 spec types it as a "
-        "string but no real 400 with Errors was ever recorded",
-    "startup-guide":
-        "every /v2 call answers 403 / ErrorCode 4003 StartupGuideNotCompleted, Errors []: fresh companies "
-        "hit it (KB S8); the spec documents 403 for 'startup guide is not completed'",
-    "no-order-module":
-        "the company lacks sales_standard: every /orders call answers 403 / ErrorCode 4002 NoAccessToModule, "
-        "Errors [] (Solo variant; KB S8), ActivatedModules []; the same switch as order_module=False",
-    "no-sales-scope":
-        "every token lacks ea:sales and ea:sales_readonly, so sales endpoints answer 403 / ErrorCode 4006 "
-        "NoAccessToScopes (a grant made with too few scopes; docs/authentication, error-codes)",
-    "includes-vat-spec-2026":
-        "IncludesVat = private customer AND ShowPricesExclVatPC checked, as the 2026 spec words it (default: "
-        "private AND unchecked, as the setting's name and the 2018 text say); = includes_vat_rule 'spec-2026'",
-    "vat-per-row":
-        "VAT rounded on each row and then summed, not once per rate on the sum of its rows (default): "
-        "neither spec says how TotalVatAmount is rounded, and an independent emulator did it per row",
+    "vat-rate-fraction": "coding VatRatePercent and document rows' VatRate served as fractions (0.25), not percent (25): "
+    "the 2026 spec says only 'VAT rate percent' / 'Provides VatRate value' (scale unconfirmed)",
+    "retry-after-header": "429 carries a Retry-After: N header as well as 'Try again in N seconds.': the throttling library "
+    "behind Visma's message adds it by default (visma-real-evidence.md 2.9)",
+    "retry-after-only": "429 carries Retry-After: N and the message stops at '... per Minute.' (the library's bare "
+    "template, no 'Try again'): the other way the library can be set up (visma-real-evidence.md 2.9)",
+    "filter-whitelist": "$filter only on a per-endpoint whitelist (FILTERABLE here); YourReference on documents, "
+    "EmailAddress on customers and Number on articles answer 400 / 2000: the changelog 'New filter' "
+    "says filterable properties are per endpoint and listed none of these",
+    "page-cap-50": "$pagesize above 50 is silently served as 50 (Meta.PageSize 50): users report lists 'stopping at "
+    "50' and the maximum page size is undocumented",
+    "create-200": "a POST that creates answers 200, not 201: the 2018 swagger documents 200, the 2026 spec 201",
+    "put-204": "a successful PUT answers 204 with no body (the object is still updated): PUT answers are "
+    "undocumented beyond the spec's 200",
+    "inner-codes-int": "Errors[].ErrorCode served as integers (2000), not strings ('2000'): the 2026 spec types it as a "
+    "string but no real 400 with Errors was ever recorded",
+    "startup-guide": "every /v2 call answers 403 / ErrorCode 4003 StartupGuideNotCompleted, Errors []: fresh companies "
+    "hit it (KB S8); the spec documents 403 for 'startup guide is not completed'",
+    "no-order-module": "the company lacks sales_standard: every /orders call answers 403 / ErrorCode 4002 NoAccessToModule, "
+    "Errors [] (Solo variant; KB S8), ActivatedModules []; the same switch as order_module=False",
+    "no-sales-scope": "every token lacks ea:sales and ea:sales_readonly, so sales endpoints answer 403 / ErrorCode 4006 "
+    "NoAccessToScopes (a grant made with too few scopes; docs/authentication, error-codes)",
+    "includes-vat-spec-2026": "IncludesVat = private customer AND ShowPricesExclVatPC checked, as the 2026 spec words it (default: "
+    "private AND unchecked, as the setting's name and the 2018 text say); = includes_vat_rule 'spec-2026'",
+    "vat-per-row": "VAT rounded on each row and then summed, not once per rate on the sum of its rows (default): "
+    "neither spec says how TotalVatAmount is rounded, and an independent emulator did it per row",
 }
 
 # Properties `$filter` accepts under "filter-whitelist", per endpoint. Chosen so the
@@ -73,14 +60,40 @@ QUIRKS: dict[str, str] = {
 FILTERABLE: dict[str, frozenset[str]] = {
     "customers": frozenset({"Id", "CustomerNumber", "Name", "IsActive", "ChangedUtc", "CorporateIdentityNumber"}),
     "articles": frozenset({"Id", "Name", "IsActive", "CreatedUtc", "ChangedUtc", "CodingId", "UnitId"}),
-    "customerinvoicedrafts": frozenset({"Id", "CustomerId", "CustomerNumber", "CustomerName", "CreatedUtc",
-                                        "InvoiceDate", "IsCreditInvoice"}),
-    "customerinvoices": frozenset({"Id", "InvoiceNumber", "CustomerId", "CustomerNumber", "CustomerName",
-                                   "InvoiceDate", "DueDate", "CreatedUtc", "ModifiedUtc", "IsCreditInvoice",
-                                   "TotalAmountInvoiceCurrency", "RemainingAmount",
-                                   "RemainingAmountInvoiceCurrency", "CreatedFromDraftId"}),
-    "orders": frozenset({"Id", "Number", "CustomerId", "CustomerNumber", "CustomerName", "OrderDate", "Status",
-                         "CreatedUtc", "ModifiedUtc"}),
+    "customerinvoicedrafts": frozenset(
+        {"Id", "CustomerId", "CustomerNumber", "CustomerName", "CreatedUtc", "InvoiceDate", "IsCreditInvoice"}
+    ),
+    "customerinvoices": frozenset(
+        {
+            "Id",
+            "InvoiceNumber",
+            "CustomerId",
+            "CustomerNumber",
+            "CustomerName",
+            "InvoiceDate",
+            "DueDate",
+            "CreatedUtc",
+            "ModifiedUtc",
+            "IsCreditInvoice",
+            "TotalAmountInvoiceCurrency",
+            "RemainingAmount",
+            "RemainingAmountInvoiceCurrency",
+            "CreatedFromDraftId",
+        }
+    ),
+    "orders": frozenset(
+        {
+            "Id",
+            "Number",
+            "CustomerId",
+            "CustomerNumber",
+            "CustomerName",
+            "OrderDate",
+            "Status",
+            "CreatedUtc",
+            "ModifiedUtc",
+        }
+    ),
     "units": frozenset({"Id", "Code", "Name"}),
     "articleaccountcodings": frozenset({"Id", "Name", "Type", "IsActive", "VatRatePercent", "ChangedUtc"}),
     "vatcodes": frozenset({"Id", "Code"}),
@@ -97,8 +110,7 @@ def check_quirks(names: Iterable[str]) -> set[str]:
     wanted = set(names)
     unknown = sorted(wanted - QUIRKS.keys())
     if unknown:
-        raise ValueError(f"unknown Visma sandbox quirk(s) {', '.join(unknown)}; "
-                         f"valid: {', '.join(QUIRKS)}")
+        raise ValueError(f"unknown Visma sandbox quirk(s) {', '.join(unknown)}; valid: {', '.join(QUIRKS)}")
     return wanted
 
 
@@ -137,10 +149,10 @@ def quota_answer(limit: int, wait: int, quirks: Collection[str]) -> tuple[Json, 
 def envelope(err: ApiError, quirks: Collection[str]) -> Json:
     errors = err.errors
     if errors and "inner-codes-int" in quirks:
-        errors = [{**e, "ErrorCode": int(e["ErrorCode"])} if str(e.get("ErrorCode", "")).isdigit() else e
-                  for e in errors]
-    return {"ErrorCode": err.code, "DeveloperErrorMessage": err.message, "ErrorId": str(uuid.uuid4()),
-            "Errors": errors}
+        errors = [
+            {**e, "ErrorCode": int(e["ErrorCode"])} if str(e.get("ErrorCode", "")).isdigit() else e for e in errors
+        ]
+    return {"ErrorCode": err.code, "DeveloperErrorMessage": err.message, "ErrorId": str(uuid.uuid4()), "Errors": errors}
 
 
 def present(endpoint: str, record: Json, quirks: Collection[str]) -> Json:
@@ -151,14 +163,21 @@ def present(endpoint: str, record: Json, quirks: Collection[str]) -> Json:
     if endpoint == "articleaccountcodings" and isinstance(record.get("VatRatePercent"), Decimal):
         return {**record, "VatRatePercent": record["VatRatePercent"] / 100}
     if endpoint in DOCUMENT_ENDPOINTS and isinstance(record.get("Rows"), list):
-        rows = [{**r, "VatRate": r["VatRate"] / 100} if isinstance(r.get("VatRate"), Decimal) else r
-                for r in record["Rows"]]
+        rows = [
+            {**r, "VatRate": r["VatRate"] / 100} if isinstance(r.get("VatRate"), Decimal) else r for r in record["Rows"]
+        ]
         return {**record, "Rows": rows}
     return record
 
 
-def list_page(endpoint: str, records: list[Json], properties: Collection[str], query: dict[str, str],
-              quirks: Collection[str], now: float) -> Json:
+def list_page(
+    endpoint: str,
+    records: list[Json],
+    properties: Collection[str],
+    query: dict[str, str],
+    quirks: Collection[str],
+    now: float,
+) -> Json:
     """One page of a list answer. Three readings meet here: the page-size cap (before the range
     check, as a silent cap would be), VAT-rate scale ($filter sees what the wire shows) and
     the per-endpoint filter whitelist (checked on the parsed filter, after syntax errors)."""
@@ -176,8 +195,9 @@ def list_page(endpoint: str, records: list[Json], properties: Collection[str], q
     if "page-cap-50" in quirks:
         size = min(size, CAPPED_PAGE_SIZE)
     if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-        raise validation_error([field_error("$pagesize", f"$page must be >= 1 and $pagesize 1-{MAX_PAGE_SIZE}.",
-                                            "Range")])
+        raise validation_error(
+            [field_error("$pagesize", f"$page must be >= 1 and $pagesize 1-{MAX_PAGE_SIZE}.", "Range")]
+        )
     records = [present(endpoint, r, quirks) for r in records]
     if query.get("$filter"):
         try:
@@ -189,9 +209,14 @@ def list_page(endpoint: str, records: list[Json], properties: Collection[str], q
         except FilterError as exc:
             raise validation_error([field_error("$filter", str(exc), "InvalidFilter")]) from exc
     total = len(records)
-    meta = {"CurrentPage": page, "PageSize": size, "TotalNumberOfPages": math.ceil(total / size),
-            "TotalNumberOfResults": total, "ServerTimeUtc": utc(now)}
-    return {"Meta": meta, "Data": records[(page - 1) * size: page * size]}
+    meta = {
+        "CurrentPage": page,
+        "PageSize": size,
+        "TotalNumberOfPages": math.ceil(total / size),
+        "TotalNumberOfResults": total,
+        "ServerTimeUtc": utc(now),
+    }
+    return {"Meta": meta, "Data": records[(page - 1) * size : page * size]}
 
 
 def _unfilterable(endpoint: str, used: Iterable[str], quirks: Collection[str]) -> str | None:

@@ -31,12 +31,35 @@ from shopvisma.sandbox.visma.model import (
 
 # Scalar fields a customer invoice carries here (for $filter on /customerinvoices).
 INVOICE_FIELDS = (
-    "Id", "InvoiceNumber", "CustomerId", "CustomerNumber", "CustomerName", "CurrencyCode", "EuThirdParty",
-    "IsCreditInvoice", "RotReducedInvoicingType", "YourReference", "OurReference", "InvoiceDate", "DueDate",
-    "TermsOfPaymentId", "TotalAmount", "TotalVatAmount", "TotalRoundings", "TotalAmountInvoiceCurrency",
-    "TotalVatAmountInvoiceCurrency", "RemainingAmount", "RemainingAmountInvoiceCurrency", "IncludesVat",
-    "CustomerIsPrivatePerson", "InvoiceCity", "InvoicePostalCode", "InvoiceCountryCode", "CreatedFromDraftId",
-    "CreatedUtc", "ModifiedUtc",
+    "Id",
+    "InvoiceNumber",
+    "CustomerId",
+    "CustomerNumber",
+    "CustomerName",
+    "CurrencyCode",
+    "EuThirdParty",
+    "IsCreditInvoice",
+    "RotReducedInvoicingType",
+    "YourReference",
+    "OurReference",
+    "InvoiceDate",
+    "DueDate",
+    "TermsOfPaymentId",
+    "TotalAmount",
+    "TotalVatAmount",
+    "TotalRoundings",
+    "TotalAmountInvoiceCurrency",
+    "TotalVatAmountInvoiceCurrency",
+    "RemainingAmount",
+    "RemainingAmountInvoiceCurrency",
+    "IncludesVat",
+    "CustomerIsPrivatePerson",
+    "InvoiceCity",
+    "InvoicePostalCode",
+    "InvoiceCountryCode",
+    "CreatedFromDraftId",
+    "CreatedUtc",
+    "ModifiedUtc",
 )
 
 
@@ -113,8 +136,15 @@ def _shape(record: Json, schema_name: str) -> Json:
     return {k: v for k, v in record.items() if k in names}
 
 
-def _lookup(errors: list[Json], table: dict[str, Json], body: Json, name: str, what: str,
-            prefix: str = "", required: bool = True) -> Json | None:
+def _lookup(
+    errors: list[Json],
+    table: dict[str, Json],
+    body: Json,
+    name: str,
+    what: str,
+    prefix: str = "",
+    required: bool = True,
+) -> Json | None:
     value = body.get(name)
     if value is None:
         return None
@@ -152,7 +182,9 @@ def create_customer(state: State, body: Any, now: float) -> Json:
         state.next_customer_number += 1
     customer = _writable(body, "CustomerApi")
     customer.update(
-        Id=str(uuid.uuid4()), CustomerNumber=number_, ChangedUtc=utc(now),
+        Id=str(uuid.uuid4()),
+        CustomerNumber=number_,
+        ChangedUtc=utc(now),
         CurrencyCode=body.get("CurrencyCode") or state.company_currency,
         ReverseChargeOnConstructionServices=bool(body.get("ReverseChargeOnConstructionServices", False)),
     )
@@ -177,9 +209,15 @@ def create_article(state: State, body: Any, now: float) -> Json:
     if "GrossPrice" in body and "NetPrice" not in body:
         article["NetPrice"] = round2(number(body["GrossPrice"]) / (1 + rate))
     article.update(
-        Id=str(uuid.uuid4()), CodingId=coding["Id"], UnitId=unit["Id"], CodingName=coding["Name"],
-        UnitName=unit["Name"], UnitAbbreviation=unit["Abbreviation"],
-        IsServiceArticle=coding["Type"] == "Services", CreatedUtc=utc(now), ChangedUtc=utc(now),
+        Id=str(uuid.uuid4()),
+        CodingId=coding["Id"],
+        UnitId=unit["Id"],
+        CodingName=coding["Name"],
+        UnitName=unit["Name"],
+        UnitAbbreviation=unit["Abbreviation"],
+        IsServiceArticle=coding["Type"] == "Services",
+        CreatedUtc=utc(now),
+        ChangedUtc=utc(now),
     )
     state.articles[article["Id"]] = article
     return article
@@ -204,8 +242,9 @@ def _rows(state: State, body: Json, row_schema: str, includes_vat: bool, errors:
         article: Json | None = None
         if row.get("IsTextRow") is False:
             if not row.get("ArticleId"):
-                errors.append(field_error(prefix + "ArticleId", "ArticleId is required when IsTextRow is false.",
-                                          "Required"))
+                errors.append(
+                    field_error(prefix + "ArticleId", "ArticleId is required when IsTextRow is false.", "Required")
+                )
             else:
                 article = _lookup(errors, state.articles, row, "ArticleId", "Article", prefix)
         result = _writable(row, row_schema)
@@ -224,10 +263,17 @@ def _rows(state: State, body: Json, row_schema: str, includes_vat: bool, errors:
         rate = coding["VatRatePercent"]
         vat_id = next((v["Id"] for v in state.vatcodes.values() if v["VatRate"] == rate), None)
         result.update(
-            ArticleId=article["Id"], ArticleNumber=article["Number"], Text=row.get("Text") or article["Name"],
-            UnitId=article["UnitId"], UnitName=unit.get("Name"), UnitAbbreviation=unit.get("Abbreviation"),
-            IsServiceArticle=coding["Type"] == "Services", UnitPrice=price, Quantity=quantity,
-            DiscountPercentage=discount, VatRate=rate,
+            ArticleId=article["Id"],
+            ArticleNumber=article["Number"],
+            Text=row.get("Text") or article["Name"],
+            UnitId=article["UnitId"],
+            UnitName=unit.get("Name"),
+            UnitAbbreviation=unit.get("Abbreviation"),
+            IsServiceArticle=coding["Type"] == "Services",
+            UnitPrice=price,
+            Quantity=quantity,
+            DiscountPercentage=discount,
+            VatRate=rate,
             Amount=row_amount(price, quantity, discount),
         )
         result["VatRateId"] = vat_id
@@ -255,15 +301,22 @@ def _document(state: State, body: Any, kind: str, now: float, existing: Json | N
     rows = _rows(state, body, row_schema, includes_vat, errors)
     if errors or customer is None:
         raise validation_error(errors)
-    t = totals([(r["Amount"], r["VatRate"]) for r in rows if r.get("VatRate") is not None], includes_vat,
-               per_row="vat-per-row" in state.quirks)
+    t = totals(
+        [(r["Amount"], r["VatRate"]) for r in rows if r.get("VatRate") is not None],
+        includes_vat,
+        per_row="vat-per-row" in state.quirks,
+    )
     doc = _writable(body, kind)
     terms = state.terms_of_payments.get(body.get("TermsOfPaymentId") or customer["TermsOfPaymentId"])
     doc.update(
         Id=existing["Id"] if existing else str(uuid.uuid4()),
         CreatedUtc=existing["CreatedUtc"] if existing else utc(now),
-        CustomerId=customer["Id"], CustomerNumber=customer["CustomerNumber"], CustomerName=customer["Name"],
-        CustomerIsPrivatePerson=private, IncludesVat=includes_vat, Rows=rows,
+        CustomerId=customer["Id"],
+        CustomerNumber=customer["CustomerNumber"],
+        CustomerName=customer["Name"],
+        CustomerIsPrivatePerson=private,
+        IncludesVat=includes_vat,
+        Rows=rows,
         TermsOfPaymentId=terms["Id"] if terms else customer["TermsOfPaymentId"],
         ReverseChargeOnConstructionServices=bool(body.get("ReverseChargeOnConstructionServices", False)),
         InvoiceAddress1=body.get("InvoiceAddress1") or customer.get("InvoiceAddress1"),
@@ -275,8 +328,12 @@ def _document(state: State, body: Any, kind: str, now: float, existing: Json | N
     doc["InvoiceCountryCode"] = doc["InvoiceCountryCode"] or state.company_settings["CountryCode"]
     if is_order:
         doc.update(
-            Number=existing["Number"] if existing else state.next_order_number, ModifiedUtc=utc(now),
-            Amount=t.amount, VatAmount=t.vat, RoundingsAmount=t.roundings, IsNotDelivered=True,
+            Number=existing["Number"] if existing else state.next_order_number,
+            ModifiedUtc=utc(now),
+            Amount=t.amount,
+            VatAmount=t.vat,
+            RoundingsAmount=t.roundings,
+            IsNotDelivered=True,
         )
         if existing is None:
             state.next_order_number += 1
@@ -285,9 +342,12 @@ def _document(state: State, body: Any, kind: str, now: float, existing: Json | N
         base_currency = (customer.get("CurrencyCode") or state.company_currency) == state.company_currency
         doc.update(
             InvoiceCurrencyCode=customer.get("CurrencyCode") or state.company_currency,
-            IsCreditInvoice=bool(body.get("IsCreditInvoice", False)), InvoiceDate=invoice_date,
+            IsCreditInvoice=bool(body.get("IsCreditInvoice", False)),
+            InvoiceDate=invoice_date,
             DueDate=body.get("DueDate") or due_date(invoice_date, terms["NumberOfDays"] if terms else 30),
-            TotalAmount=t.amount, TotalVatAmount=t.vat, TotalRoundings=t.roundings,
+            TotalAmount=t.amount,
+            TotalVatAmount=t.vat,
+            TotalRoundings=t.roundings,
             ReplaceUnitPriceWhenZero=bool(body.get("ReplaceUnitPriceWhenZero", False)),
         )
         if base_currency:
@@ -335,15 +395,33 @@ def approve(state: State, draft_id: str, now: float) -> Json:
         raise not_found(draft_id)
     del state.drafts[draft["Id"]]
     row_props = output_properties("CustomerInvoiceDraftRowApi") & {
-        "Id", "ArticleNumber", "ArticleId", "IsServiceArticle", "VatRate", "LineNumber", "IsTextRow", "Text",
-        "UnitPrice", "UnitAbbreviation", "DiscountPercentage", "Quantity", "UnitId", "Amount",
+        "Id",
+        "ArticleNumber",
+        "ArticleId",
+        "IsServiceArticle",
+        "VatRate",
+        "LineNumber",
+        "IsTextRow",
+        "Text",
+        "UnitPrice",
+        "UnitAbbreviation",
+        "DiscountPercentage",
+        "Quantity",
+        "UnitId",
+        "Amount",
     }
     invoice: Json = {k: draft.get(k) for k in INVOICE_FIELDS if k in draft}
     invoice.update(
-        Id=str(uuid.uuid4()), InvoiceNumber=state.next_invoice_number, CurrencyCode=draft["InvoiceCurrencyCode"],
-        TotalAmountInvoiceCurrency=draft["TotalAmount"], TotalVatAmountInvoiceCurrency=draft["TotalVatAmount"],
-        RemainingAmount=draft["TotalAmount"], RemainingAmountInvoiceCurrency=draft["TotalAmount"],
-        CreatedFromDraftId=draft["Id"], CreatedUtc=utc(now), ModifiedUtc=utc(now),
+        Id=str(uuid.uuid4()),
+        InvoiceNumber=state.next_invoice_number,
+        CurrencyCode=draft["InvoiceCurrencyCode"],
+        TotalAmountInvoiceCurrency=draft["TotalAmount"],
+        TotalVatAmountInvoiceCurrency=draft["TotalVatAmount"],
+        RemainingAmount=draft["TotalAmount"],
+        RemainingAmountInvoiceCurrency=draft["TotalAmount"],
+        CreatedFromDraftId=draft["Id"],
+        CreatedUtc=utc(now),
+        ModifiedUtc=utc(now),
         Rows=[{k: v for k, v in row.items() if k in row_props} for row in draft["Rows"]],
     )
     state.next_invoice_number += 1

@@ -75,11 +75,19 @@ def _json_default(value: Any) -> Any:
 class VismaSandbox:
     """In-process Visma eAccounting v2 + identity server over loopback HTTP."""
 
-    def __init__(self, *, client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
-                 access_token_ttl: float = 3600.0, rate_limit_per_minute: int | None = None,
-                 order_module: bool = True, show_prices_excl_vat_pc: bool = False,
-                 company_currency: str = "SEK", clock: Callable[[], float] = time.time,
-                 quirks: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        client_id: str = "sandbox-client",
+        client_secret: str = "sandbox-secret",
+        access_token_ttl: float = 3600.0,
+        rate_limit_per_minute: int | None = None,
+        order_module: bool = True,
+        show_prices_excl_vat_pc: bool = False,
+        company_currency: str = "SEK",
+        clock: Callable[[], float] = time.time,
+        quirks: Iterable[str] = (),
+    ) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.access_token_ttl = access_token_ttl
         self.rate_limit_per_minute = rate_limit_per_minute
@@ -140,13 +148,15 @@ class VismaSandbox:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> VismaSandbox:
         server = self._bind(host, port)
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="visma-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="visma-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
-    def serve_forever(self, host: str = "127.0.0.1", port: int = 0,
-                      ready: Callable[[VismaSandbox], None] | None = None) -> None:
+    def serve_forever(
+        self, host: str = "127.0.0.1", port: int = 0, ready: Callable[[VismaSandbox], None] | None = None
+    ) -> None:
         """Foreground mode for `shopvisma sandbox`; `ready` is called once the port is bound."""
         server = self._bind(host, port)
         if ready is not None:
@@ -173,8 +183,11 @@ class VismaSandbox:
     # ------------------------------------------------------------------ test controls
     def writes(self) -> int:
         with self._lock:
-            return sum(1 for m, p, s in self.requests
-                       if m in ("POST", "PUT", "DELETE") and p.startswith("/v2") and 200 <= s < 300)
+            return sum(
+                1
+                for m, p, s in self.requests
+                if m in ("POST", "PUT", "DELETE") and p.startswith("/v2") and 200 <= s < 300
+            )
 
     def issue_refresh_token(self) -> str:
         return self._identity.issue_refresh_token()
@@ -228,7 +241,9 @@ class VismaSandbox:
                 body = answer.body if isinstance(answer.body, dict) else {}
                 self._issued += [str(body[k]) for k in ("access_token", "refresh_token") if body.get(k)]
                 location = (answer.headers or {}).get("Location", "")
-                self._issued += [code for k, codes in parse_qs(urlsplit(location).query).items() if k == "code" for code in codes]
+                self._issued += [
+                    code for k, codes in parse_qs(urlsplit(location).query).items() if k == "code" for code in codes
+                ]
         return answer
 
     def _take_fault(self, method: str, path: str, after_commit: bool) -> _Fault | None:
@@ -236,7 +251,7 @@ class VismaSandbox:
             for fault in self._faults:
                 if fault.method != method or fault.kind.endswith("after-commit") != after_commit:
                     continue
-                if path.startswith(fault.path_prefix) or path[len("/v2"):].startswith(fault.path_prefix):
+                if path.startswith(fault.path_prefix) or path[len("/v2") :].startswith(fault.path_prefix):
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)
@@ -252,7 +267,7 @@ class VismaSandbox:
 
     # ------------------------------------------------------------------ API
     def _api(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes) -> _Answer:
-        segments = [s for s in path[len("/v2"):].split("/") if s]
+        segments = [s for s in path[len("/v2") :].split("/") if s]
         endpoint = segments[0].lower() if segments else ""
         wait = self._limiter.wait(endpoint, self.rate_limit_per_minute) if self.rate_limit_per_minute else None
         if wait is not None:
@@ -267,8 +282,14 @@ class VismaSandbox:
             if fault.kind == "429":
                 return self._quota(60)
             if fault.kind == "400":
-                return _Answer(400, self._envelope(validation_error([field_error(
-                    "Rows[0].Text", "Injected fault: the field is not valid.", "Invalid")])))
+                return _Answer(
+                    400,
+                    self._envelope(
+                        validation_error(
+                            [field_error("Rows[0].Text", "Injected fault: the field is not valid.", "Invalid")]
+                        )
+                    ),
+                )
             if fault.kind == "garbage":
                 return _Answer(200, ["not", "what", "the", "spec", "says"])
             return _Answer(500, self._envelope(ApiError(500, 1000, "Injected fault: internal server error.")))
@@ -302,8 +323,13 @@ class VismaSandbox:
             raise ApiError(401, 4005, "AuthorizationException - Authorization has been denied for this request.")
         lacking = missing_scope(endpoint, method, granted)
         if lacking is not None:
-            raise ApiError(403, 4006, "NoAccessToScopes - The access token lacks a scope this endpoint requires "
-                                      f"(any of: {', '.join(lacking)}).", [])
+            raise ApiError(
+                403,
+                4006,
+                "NoAccessToScopes - The access token lacks a scope this endpoint requires "
+                f"(any of: {', '.join(lacking)}).",
+                [],
+            )
         if "startup-guide" in self._quirks:
             raise ApiError(403, 4003, "StartupGuideNotCompleted - The startup guide has not been completed.", [])
         if endpoint == "orders" and not self._state.order_module:
@@ -311,13 +337,21 @@ class VismaSandbox:
 
     def _tables(self, endpoint: str) -> tuple[dict[str, Json], list[str] | tuple[str, ...]] | None:
         s = self._state
-        seeded = {"units": s.units, "articleaccountcodings": s.codings, "vatcodes": s.vatcodes,
-                  "termsofpayments": s.terms_of_payments}
+        seeded = {
+            "units": s.units,
+            "articleaccountcodings": s.codings,
+            "vatcodes": s.vatcodes,
+            "termsofpayments": s.terms_of_payments,
+        }
         if endpoint in seeded:
             table = seeded[endpoint]
             return table, list(next(iter(table.values())).keys())
-        typed = {"customers": (s.customers, "CustomerApi"), "articles": (s.articles, "ArticleApi"),
-                 "customerinvoicedrafts": (s.drafts, "CustomerInvoiceDraftApi"), "orders": (s.orders, "OrderApi")}
+        typed = {
+            "customers": (s.customers, "CustomerApi"),
+            "articles": (s.articles, "ArticleApi"),
+            "customerinvoicedrafts": (s.drafts, "CustomerInvoiceDraftApi"),
+            "orders": (s.orders, "OrderApi"),
+        }
         if endpoint in typed:
             table, schema_name = typed[endpoint]
             return table, scalar_properties(schema_name)
@@ -343,8 +377,10 @@ class VismaSandbox:
                 page = list_page(endpoint, list(table.values()), properties, query, self._quirks, self.clock())
                 return _Answer(200, copy.deepcopy(page))
         writers: dict[str, Callable[..., Json]] = {
-            "customers": create_customer, "articles": create_article,
-            "customerinvoicedrafts": save_draft, "orders": save_order,
+            "customers": create_customer,
+            "articles": create_article,
+            "customerinvoicedrafts": save_draft,
+            "orders": save_order,
         }
         writer = writers.get(endpoint)
         if writer is None or (rest and endpoint in ("customers", "articles")):
@@ -361,8 +397,9 @@ class VismaSandbox:
         try:
             body = json.loads(raw.decode("utf-8"), parse_float=Decimal) if raw.strip() else None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise validation_error([field_error("body", f"The request body is not valid JSON: {exc}",
-                                                "InvalidJson")]) from exc
+            raise validation_error(
+                [field_error("body", f"The request body is not valid JSON: {exc}", "InvalidJson")]
+            ) from exc
         with self._lock:
             if rest:
                 saved = writer(self._state, body, self.clock(), rest[0])

@@ -72,7 +72,10 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
 
 
 def test_contract_example_loads(tmp_path: Path) -> None:
-    s = load_settings(write(tmp_path, """
+    s = load_settings(
+        write(
+            tmp_path,
+            """
 [shopify]
 shop = "example.myshopify.com"
 api_version = "2025-07"
@@ -89,7 +92,9 @@ financial_status = ["paid", "partially_refunded"]
 fulfillment_status = ["unfulfilled", "partially_fulfilled", "fulfilled"]
 created_at_min = "2026-01-01T00:00:00Z"
 tags_include = [" b2b ", "b2b"]
-"""))
+""",
+        )
+    )
     assert s.shopify.origin == "http://127.0.0.1:8001"
     assert s.shopify.token_url == "http://127.0.0.1:8001/admin/oauth/access_token"
     assert s.visma.workflow == "order"
@@ -104,8 +109,16 @@ def test_sandbox_environment_defaults(tmp_path: Path) -> None:
     assert s.visma.identity_url == "https://identity-sandbox.test.vismaonline.com"
 
 
-@pytest.mark.parametrize("given", ["example", "example.myshopify.com", "https://Example.myshopify.com/",
-                                   "example.myshopify.com/admin", "https://admin.shopify.com/store/example"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "example",
+        "example.myshopify.com",
+        "https://Example.myshopify.com/",
+        "example.myshopify.com/admin",
+        "https://admin.shopify.com/store/example",
+    ],
+)
 def test_shop_is_normalised(tmp_path: Path, given: str) -> None:
     s = load_settings(write(tmp_path, f'[shopify]\nshop = "{given}"\n'))
     assert s.shopify.shop == "example.myshopify.com"
@@ -140,30 +153,33 @@ def test_unknown_mapping_key_suggests(tmp_path: Path) -> None:
     assert "mapping.unit" in str(err) and "mapping.unit_id" in err.hint
 
 
-@pytest.mark.parametrize("text, key, fragment", [
-    ('[shopify]\nshop = 5\n', "shopify.shop", "must be a string"),
-    (MINIMAL + '[visma]\nworkflow = "invoice"\n', "visma.workflow", "is not one of"),
-    (MINIMAL + '[visma]\nenvironment = "prod"\n', "visma.environment", "is not one of"),
-    (MINIMAL + '[criteria]\nfinancial_status = "paid"\n', "criteria.financial_status", "must be a list"),
-    (MINIMAL + '[criteria]\nfinancial_status = ["payed"]\n', "criteria.financial_status", "financial status"),
-    (MINIMAL + '[criteria]\nfinancial_status = ["PAID"]\n', "criteria.financial_status", "lower case"),
-    (MINIMAL + '[criteria]\nfulfillment_status = ["shipped"]\n', "criteria.fulfillment_status", "fulfillment"),
-    (MINIMAL + '[criteria]\ncreated_at_min = "2026-01-01T00:00:00"\n', "criteria.created_at_min", "time zone"),
-    (MINIMAL + '[criteria]\ncreated_at_min = 2026-01-01\n', "criteria.created_at_min", "time zone"),
-    (MINIMAL + '[criteria]\ncreated_at_min = "yesterday"\n', "criteria.created_at_min", "ISO 8601"),
-    (MINIMAL + '[sync]\noverlap_minutes = "10"\n', "sync.overlap_minutes", "integer"),
-    (MINIMAL + '[sync]\noverlap_minutes = true\n', "sync.overlap_minutes", "integer"),
-    (MINIMAL + '[sync]\nmax_wait_seconds = -1\n', "sync.max_wait_seconds", "negative"),
-    (MINIMAL + '[mapping]\nrounding_tolerance = "abc"\n', "mapping.rounding_tolerance", "decimal"),
-    (MINIMAL + '[mapping]\ndiscount_mode = "row"\n', "mapping.discount_mode", "is not one of"),
-    (MINIMAL + '[mapping]\nvat_codings = "x"\n', "mapping.vat_codings", "table"),
-    (MINIMAL + '[mapping.vat_codings]\n"25" = 7\n', "mapping.vat_codings.25", "string"),
-    (MINIMAL + '[mapping]\nunit_id = 3\n', "mapping.unit_id", "string"),
-    (MINIMAL + 'shopify = 1\n', "shopify.shopify", "unknown"),
-    ('shopify = "x"\n', "shopify", "table"),
-    ('[shopify]\napi_version = "latest"\nshop = "x"\n', "shopify.api_version", "API version"),
-    ('[shopify]\nshop = "not a shop!"\n', "shopify.shop", "shop domain"),
-])
+@pytest.mark.parametrize(
+    "text, key, fragment",
+    [
+        ("[shopify]\nshop = 5\n", "shopify.shop", "must be a string"),
+        (MINIMAL + '[visma]\nworkflow = "invoice"\n', "visma.workflow", "is not one of"),
+        (MINIMAL + '[visma]\nenvironment = "prod"\n', "visma.environment", "is not one of"),
+        (MINIMAL + '[criteria]\nfinancial_status = "paid"\n', "criteria.financial_status", "must be a list"),
+        (MINIMAL + '[criteria]\nfinancial_status = ["payed"]\n', "criteria.financial_status", "financial status"),
+        (MINIMAL + '[criteria]\nfinancial_status = ["PAID"]\n', "criteria.financial_status", "lower case"),
+        (MINIMAL + '[criteria]\nfulfillment_status = ["shipped"]\n', "criteria.fulfillment_status", "fulfillment"),
+        (MINIMAL + '[criteria]\ncreated_at_min = "2026-01-01T00:00:00"\n', "criteria.created_at_min", "time zone"),
+        (MINIMAL + "[criteria]\ncreated_at_min = 2026-01-01\n", "criteria.created_at_min", "time zone"),
+        (MINIMAL + '[criteria]\ncreated_at_min = "yesterday"\n', "criteria.created_at_min", "ISO 8601"),
+        (MINIMAL + '[sync]\noverlap_minutes = "10"\n', "sync.overlap_minutes", "integer"),
+        (MINIMAL + "[sync]\noverlap_minutes = true\n", "sync.overlap_minutes", "integer"),
+        (MINIMAL + "[sync]\nmax_wait_seconds = -1\n", "sync.max_wait_seconds", "negative"),
+        (MINIMAL + '[mapping]\nrounding_tolerance = "abc"\n', "mapping.rounding_tolerance", "decimal"),
+        (MINIMAL + '[mapping]\ndiscount_mode = "row"\n', "mapping.discount_mode", "is not one of"),
+        (MINIMAL + '[mapping]\nvat_codings = "x"\n', "mapping.vat_codings", "table"),
+        (MINIMAL + '[mapping.vat_codings]\n"25" = 7\n', "mapping.vat_codings.25", "string"),
+        (MINIMAL + "[mapping]\nunit_id = 3\n", "mapping.unit_id", "string"),
+        (MINIMAL + "shopify = 1\n", "shopify.shopify", "unknown"),
+        ('shopify = "x"\n', "shopify", "table"),
+        ('[shopify]\napi_version = "latest"\nshop = "x"\n', "shopify.api_version", "API version"),
+        ('[shopify]\nshop = "not a shop!"\n', "shopify.shop", "shop domain"),
+    ],
+)
 def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:
     err = error(tmp_path, text)
     assert f"`{key}" in str(err), str(err)
@@ -183,19 +199,25 @@ def test_several_problems_are_reported_together(tmp_path: Path) -> None:
     assert err.keys == ["visma.workflow", "visma.environment"]  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("key, url", [
-    ("shopify.api_url", "http://shop.example.com/admin/api/2025-07/graphql.json"),
-    ("visma.api_url", "http://10.0.0.5/v2"),
-    ("visma.identity_url", "http://identity.example.com"),
-    ("notify.healthcheck_url", "http://hc-ping.com/x"),
-    ("visma.api_url", "ftp://127.0.0.1/v2"),
-    ("notify.healthcheck_url", "https://user:pw@hc-ping.com/x"),
-])
+@pytest.mark.parametrize(
+    "key, url",
+    [
+        ("shopify.api_url", "http://shop.example.com/admin/api/2025-07/graphql.json"),
+        ("visma.api_url", "http://10.0.0.5/v2"),
+        ("visma.identity_url", "http://identity.example.com"),
+        ("notify.healthcheck_url", "http://hc-ping.com/x"),
+        ("visma.api_url", "ftp://127.0.0.1/v2"),
+        ("notify.healthcheck_url", "https://user:pw@hc-ping.com/x"),
+    ],
+)
 def test_insecure_urls_refused(tmp_path: Path, key: str, url: str) -> None:
     table, name = key.split(".")
     body = MINIMAL if table != "shopify" else '[shopify]\nshop = "example"\n'
-    text = body.replace("[shopify]\n", f'[shopify]\n{name} = "{url}"\n') if table == "shopify" else \
-        f'{body}[{table}]\n{name} = "{url}"\n'
+    text = (
+        body.replace("[shopify]\n", f'[shopify]\n{name} = "{url}"\n')
+        if table == "shopify"
+        else f'{body}[{table}]\n{name} = "{url}"\n'
+    )
     err = error(tmp_path, text)
     assert f"`{key}`" in str(err)
     assert "user:pw" not in str(err)
@@ -203,13 +225,21 @@ def test_insecure_urls_refused(tmp_path: Path, key: str, url: str) -> None:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.1.2.3", "[::1]", "localhost"])
 def test_loopback_http_allowed(tmp_path: Path, host: str) -> None:
-    s = load_settings(write(tmp_path, MINIMAL + f'[visma]\napi_url = "http://{host}:8002/v2"\n'
-                                                f'[notify]\nhealthcheck_url = "http://{host}/ping"\n'))
+    s = load_settings(
+        write(
+            tmp_path,
+            MINIMAL + f'[visma]\napi_url = "http://{host}:8002/v2"\n[notify]\nhealthcheck_url = "http://{host}/ping"\n',
+        )
+    )
     assert s.visma.api_url == f"http://{host}:8002/v2"
 
 
 def test_mapping_values_converted_from_annotations(tmp_path: Path) -> None:
-    s = load_settings(write(tmp_path, MINIMAL + """
+    s = load_settings(
+        write(
+            tmp_path,
+            MINIMAL
+            + """
 [mapping]
 rounding_tolerance = 0.1
 unit_id = "abc"
@@ -217,7 +247,9 @@ customer_type = "company"
 [mapping.vat_codings]
 "25" = "c-25"
 "12" = "c-12"
-"""))
+""",
+        )
+    )
     assert s.mapping.rounding_tolerance == Decimal("0.1")
     assert isinstance(s.mapping.rounding_tolerance, Decimal)
     assert s.mapping.vat_codings == {"25": "c-25", "12": "c-12"}
@@ -292,7 +324,8 @@ def test_docs_mapping_table_is_generated_from_metadata() -> None:
     text = DOCS.read_text(encoding="utf-8")
     block = text.split(DOC_BEGIN, 1)[1].split(DOC_END, 1)[0].strip()
     assert block == mapping_doc_table(), (
-        "docs/configuration.md is out of date: run `python -m shopvisma.config.starter docs/configuration.md`")
+        "docs/configuration.md is out of date: run `python -m shopvisma.config.starter docs/configuration.md`"
+    )
 
 
 def test_parse_settings_without_file(tmp_path: Path) -> None:
@@ -300,12 +333,18 @@ def test_parse_settings_without_file(tmp_path: Path) -> None:
     assert s.shopify.shop == "demo.myshopify.com" and s.state_dir == tmp_path / "st"
 
 
-
-_scalars = st.one_of(st.text(max_size=20), st.integers(), st.booleans(), st.floats(allow_nan=True),
-                     st.datetimes(timezones=st.one_of(st.none(), st.just(timezone.utc))))
-_values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                         st.dictionaries(st.text(max_size=5), inner, max_size=3)),
-                       max_leaves=6)
+_scalars = st.one_of(
+    st.text(max_size=20),
+    st.integers(),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    st.datetimes(timezones=st.one_of(st.none(), st.just(timezone.utc))),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+    max_leaves=6,
+)
 
 
 @hyp_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

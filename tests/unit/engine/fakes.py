@@ -40,24 +40,41 @@ class FakeVisma:
         self.refuse = refuse or set()
         self.lose_next: set[str] = set()
         self.ids = itertools.count(1)
-        self.company = {"CountryCode": "SE", "CurrencyCode": "SEK", "ShowPricesExclVatPC": False,
-                        "TermsOfPaymentId": "top-30"}
+        self.company = {
+            "CountryCode": "SE",
+            "CurrencyCode": "SEK",
+            "ShowPricesExclVatPC": False,
+            "TermsOfPaymentId": "top-30",
+        }
         self.tables: dict[str, dict[str, dict[str, Any]]] = {
             "articleaccountcodings": {
-                GOODS_25: {"Id": GOODS_25, "Name": "Varor 25%", "Type": "Goods", "VatRate": "25%",
-                           "VatRatePercent": 0.25, "IsActive": True},
-                GOODS_0: {"Id": GOODS_0, "Name": "Varor 0%", "Type": "Goods", "VatRate": "0%",
-                          "VatRatePercent": 0, "IsActive": True},
+                GOODS_25: {
+                    "Id": GOODS_25,
+                    "Name": "Varor 25%",
+                    "Type": "Goods",
+                    "VatRate": "25%",
+                    "VatRatePercent": 0.25,
+                    "IsActive": True,
+                },
+                GOODS_0: {
+                    "Id": GOODS_0,
+                    "Name": "Varor 0%",
+                    "Type": "Goods",
+                    "VatRate": "0%",
+                    "VatRatePercent": 0,
+                    "IsActive": True,
+                },
             },
             "units": {"unit-st": {"Id": "unit-st", "Code": "st", "Name": "Styck"}},
-            "customers": {}, "articles": {}, **{p: {} for p in DOCUMENT_PATHS},
+            "customers": {},
+            "articles": {},
+            **{p: {} for p in DOCUMENT_PATHS},
         }
         self.filters: list[tuple[str, str | None]] = []  # every list call: (endpoint, $filter or None)
 
     # -- VismaApi ------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                body: Any = None) -> Any:
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         method = method.upper()
         endpoint, _, record_id = path.partition("/")
         self.requests[(method, endpoint)] += 1
@@ -87,8 +104,9 @@ class FakeVisma:
     def put(self, path: str, body: Any) -> dict[str, Any]:
         return self.request("PUT", path, body=body)
 
-    def iter_list(self, path: str, *, filter: str | None = None, orderby: str | None = None,
-                  pagesize: int = 1000) -> Iterator[dict[str, Any]]:
+    def iter_list(
+        self, path: str, *, filter: str | None = None, orderby: str | None = None, pagesize: int = 1000
+    ) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {"$filter": filter} if filter else {}
         return iter(self.get(path, params)["Data"])
 
@@ -114,13 +132,11 @@ class FakeVisma:
         if flt:
             clauses = _EQ.findall(flt)
             if any((endpoint, prop) in self.refuse for prop, _ in clauses):
-                raise VismaValidationError(f"Visma GET /{endpoint}: $filter not allowed", status=400,
-                                           error_code=2000)
+                raise VismaValidationError(f"Visma GET /{endpoint}: $filter not allowed", status=400, error_code=2000)
             # Looser than asked (a case-insensitive collation): the engine must match again.
             wanted = {(prop, _norm(v.replace("''", "'"))) for prop, v in clauses}
             rows = [r for r in rows if any((prop, _norm(r.get(prop))) in wanted for prop, _ in clauses)]
-        return {"Meta": {"TotalNumberOfPages": 1, "TotalNumberOfResults": len(rows)},
-                "Data": [dict(r) for r in rows]}
+        return {"Meta": {"TotalNumberOfPages": 1, "TotalNumberOfResults": len(rows)}, "Data": [dict(r) for r in rows]}
 
     def _create(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._store(endpoint, {**body, "Id": f"{endpoint}-{next(self.ids)}"})
@@ -139,8 +155,11 @@ class FakeVisma:
         for row in doc.get("Rows") or []:
             article = self.tables["articles"][row["ArticleId"]]
             rate = Decimal(str(self.tables["articleaccountcodings"][article["CodingId"]]["VatRatePercent"]))
-            amount = row_amount(Decimal(str(row["UnitPrice"])), Decimal(str(row["Quantity"])),
-                                Decimal(str(row.get("DiscountPercentage") or 0)))
+            amount = row_amount(
+                Decimal(str(row["UnitPrice"])),
+                Decimal(str(row["Quantity"])),
+                Decimal(str(row.get("DiscountPercentage") or 0)),
+            )
             rows.append((amount, rate * 100))
         t = totals(rows, includes)
         return {**doc, "IncludesVat": includes, "TotalAmount": t.amount, "TotalVatAmount": t.vat}
@@ -154,9 +173,15 @@ class FakeShopify:
         self.requests = 0
         self.searches: list[str] = []
 
-    def iter_orders(self, search: str, *, page_size: int | None = None, lines: int = 10,
-                    want_refunds: Callable[[dict[str, Any]], bool] | None = None,
-                    bulk: bool = False) -> Iterator[dict[str, Any]]:
+    def iter_orders(
+        self,
+        search: str,
+        *,
+        page_size: int | None = None,
+        lines: int = 10,
+        want_refunds: Callable[[dict[str, Any]], bool] | None = None,
+        bulk: bool = False,
+    ) -> Iterator[dict[str, Any]]:
         self.requests += 1
         self.searches.append(search)
         names = set(re.findall(r"name:'((?:[^']|'')*)'", search))
@@ -166,36 +191,66 @@ class FakeShopify:
 
 
 def _money(amount: str) -> dict[str, Any]:
-    return {"shopMoney": {"amount": amount, "currencyCode": "SEK"},
-            "presentmentMoney": {"amount": amount, "currencyCode": "SEK"}}
+    return {
+        "shopMoney": {"amount": amount, "currencyCode": "SEK"},
+        "presentmentMoney": {"amount": amount, "currencyCode": "SEK"},
+    }
 
 
-def order_node(number: int, *, price: str = "125.00", quantity: int = 1, sku: str = "MUG",
-               email: str | None = None, **extra: Any) -> dict[str, Any]:
+def order_node(
+    number: int, *, price: str = "125.00", quantity: int = 1, sku: str = "MUG", email: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """A paid Swedish order of one 25 % line, prices including VAT, in the shape the
     product's GraphQL query returns."""
     total = Decimal(price) * quantity
     tax = (total * Decimal("0.2")).quantize(Decimal("0.01"))
     node: dict[str, Any] = {
-        "id": f"gid://shopify/Order/{number}", "name": f"#{number}",
+        "id": f"gid://shopify/Order/{number}",
+        "name": f"#{number}",
         "email": email or f"buyer{number}@example.se",
-        "createdAt": "2026-03-01T10:00:00Z", "updatedAt": f"2026-03-01T10:{number % 60:02d}:00Z",
-        "cancelledAt": None, "test": False, "displayFinancialStatus": "PAID",
-        "displayFulfillmentStatus": "FULFILLED", "tags": [], "currencyCode": "SEK",
-        "presentmentCurrencyCode": "SEK", "taxesIncluded": True,
-        "totalPriceSet": _money(f"{total:.2f}"), "totalTaxSet": _money(f"{tax:.2f}"),
-        "subtotalPriceSet": _money(f"{total:.2f}"), "totalDiscountsSet": _money("0.00"),
-        "totalShippingPriceSet": _money("0.00"), "totalTipReceivedSet": _money("0.00"),
+        "createdAt": "2026-03-01T10:00:00Z",
+        "updatedAt": f"2026-03-01T10:{number % 60:02d}:00Z",
+        "cancelledAt": None,
+        "test": False,
+        "displayFinancialStatus": "PAID",
+        "displayFulfillmentStatus": "FULFILLED",
+        "tags": [],
+        "currencyCode": "SEK",
+        "presentmentCurrencyCode": "SEK",
+        "taxesIncluded": True,
+        "totalPriceSet": _money(f"{total:.2f}"),
+        "totalTaxSet": _money(f"{tax:.2f}"),
+        "subtotalPriceSet": _money(f"{total:.2f}"),
+        "totalDiscountsSet": _money("0.00"),
+        "totalShippingPriceSet": _money("0.00"),
+        "totalTipReceivedSet": _money("0.00"),
         "totalRefundedSet": _money("0.00"),
         "customer": {"displayName": f"Buyer {number}"},
-        "billingAddress": {"name": f"Buyer {number}", "address1": "Storgatan 1", "city": "Stockholm",
-                           "zip": "111 22", "countryCodeV2": "SE"},
-        "lineItems": {"nodes": [{
-            "id": f"gid://shopify/LineItem/{number}1", "sku": sku, "name": "Mugg", "title": "Mugg",
-            "quantity": quantity, "taxable": True, "isGiftCard": False, "requiresShipping": False,
-            "originalUnitPriceSet": _money(price), "discountAllocations": [],
-            "taxLines": [{"rate": 0.25, "priceSet": _money(f"{tax:.2f}"), "title": "Moms"}],
-        }], "pageInfo": {"hasNextPage": False}},
+        "billingAddress": {
+            "name": f"Buyer {number}",
+            "address1": "Storgatan 1",
+            "city": "Stockholm",
+            "zip": "111 22",
+            "countryCodeV2": "SE",
+        },
+        "lineItems": {
+            "nodes": [
+                {
+                    "id": f"gid://shopify/LineItem/{number}1",
+                    "sku": sku,
+                    "name": "Mugg",
+                    "title": "Mugg",
+                    "quantity": quantity,
+                    "taxable": True,
+                    "isGiftCard": False,
+                    "requiresShipping": False,
+                    "originalUnitPriceSet": _money(price),
+                    "discountAllocations": [],
+                    "taxLines": [{"rate": 0.25, "priceSet": _money(f"{tax:.2f}"), "title": "Moms"}],
+                }
+            ],
+            "pageInfo": {"hasNextPage": False},
+        },
         "shippingLines": {"nodes": []},
         "refunds": [],
     }

@@ -92,7 +92,8 @@ def test_an_article_and_a_customer_are_found_by_key_after_a_lost_answer(visma: F
     visma.lose_next.add("articles")
     assert records.create_article(spec)["Number"] == "MUG"
     visma.lose_next.add("customers")
-    cust = records.create_customer("a@example.se", {"EmailAddress": "a@example.se", "CurrencyCode": "SEK",
-                                                    "CustomerNumber": "1", "IsActive": True})
+    cust = records.create_customer(
+        "a@example.se", {"EmailAddress": "a@example.se", "CurrencyCode": "SEK", "CustomerNumber": "1", "IsActive": True}
+    )
     assert cust["EmailAddress"] == "a@example.se"
     assert len(visma.tables["articles"]) == len(visma.tables["customers"]) == 1

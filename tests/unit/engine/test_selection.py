@@ -32,11 +32,14 @@ def test_a_paid_order_is_selected(settings: Settings) -> None:
     assert rejection_reason(PAID, settings) == ""
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"test": True}, "test order"),
-    ({"cancelled_at": datetime(2026, 3, 2, tzinfo=UTC)}, "cancelled"),
-    ({"financial_status": "pending"}, "financial status pending"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"test": True}, "test order"),
+        ({"cancelled_at": datetime(2026, 3, 2, tzinfo=UTC)}, "cancelled"),
+        ({"financial_status": "pending"}, "financial status pending"),
+    ],
+)
 def test_the_reason_an_order_is_not_selected(settings: Settings, change: dict[str, object], reason: str) -> None:
     assert rejection_reason(replace(PAID, **change), settings) == reason  # type: ignore[arg-type]
 

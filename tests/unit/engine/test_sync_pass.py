@@ -18,8 +18,9 @@ from shopvisma.state.checkpoint import Checkpoint
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 
 
-def _pass(settings: Settings, shop: FakeShopify, visma: FakeVisma, cp: Checkpoint, *,
-          dry_run: bool = False) -> PassResult:
+def _pass(
+    settings: Settings, shop: FakeShopify, visma: FakeVisma, cp: Checkpoint, *, dry_run: bool = False
+) -> PassResult:
     services = Services(shopify=shop, visma=visma, save_checkpoint=lambda _: None)
     return run_pass(settings, services, cp, dry_run=dry_run, now=lambda: NOW)
 
@@ -34,7 +35,10 @@ def test_a_first_pass_creates_one_exact_draft_per_order(settings: Settings, vism
     assert result.counts == {"created": 3}, [o.as_dict() for o in result.outcomes]
     drafts = {d["YourReference"]: d for d in visma.tables["customerinvoicedrafts"].values()}
     assert {ref: d["TotalAmount"] for ref, d in drafts.items()} == {
-        "#1001": Decimal("125.00"), "#1002": Decimal("250.00"), "#1003": Decimal("99.90")}
+        "#1001": Decimal("125.00"),
+        "#1002": Decimal("250.00"),
+        "#1003": Decimal("99.90"),
+    }
     assert len(visma.tables["customers"]) == 3 and len(visma.tables["articles"]) == 1
     assert sorted(cp.recent) == ["#1001", "#1002", "#1003"] and not cp.pending and not cp.intents
     assert result.visma_writes == visma.write_count == 7  # 1 article, 3 customers, 3 drafts; no correction

@@ -24,10 +24,18 @@ D = Decimal
 
 def _plan(case: Case):
     if case.refund:
-        return plan_refund(case.order, case.order.refunds[case.refund - 1], case.company, case.settings,
-                           includes_vat=case.includes_vat, is_foreign=case.is_foreign, index=case.refund)
-    return plan_document(case.order, case.company, case.settings, includes_vat=case.includes_vat,
-                         is_foreign=case.is_foreign)
+        return plan_refund(
+            case.order,
+            case.order.refunds[case.refund - 1],
+            case.company,
+            case.settings,
+            includes_vat=case.includes_vat,
+            is_foreign=case.is_foreign,
+            index=case.refund,
+        )
+    return plan_document(
+        case.order, case.company, case.settings, includes_vat=case.includes_vat, is_foreign=case.is_foreign
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -104,8 +112,10 @@ def test_non_numeric_rate_key_refuses_by_name(key: str, bad: str) -> None:
     resolved = resolve_vat_codings(COMPANY, settings)  # no InvalidOperation: a problem instead
     assert resolved.key_problems == [(key, f'[mapping] {key} key "{bad}" is not a number')]
     assert resolved[D(25)] == "c25" and resolved[D(12)] == "c12"  # the rest still resolves (doctor shows it)
-    for case in (next(c for c in CASES if c.name == "incl-simple-25"),
-                 next(c for c in CASES if c.name == "refund-one-of-two-incl")):
+    for case in (
+        next(c for c in CASES if c.name == "incl-simple-25"),
+        next(c for c in CASES if c.name == "refund-one-of-two-incl"),
+    ):
         with pytest.raises(OrderError) as exc:
             plan_document(case.order, COMPANY, settings, includes_vat=True, is_foreign=False)
         assert exc.value.reason == f'[mapping] {key} key "{bad}" is not a number'
@@ -121,35 +131,53 @@ def test_non_numeric_rate_key_refuses_by_name(key: str, bad: str) -> None:
 def test_rate_keys_are_read_as_numbers() -> None:
     ship = next(c for c in CASES if c.name == "incl-shipping-25")
     for spelled in ("25", "25.0", " 25 ", "25.00"):
-        plan = plan_document(ship.order, COMPANY, MappingSettings(shipping_articles={spelled: "FRAKT"},
-                                                                  vat_codings={spelled: "c25"}),
-                             includes_vat=True, is_foreign=False)
+        plan = plan_document(
+            ship.order,
+            COMPANY,
+            MappingSettings(shipping_articles={spelled: "FRAKT"}, vat_codings={spelled: "c25"}),
+            includes_vat=True,
+            is_foreign=False,
+        )
         assert [r.article.number for r in plan.rows] == ["TSHIRT-M", "FRAKT"], spelled
 
 
 def test_gift_card_coding_must_be_zero_rate() -> None:
     case = next(c for c in CASES if c.name == "incl-gift-card-sold")
     with pytest.raises(OrderError) as exc:
-        plan_document(case.order, COMPANY, MappingSettings(gift_card_coding_id="c25"), includes_vat=True,
-                      is_foreign=False)
+        plan_document(
+            case.order, COMPANY, MappingSettings(gift_card_coding_id="c25"), includes_vat=True, is_foreign=False
+        )
     assert exc.value.field == "gift_card_coding_id"
-    plan = plan_document(case.order, COMPANY_TWO_ZERO, MappingSettings(gift_card_coding_id="c0x"),
-                         includes_vat=True, is_foreign=False)
+    plan = plan_document(
+        case.order, COMPANY_TWO_ZERO, MappingSettings(gift_card_coding_id="c0x"), includes_vat=True, is_foreign=False
+    )
     assert [r.article.coding_id for r in plan.rows] == ["c25", "c0x"]
 
 
 def test_same_sku_at_two_rates_is_refused() -> None:
-    o = order("#2001", total="189.00", total_tax="20.00", taxes_included=True, lines=[
-        line("SAME", "A", 1, "100.00", taxes=(tax("0.25", "20.00"),)),
-        line("SAME", "B", 1, "89.00", taxes=(tax("0.12", "9.54"),))])
+    o = order(
+        "#2001",
+        total="189.00",
+        total_tax="20.00",
+        taxes_included=True,
+        lines=[
+            line("SAME", "A", 1, "100.00", taxes=(tax("0.25", "20.00"),)),
+            line("SAME", "B", 1, "89.00", taxes=(tax("0.12", "9.54"),)),
+        ],
+    )
     with pytest.raises(OrderError, match="one VAT coding"):
         plan_document(o, COMPANY, MappingSettings(), includes_vat=True, is_foreign=False)
 
 
 def test_large_row_discount_falls_back_to_exact_price() -> None:
     # 1 cent off 1 234 567.89: no 4-decimal percentage hits it, the reduced price does.
-    o = order("#2002", total="1234567.88", total_tax="246913.58", taxes_included=True, lines=[
-        line("BIG", "Stor", 1, "1234567.89", discount="0.01", taxes=(tax("0.25", "246913.58"),))])
+    o = order(
+        "#2002",
+        total="1234567.88",
+        total_tax="246913.58",
+        taxes_included=True,
+        lines=[line("BIG", "Stor", 1, "1234567.89", discount="0.01", taxes=(tax("0.25", "246913.58"),))],
+    )
     plan = plan_document(o, COMPANY, MappingSettings(), includes_vat=True, is_foreign=False)
     assert [(r.unit_price, r.discount_percentage) for r in plan.rows] == [(D("1234567.88"), D(0))]
     assert plan.notes and "reduced unit price" in plan.notes[0]
@@ -160,16 +188,25 @@ def test_needed_articles() -> None:
     arts = {a.number: a for a in needed_articles(case.order, COMPANY, MappingSettings())}
     assert set(arts) == {"WIDGET", "GIFTCARD", "TIP"}
     w = arts["WIDGET"].body()
-    assert w == {"Number": "WIDGET", "Name": "Widget", "CodingId": "c25", "UnitId": "unit-st", "IsActive": True,
-                 "NetPrice": D("100.00"), "GrossPrice": D("125.00")}
+    assert w == {
+        "Number": "WIDGET",
+        "Name": "Widget",
+        "CodingId": "c25",
+        "UnitId": "unit-st",
+        "IsActive": True,
+        "NetPrice": D("100.00"),
+        "GrossPrice": D("125.00"),
+    }
     assert arts["GIFTCARD"].coding_id == "c0" and arts["TIP"].coding_id == "c0"
     pens = next(c for c in CASES if c.name == "incl-to-net-rounding-row")
     assert "ROUNDING" in {a.number for a in needed_articles(pens.order, COMPANY, MappingSettings())}
-    assert "ROUNDING" not in {a.number for a in needed_articles(pens.order, COMPANY, MappingSettings(),
-                                                                includes_vat=True)}
+    assert "ROUNDING" not in {
+        a.number for a in needed_articles(pens.order, COMPANY, MappingSettings(), includes_vat=True)
+    }
     ship = next(c for c in CASES if c.name == "incl-shipping-25")
-    numbers = [a.number for a in needed_articles(ship.order, COMPANY, MappingSettings(
-        shipping_articles={"25": "FRAKT"}))]
+    numbers = [
+        a.number for a in needed_articles(ship.order, COMPANY, MappingSettings(shipping_articles={"25": "FRAKT"}))
+    ]
     assert numbers == ["TSHIRT-M", "FRAKT"]
     bad = next(c for c in CASES if c.name == "refuse-empty-sku")
     with pytest.raises(OrderError):
@@ -196,13 +233,11 @@ def _customer(o, **kw):
 
 
 def test_customer_body_private_and_company() -> None:
-    o = order("#3001", total="249.00", total_tax="49.80", taxes_included=True, lines=[],
-              email="  Anna@Example.SE ")
+    o = order("#3001", total="249.00", total_tax="49.80", taxes_included=True, lines=[], email="  Anna@Example.SE ")
     body = _customer(o)
     assert body["Name"] == "Anna Andersson" and body["EmailAddress"] == "anna@example.se"
     assert body["IsPrivatePerson"] is True and body["IsActive"] is True
-    assert (body["InvoicePostalCode"], body["InvoiceCity"], body["InvoiceCountryCode"]) == ("111 22", "Stockholm",
-                                                                                            "SE")
+    assert (body["InvoicePostalCode"], body["InvoiceCity"], body["InvoiceCountryCode"]) == ("111 22", "Stockholm", "SE")
     assert body["TermsOfPaymentId"] == "top-30" and body["CurrencyCode"] == "SEK"
     assert _customer(o, terms_of_payment_id="top-10")["TermsOfPaymentId"] == "top-10"
     co = order("#3002", total="1", total_tax="0", taxes_included=True, lines=[], company="Acme AB")
@@ -215,6 +250,7 @@ def test_customer_body_private_and_company() -> None:
 def test_customer_body_without_address_uses_placeholders() -> None:
     node_order = order("#3003", total="1", total_tax="0", taxes_included=True, lines=[])
     from dataclasses import replace
+
     o = replace(node_order, billing=None, shipping=None, customer_name="")
     body = _customer(o)
     assert body["Name"] == "anna@example.se"
@@ -226,13 +262,19 @@ def test_customer_body_without_address_uses_placeholders() -> None:
 
 def test_customer_body_long_and_emoji_fields() -> None:
     from dataclasses import replace
+
     base = order("#3004", total="1", total_tax="0", taxes_included=True, lines=[])
     long = "Åsa Öberg-Ärlig 🌸🌸🌸 " * 5
     addr = replace(base.billing, name=long, address1=long, city=long, zip="12345678901234", phone="+46 " * 30)
     o = replace(base, billing=addr, customer_name=long)
     body = _customer(o)
-    for key, limit in {"Name": 50, "InvoiceAddress1": 50, "InvoiceCity": 50, "InvoicePostalCode": 10,
-                       "Telephone": 50}.items():
+    for key, limit in {
+        "Name": 50,
+        "InvoiceAddress1": 50,
+        "InvoiceCity": 50,
+        "InvoicePostalCode": 10,
+        "Telephone": 50,
+    }.items():
         assert 0 < len(body[key].encode("utf-16-le")) // 2 <= limit, key
     json.dumps(body, ensure_ascii=False)
 
@@ -258,28 +300,60 @@ def test_predict_totals_rule() -> None:
     assert predict_totals(rows, False) == (D("113.30"), D("13.30"), {D(25): D("2.50"), D(12): D("10.80")})
 
 
-VISMA_CUSTOMER = {"Id": "cust-1", "Name": "Anna Andersson", "InvoiceAddress1": "Storgatan 1",
-                  "InvoicePostalCode": "111 22", "InvoiceCity": "Stockholm", "InvoiceCountryCode": "SE",
-                  "IsPrivatePerson": True, "CurrencyCode": "SEK"}
+VISMA_CUSTOMER = {
+    "Id": "cust-1",
+    "Name": "Anna Andersson",
+    "InvoiceAddress1": "Storgatan 1",
+    "InvoicePostalCode": "111 22",
+    "InvoiceCity": "Stockholm",
+    "InvoiceCountryCode": "SE",
+    "IsPrivatePerson": True,
+    "CurrencyCode": "SEK",
+}
 
 
 def test_draft_body_written_out() -> None:
     case = next(c for c in CASES if c.name == "incl-shipping-discount-part")
     plan = _plan(case)
-    body = draft_body(plan, customer_id="cust-1", article_ids={"TSHIRT-M": "a-1", "SHIPPING-25": "a-2"},
-                      customer=VISMA_CUSTOMER)
+    body = draft_body(
+        plan, customer_id="cust-1", article_ids={"TSHIRT-M": "a-1", "SHIPPING-25": "a-2"}, customer=VISMA_CUSTOMER
+    )
     assert body == {
-        "CustomerId": "cust-1", "IsCreditInvoice": False, "RotReducedInvoicingType": 0, "EuThirdParty": False,
-        "YourReference": "#1010", "InvoiceCustomerName": "Anna Andersson", "InvoiceAddress1": "Storgatan 1",
-        "InvoiceAddress2": "", "InvoicePostalCode": "111 22", "InvoiceCity": "Stockholm",
-        "InvoiceCountryCode": "SE", "CustomerIsPrivatePerson": True,
+        "CustomerId": "cust-1",
+        "IsCreditInvoice": False,
+        "RotReducedInvoicingType": 0,
+        "EuThirdParty": False,
+        "YourReference": "#1010",
+        "InvoiceCustomerName": "Anna Andersson",
+        "InvoiceAddress1": "Storgatan 1",
+        "InvoiceAddress2": "",
+        "InvoicePostalCode": "111 22",
+        "InvoiceCity": "Stockholm",
+        "InvoiceCountryCode": "SE",
+        "CustomerIsPrivatePerson": True,
         "Rows": [
-            {"LineNumber": 1, "IsTextRow": False, "ReversedConstructionServicesVatFree": False, "ArticleId": "a-1",
-             "ArticleNumber": "TSHIRT-M", "Text": "T-shirt - M", "UnitPrice": D("249.00"), "Quantity": D(1),
-             "DiscountPercentage": D(0)},
-            {"LineNumber": 2, "IsTextRow": False, "ReversedConstructionServicesVatFree": False, "ArticleId": "a-2",
-             "ArticleNumber": "SHIPPING-25", "Text": "PostNord", "UnitPrice": D("59.00"), "Quantity": D(1),
-             "DiscountPercentage": D("0.5085")},
+            {
+                "LineNumber": 1,
+                "IsTextRow": False,
+                "ReversedConstructionServicesVatFree": False,
+                "ArticleId": "a-1",
+                "ArticleNumber": "TSHIRT-M",
+                "Text": "T-shirt - M",
+                "UnitPrice": D("249.00"),
+                "Quantity": D(1),
+                "DiscountPercentage": D(0),
+            },
+            {
+                "LineNumber": 2,
+                "IsTextRow": False,
+                "ReversedConstructionServicesVatFree": False,
+                "ArticleId": "a-2",
+                "ArticleNumber": "SHIPPING-25",
+                "Text": "PostNord",
+                "UnitPrice": D("59.00"),
+                "Quantity": D(1),
+                "DiscountPercentage": D("0.5085"),
+            },
         ],
     }
     assert json.loads(encode_json(body))["Rows"][1]["DiscountPercentage"] == 0.5085  # a fraction: 50.85 %
@@ -301,25 +375,43 @@ def test_bodies_refuse_a_discount_that_is_not_a_fraction() -> None:
 def test_order_body_written_out() -> None:
     case = next(c for c in CASES if c.name == "incl-to-net-simple")
     plan = _plan(case)
-    body = order_body(plan, customer_id="cust-1", article_ids={"TSHIRT-M": "a-1"},
-                      customer={**VISMA_CUSTOMER, "IsPrivatePerson": False}, order_date=case.order.created_at)
+    body = order_body(
+        plan,
+        customer_id="cust-1",
+        article_ids={"TSHIRT-M": "a-1"},
+        customer={**VISMA_CUSTOMER, "IsPrivatePerson": False},
+        order_date=case.order.created_at,
+    )
     assert body["CurrencyCode"] == "SEK" and body["Status"] == 1 and body["OrderDate"] == "2026-01-15"
     assert (body["Amount"], body["VatAmount"], body["RoundingsAmount"]) == (D("199.20"), D("49.80"), D(0))
     assert body["YourReference"] == "#1022" and body["CustomerIsPrivatePerson"] is False
-    assert body["Rows"] == [{"LineNumber": 1, "IsTextRow": False, "IsWorkCost": False,
-                             "EligibleForReverseChargeOnVat": False, "ArticleId": "a-1", "ArticleNumber": "TSHIRT-M",
-                             "Text": "T-shirt - M", "UnitPrice": D("199.20"), "Quantity": D(1),
-                             "DiscountPercentage": D(0)}]
+    assert body["Rows"] == [
+        {
+            "LineNumber": 1,
+            "IsTextRow": False,
+            "IsWorkCost": False,
+            "EligibleForReverseChargeOnVat": False,
+            "ArticleId": "a-1",
+            "ArticleNumber": "TSHIRT-M",
+            "Text": "T-shirt - M",
+            "UnitPrice": D("199.20"),
+            "Quantity": D(1),
+            "DiscountPercentage": D(0),
+        }
+    ]
 
 
 def test_credit_draft_body() -> None:
     case = next(c for c in CASES if c.name == "refund-with-shipping-excl")
     plan = _plan(case)
-    body = credit_draft_body(plan, customer_id="cust-1", article_ids={"WIDGET": "w", "SHIPPING-25": "s"},
-                             customer=VISMA_CUSTOMER)
+    body = credit_draft_body(
+        plan, customer_id="cust-1", article_ids={"WIDGET": "w", "SHIPPING-25": "s"}, customer=VISMA_CUSTOMER
+    )
     assert body["IsCreditInvoice"] is True and body["YourReference"] == "#1043 refund 2"
     assert [(r["ArticleId"], r["UnitPrice"], r["Quantity"]) for r in body["Rows"]] == [
-        ("w", D("100.00"), D(-1)), ("s", D("50.00"), D(-1))]
+        ("w", D("100.00"), D(-1)),
+        ("s", D("50.00"), D(-1)),
+    ]
     with pytest.raises(ValueError):
         credit_draft_body(_plan(CASES[0]), customer_id="c", article_ids={"TSHIRT-M": "a"}, customer=VISMA_CUSTOMER)
 

@@ -51,14 +51,20 @@ def consistent_order(draw):
         gross_list = unit * qty
         # any cent amount, or a whole-basis-point share of the line (a "12.34 %" code), which a
         # 4-decimal fraction can usually express even on large rows
-        discount = draw(st.one_of(st.just(D(0)), st.just(gross_list),
-                                  st.integers(0, int(gross_list * 100)).map(lambda c: D(c) * CENT),
-                                  st.integers(0, 10_000).map(lambda bp, g=gross_list: r2(g * bp / 10_000))))
+        discount = draw(
+            st.one_of(
+                st.just(D(0)),
+                st.just(gross_list),
+                st.integers(0, int(gross_list * 100)).map(lambda c: D(c) * CENT),
+                st.integers(0, 10_000).map(lambda bp, g=gross_list: r2(g * bp / 10_000)),
+            )
+        )
         amount = gross_list - discount
         t = shopify_tax(amount, rate, included) if rate else D(0)
         taxes = (tax(str(rate / 100), str(t)),) if rate else ()
-        lines.append(line(f"SKU-{i}", f"Vara {i} åäö 😀", qty, str(unit), discount=str(discount), taxes=taxes,
-                          id=f"L{i}"))
+        lines.append(
+            line(f"SKU-{i}", f"Vara {i} åäö 😀", qty, str(unit), discount=str(discount), taxes=taxes, id=f"L{i}")
+        )
         total += amount + (D(0) if included else t)
         total_tax += t
     shipping = []
@@ -80,19 +86,41 @@ def consistent_order(draw):
         if draw(st.booleans()):
             lines.append(tip_line(str(tip)))
         total += tip
-    refunds = [refund(str(lines[0]["originalUnitPriceSet"] * lines[0]["quantity"]
-                          - sum(lines[0]["discountAllocations"], D(0))
-                          + (D(0) if included else sum((D(a) for _, a in lines[0]["taxLines"]), D(0)))),
-                      lines=(("L0", lines[0]["quantity"],
-                              str(lines[0]["originalUnitPriceSet"] * lines[0]["quantity"]
-                                  - sum(lines[0]["discountAllocations"], D(0))),
-                              str(sum((D(a) for _, a in lines[0]["taxLines"]), D(0)))),))]
-    return order("#9001", total=str(total), total_tax=str(total_tax), taxes_included=included, lines=lines,
-                 shipping=shipping, tip=str(tip), refunds=refunds)
+    refunds = [
+        refund(
+            str(
+                lines[0]["originalUnitPriceSet"] * lines[0]["quantity"]
+                - sum(lines[0]["discountAllocations"], D(0))
+                + (D(0) if included else sum((D(a) for _, a in lines[0]["taxLines"]), D(0)))
+            ),
+            lines=(
+                (
+                    "L0",
+                    lines[0]["quantity"],
+                    str(
+                        lines[0]["originalUnitPriceSet"] * lines[0]["quantity"]
+                        - sum(lines[0]["discountAllocations"], D(0))
+                    ),
+                    str(sum((D(a) for _, a in lines[0]["taxLines"]), D(0))),
+                ),
+            ),
+        )
+    ]
+    return order(
+        "#9001",
+        total=str(total),
+        total_tax=str(total_tax),
+        taxes_included=included,
+        lines=lines,
+        shipping=shipping,
+        tip=str(tip),
+        refunds=refunds,
+    )
 
 
-SETTINGS = st.sampled_from([MappingSettings(), MappingSettings(discount_mode="rows"),
-                            MappingSettings(discount_mode="price")])
+SETTINGS = st.sampled_from(
+    [MappingSettings(), MappingSettings(discount_mode="rows"), MappingSettings(discount_mode="price")]
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -124,8 +152,10 @@ def _visma_total(rows: list[dict[str, Any]], rates: dict[str, Decimal], includes
         amount = r2(row["UnitPrice"] * row["Quantity"] * (1 - row["DiscountPercentage"]))
         rate = rates[row["ArticleNumber"]]
         sums[rate] = sums.get(rate, D(0)) + amount
-    vat = sum((r2(s * (rate / 100) / (1 + rate / 100)) if includes_vat else r2(s * rate / 100)
-               for rate, s in sums.items()), D(0))
+    vat = sum(
+        (r2(s * (rate / 100) / (1 + rate / 100)) if includes_vat else r2(s * rate / 100) for rate, s in sums.items()),
+        D(0),
+    )
     return sum(sums.values(), D(0)) + (D(0) if includes_vat else vat)
 
 
@@ -136,8 +166,10 @@ def _check_bodies(plan: DocumentPlan, includes_vat: bool, target: Decimal) -> No
     if plan.is_credit:
         bodies = [credit_draft_body(plan, customer_id="c", article_ids=ids, customer=customer)]
     else:
-        bodies = [draft_body(plan, customer_id="c", article_ids=ids, customer=customer),
-                  order_body(plan, customer_id="c", article_ids=ids, customer=customer, order_date="2026-01-15")]
+        bodies = [
+            draft_body(plan, customer_id="c", article_ids=ids, customer=customer),
+            order_body(plan, customer_id="c", article_ids=ids, customer=customer, order_date="2026-01-15"),
+        ]
     for body in map(_as_visma_reads_it, bodies):
         for row in body["Rows"]:
             d = row["DiscountPercentage"]

@@ -36,7 +36,13 @@ T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 def test_state_paths(tmp_path: Path) -> None:
     p = state_paths(tmp_path)
     assert (p.checkpoint.name, p.tokens.name, p.secrets.name, p.lock.name, p.run_log.name, p.log.name) == (
-        "checkpoint.json", "tokens.json", "secrets.json", "sync.lock", "runs.jsonl", "shopvisma.log")
+        "checkpoint.json",
+        "tokens.json",
+        "secrets.json",
+        "sync.lock",
+        "runs.jsonl",
+        "shopvisma.log",
+    )
     assert all(x.parent == tmp_path for x in (p.checkpoint, p.tokens, p.lock))
 
 
@@ -52,8 +58,15 @@ def test_roundtrip_versioned_and_private(tmp_path: Path) -> None:
     advance_bookmark(cp, "2026-03-01T11:00:00Z", T0)
     record_intent(cp, "#1002", "invoice-draft", "gid://shopify/Order/2", now=T0)
     record_pending(cp, "#1003", "gid://shopify/Order/3", "2026-03-01T10:00:00Z", "no e-mail", "email", now=T0)
-    record_pending(cp, "#1003", "gid://shopify/Order/3", "2026-03-01T10:00:00Z", "no e-mail", "email",
-                   now=T0 + timedelta(minutes=5))
+    record_pending(
+        cp,
+        "#1003",
+        "gid://shopify/Order/3",
+        "2026-03-01T10:00:00Z",
+        "no e-mail",
+        "email",
+        now=T0 + timedelta(minutes=5),
+    )
     record_transfer(cp, "#1001", "doc-1", "invoice-draft", at=T0)
     record_refund(cp, "gid://shopify/Refund/9", "#1001", "credit-1", at=T0)
     cp.last_run = {"outcome": "ok", "created": 1}
@@ -106,17 +119,20 @@ def test_history_is_bounded(tmp_path: Path) -> None:
     assert path.stat().st_size < size * 1.2
 
 
-@pytest.mark.parametrize("content, what", [
-    ("", "not valid JSON"),
-    ('{"version": 1, "bookmark": "2026-03-01T1', "not valid JSON"),
-    ("[]", "not a JSON object"),
-    ('{"version": 2}', "unknown version"),
-    ('{"bookmark": null}', "unknown version"),
-    ('{"version": 1, "pending": []}', "pending"),
-    ('{"version": 1, "bookmark": "soon"}', "bookmark"),
-    ('{"version": 1, "last_run": 5}', "last_run"),
-    (b"\xff\xfe", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, what",
+    [
+        ("", "not valid JSON"),
+        ('{"version": 1, "bookmark": "2026-03-01T1', "not valid JSON"),
+        ("[]", "not a JSON object"),
+        ('{"version": 2}', "unknown version"),
+        ('{"bookmark": null}', "unknown version"),
+        ('{"version": 1, "pending": []}', "pending"),
+        ('{"version": 1, "bookmark": "soon"}', "bookmark"),
+        ('{"version": 1, "last_run": 5}', "last_run"),
+        (b"\xff\xfe", "not valid JSON"),
+    ],
+)
 def test_corrupt_checkpoint_is_loud(tmp_path: Path, content: str | bytes, what: str) -> None:
     path = tmp_path / "checkpoint.json"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())

@@ -37,18 +37,26 @@ def served(rate: Decimal, scale: str) -> float:
 
 
 def coding(i: int, rate: Decimal, scale: str, style: str, active: bool = True) -> dict[str, Any]:
-    return {"Id": f"c{i}", "Name": f"Varor {rate}% moms", "Type": "Goods", "IsActive": active,
-            "VatRatePercent": served(rate, scale), "VatRate": label(rate, style)}
+    return {
+        "Id": f"c{i}",
+        "Name": f"Varor {rate}% moms",
+        "Type": "Goods",
+        "IsActive": active,
+        "VatRatePercent": served(rate, scale),
+        "VatRate": label(rate, style),
+    }
 
 
-codings_spec = st.lists(st.tuples(st.sampled_from(RATES), st.sampled_from(LABELS), st.booleans()),
-                        min_size=1, max_size=12)
+codings_spec = st.lists(
+    st.tuples(st.sampled_from(RATES), st.sampled_from(LABELS), st.booleans()), min_size=1, max_size=12
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(spec=codings_spec, scale=st.sampled_from([PERCENT, FRACTION]), data=st.data())
-def test_one_scale_any_order_reads_every_rate(spec: list[tuple[Decimal, str, bool]], scale: str,
-                                              data: st.DataObject) -> None:
+def test_one_scale_any_order_reads_every_rate(
+    spec: list[tuple[Decimal, str, bool]], scale: str, data: st.DataObject
+) -> None:
     codings = [coding(i, rate, scale, style, active) for i, (rate, style, active) in enumerate(spec)]
     reading = read_codings(codings)
     assert reading.rates == {f"c{i}": rate for i, (rate, _, _) in enumerate(spec)}
@@ -60,8 +68,9 @@ def test_one_scale_any_order_reads_every_rate(spec: list[tuple[Decimal, str, boo
 
 @settings(max_examples=150, deadline=None)
 @given(spec=codings_spec, data=st.data())
-def test_mixed_scales_are_read_per_coding_from_the_label(spec: list[tuple[Decimal, str, bool]],
-                                                         data: st.DataObject) -> None:
+def test_mixed_scales_are_read_per_coding_from_the_label(
+    spec: list[tuple[Decimal, str, bool]], data: st.DataObject
+) -> None:
     scales = data.draw(st.lists(st.sampled_from([PERCENT, FRACTION]), min_size=len(spec), max_size=len(spec)))
     codings = [coding(i, rate, s, "pct") for i, ((rate, _, _), s) in enumerate(zip(spec, scales, strict=True))]
     reading = read_codings(data.draw(st.permutations(codings)))
@@ -72,8 +81,9 @@ def test_mixed_scales_are_read_per_coding_from_the_label(spec: list[tuple[Decima
 
 @settings(max_examples=150, deadline=None)
 @given(spec=codings_spec, scale=st.sampled_from([PERCENT, FRACTION]), data=st.data())
-def test_a_label_that_disagrees_stops_with_the_coding_named(spec: list[tuple[Decimal, str, bool]], scale: str,
-                                                            data: st.DataObject) -> None:
+def test_a_label_that_disagrees_stops_with_the_coding_named(
+    spec: list[tuple[Decimal, str, bool]], scale: str, data: st.DataObject
+) -> None:
     codings = [coding(i, rate, scale, style) for i, (rate, style, _) in enumerate(spec)]
     bad = data.draw(st.integers(0, len(codings) - 1))
     truth = spec[bad][0]
@@ -105,9 +115,11 @@ def test_the_hint_only_decides_what_the_list_cannot() -> None:
     assert read_codings(percent, FRACTION) == read_codings(percent)
     assert read_codings(percent).rates == {"a": Decimal(25), "b": Decimal(12)}
     # mixed, with a coding whose label is a code: the earlier observation decides that one
-    mixed = [{"Id": "a", "VatRatePercent": 25, "VatRate": "25%"}, {"Id": "b", "VatRatePercent": 0.12,
-                                                                   "VatRate": "12%"},
-             {"Id": "c", "VatRatePercent": 6, "VatRate": "MP3"}]
+    mixed = [
+        {"Id": "a", "VatRatePercent": 25, "VatRate": "25%"},
+        {"Id": "b", "VatRatePercent": 0.12, "VatRate": "12%"},
+        {"Id": "c", "VatRatePercent": 6, "VatRate": "MP3"},
+    ]
     assert read_codings(mixed, PERCENT).rates == {"a": Decimal(25), "b": Decimal(12), "c": Decimal(6)}
 
 
@@ -118,10 +130,24 @@ def test_impossible_rates_stop_the_run() -> None:
     assert read_codings([{"Id": "a"}, {"Name": "no id", "VatRatePercent": 25}]).rates == {"a": Decimal(0)}
 
 
-@pytest.mark.parametrize("text,pct", [
-    ("25%", "25"), ("25,00 %", "25"), ("25", "25"), (" 12.5 % ", "12.5"), ("0.25", "25"), ("0%", "0"),
-    (25, "25"), (0.06, "6"), ("MP1", None), ("Moms 25%", None), (None, None), (True, None), ("", None),
-])
+@pytest.mark.parametrize(
+    "text,pct",
+    [
+        ("25%", "25"),
+        ("25,00 %", "25"),
+        ("25", "25"),
+        (" 12.5 % ", "12.5"),
+        ("0.25", "25"),
+        ("0%", "0"),
+        (25, "25"),
+        (0.06, "6"),
+        ("MP1", None),
+        ("Moms 25%", None),
+        (None, None),
+        (True, None),
+        ("", None),
+    ],
+)
 def test_label_percent(text: Any, pct: str | None) -> None:
     got = label_percent(text)
     assert got == (Decimal(pct) if pct is not None else None)
@@ -140,13 +166,17 @@ class FakeCompanyClient:
 
 
 def fake_settings(vat_codings: dict[str, str] | None = None) -> Any:
-    return SimpleNamespace(mapping=SimpleNamespace(vat_codings=vat_codings or {}, unit_id="",
-                                                   terms_of_payment_id=""))
+    return SimpleNamespace(mapping=SimpleNamespace(vat_codings=vat_codings or {}, unit_id="", terms_of_payment_id=""))
 
 
 def test_load_company_reads_fractions_and_exposes_the_scale() -> None:
-    client = FakeCompanyClient([coding(1, Decimal(25), FRACTION, "pct"), coding(2, Decimal(12), FRACTION, "code"),
-                                coding(3, Decimal(0), FRACTION, "none")])
+    client = FakeCompanyClient(
+        [
+            coding(1, Decimal(25), FRACTION, "pct"),
+            coding(2, Decimal(12), FRACTION, "code"),
+            coding(3, Decimal(0), FRACTION, "none"),
+        ]
+    )
     company, scale = load_company_reading(client, fake_settings())
     assert {c.id: c.vat_percent for c in company.codings} == {"c1": 25, "c2": 12, "c3": 0}
     assert scale == FRACTION and company.unit_id == "u1"
