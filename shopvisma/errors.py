@@ -1,6 +1,6 @@
 """One domain error class and the exit codes of the contract.
 
-Only the top level (cli.py) turns a `ShopvismaError` into an exit code; every
+Only the error boundary (console.Console.guard) turns a `ShopvismaError` into an exit code; every
 layer below raises. Codes follow sysexits.h because cron and mail tooling read
 them.
 """

@@ -2,7 +2,7 @@
 reference table of docs/configuration.md.
 
 Both are generated from `MappingSettings` field metadata so that a mapping key added
-in mapping.py shows up in `shopvisma init` and in the docs without a second edit
+in mapping/settings.py shows up in `shopvisma init` and in the docs without a second edit
 (a test compares docs/configuration.md with `mapping_doc_table()`).
 
 Regenerate the docs block: `python -m shopvisma.config.starter docs/configuration.md`.
@@ -35,7 +35,7 @@ def _default(f: dataclasses.Field[Any]) -> Any:
 
 
 def _toml_value(value: Any) -> str:
-    """One TOML value as text (Decimal as a string: config.py reads it back without float)."""
+    """One TOML value as text (Decimal as a string: config/settings.py reads it back without float)."""
     if isinstance(value, Decimal):
         value = str(value)
     if isinstance(value, dict):

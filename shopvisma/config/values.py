@@ -1,7 +1,7 @@
 """Checks of single config values: types, URLs, the shop name, statuses, tags.
 
-Apart from config.py (which knows the tables and builds Settings) so that each check reads
-on its own; every check raises Problem, and config.py collects them, so a user sees every
+Apart from config/settings.py (which knows the tables and builds Settings) so that each check reads
+on its own; every check raises Problem, and config/settings.py collects them, so a user sees every
 problem of a file in one run (exit 78).
 """
 

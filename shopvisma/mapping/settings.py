@@ -1,4 +1,4 @@
-"""The `[mapping]` table of config.toml, apart from the mapping code itself: config.py
+"""The `[mapping]` table of config.toml, apart from the mapping code itself: config/settings.py
 needs the settings' shape on every run, the mapping code only when there are orders."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def _doc(text: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class MappingSettings:
     """The `[mapping]` table of config.toml. Every field has a default read from the
-    company or a sensible constant; config.py validates keys and types from these
+    company or a sensible constant; config/settings.py validates keys and types from these
     annotations, and docs/configuration.md documents each field (a test checks)."""
 
     vat_codings: dict[str, str] = field(

@@ -1,6 +1,6 @@
 """Visma's error envelope → typed errors, each with the contract exit code it deserves.
 
-Kept apart from visma.py (the transport) because this is where every reading of the
+Kept apart from visma/client.py (the transport) because this is where every reading of the
 docs meets the operator: one Visma number can mean two things (4002 is both "no access
 to the module" and "cannot be created or updated"), codes come as ints or numeric
 strings, and whatever Visma answers must end as 0/1/69/77/78, never as the 70 of a bug.

@@ -9,7 +9,7 @@ the company itself, with GETs only, and says per point what it saw and what shop
 do about it, so an operator learns it before the first cron pass instead of from cron mail.
 
 It takes a VismaClient-like object (`get`, `iter_list`) and the Settings and returns
-findings; the caller (runner.run_doctor) holds the lock and stores the observations.
+findings; the caller (commands/doctor.py, run_doctor) holds the lock and stores the observations.
 An error of one probe becomes that probe's finding; only a failure of the whole service
 (no usable token: 77, Visma unreachable: 69) propagates, as for every other command.
 """

@@ -322,7 +322,7 @@ def test_outcomes_stream_out_and_only_failures_are_kept(world) -> None:
     """A backlog pass must not hold every outcome (issue #7, flat memory): the --json
     "orders" list is spooled as orders settle, human lines print as they settle, and the
     pass keeps only failed/edited outcomes; the document is still one complete JSON value."""
-    from shopvisma.commands.sync import run_sync as run_command
+    from shopvisma.commands.sync import run_sync
     from shopvisma.config.settings import load_settings
 
     orders = paid(7, seed=4)
@@ -330,7 +330,7 @@ def test_outcomes_stream_out_and_only_failures_are_kept(world) -> None:
     for o in orders:
         world.shop.add_order(o)
     seen: list[Any] = []
-    result = run_command(load_settings(world.config), dry_run=True, sink=seen.append)
+    result = run_sync(load_settings(world.config), dry_run=True, sink=seen.append)
     assert len(seen) == 7
     assert result.counts == {"would-create": 6, "failed": 1}
     assert [o.status for o in result.outcomes] == ["failed"]

@@ -3,7 +3,7 @@
 Real HTTP to both sandboxes; where a server asks for a long wait (429 "Try again in
 N seconds", Shopify THROTTLED), the pass runs with clients built on a fake clock and a
 fake sleep that advances the sandboxes' clock too, so a 429 storm costs no real time.
-The pass itself is `runner.run_command`, the function `shopvisma sync` calls.
+The pass itself is `commands.sync.run_sync`, the function `shopvisma sync` calls.
 """
 
 from __future__ import annotations
@@ -58,10 +58,10 @@ class Clocked:
         return Services(shopify=shop, visma=visma, save_checkpoint=lambda cp: save_checkpoint(path, cp))
 
     def sync(self, **kw: Any) -> Any:
-        from shopvisma.commands.sync import run_sync as run_command
+        from shopvisma.commands.sync import run_sync
 
         services = self.services(**kw)
-        result = run_command(self.settings, dry_run=False, services=services)
+        result = run_sync(self.settings, dry_run=False, services=services)
         self.results.append((result, services))
         return result
 

@@ -172,12 +172,12 @@ def test_pass_summary_is_one_line() -> None:
 
 def test_a_real_sync_pass_pings_the_configured_url(world: Any, monitor: Monitor) -> None:
     """Config key → a sync pass on the sandbox → the ping the CLI sends after it."""
-    from shopvisma.commands.sync import run_sync as run_command
+    from shopvisma.commands.sync import run_sync
     from shopvisma.config.settings import load_settings
 
     world.write_config(notify=f'healthcheck_url = "{monitor.url}"')
     settings = load_settings(world.config)
-    result = run_command(settings, dry_run=False)
+    result = run_sync(settings, dry_run=False)
     assert notify_after_pass(settings.notify.healthcheck_url, int(result.exit_code), pass_summary(result)) is None
     [req] = monitor.requests
     assert (req["path"], req["body"]) == ("/ping/abc-123", "exit 0: nothing to do")
