@@ -349,8 +349,8 @@ def load_company_reading(
 ) -> tuple[Company, str | None]:
     """`load_company` plus the scale the codings' VAT rates were read in ("percent",
     "fraction", "mixed" or None), for doctor to print and an observation to keep."""
+    from shopvisma.mapping.codings import rate_key
     from shopvisma.mapping.company import Coding, Company
-    from shopvisma.mapping.plan import rate_key
     from shopvisma.visma.readings import read_codings
 
     cs = client.get("companysettings")

@@ -66,7 +66,7 @@ class Preflight:
     findings: list[Finding] = field(default_factory=list)
     observations: Observations = field(default_factory=Observations)
     company: Any = None  # mapping.Company
-    resolved: Any = None  # mapping_plan.VatCodings
+    resolved: Any = None  # mapping.codings.VatCodings
 
     @property
     def blocking(self) -> bool:
@@ -300,7 +300,7 @@ def _order_module(pf: Preflight, client: Any, settings: Settings, refused: set[s
 def _company(pf: Preflight, client: Any, settings: Settings, hint: str | None) -> None:
     """The codings' VAT scale, then the facts the mapping defaults come from (as doctor always listed)."""
     from shopvisma.engine.records import load_company
-    from shopvisma.mapping import plan as mapping
+    from shopvisma.mapping.codings import resolve_vat_codings
 
     raw, exc = _attempt(lambda: list(client.iter_list("articleaccountcodings")))
     if exc is not None and is_scope(exc):
@@ -336,7 +336,7 @@ def _company(pf: Preflight, client: Any, settings: Settings, hint: str | None) -
         )
         return
     pf.company = company
-    pf.resolved = mapping.resolve_vat_codings(company, settings.mapping)
+    pf.resolved = resolve_vat_codings(company, settings.mapping)
     problems = [f"{r} %: {why}" for r, why in sorted(pf.resolved.problems.items())]
     problems += [why for _, why in pf.resolved.key_problems]
     rates = ", ".join(str(r) for r in sorted(pf.resolved)) or "none"
@@ -354,7 +354,7 @@ def _company(pf: Preflight, client: Any, settings: Settings, hint: str | None) -
 def _vat_scale(pf: Preflight, raw: list[dict[str, Any]], settings: Settings, hint: str | None) -> None:
     """visma_readings decides the scale for the whole list; a coding whose label disagrees
     with its number (and is not settled by [mapping] vat_codings) blocks: VAT would be wrong."""
-    from shopvisma.mapping.plan import rate_key
+    from shopvisma.mapping.codings import rate_key
     from shopvisma.visma import readings as visma_readings
 
     stated = {cid: rate for key, cid in settings.mapping.vat_codings.items() if (rate := rate_key(key)) is not None}

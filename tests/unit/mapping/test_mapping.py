@@ -11,8 +11,9 @@ import pytest
 from shopvisma.errors import OrderError
 from shopvisma.http import encode_json
 from shopvisma.mapping.bodies import credit_draft_body, draft_body, order_body
+from shopvisma.mapping.codings import resolve_vat_codings
 from shopvisma.mapping.company import Company, customer_body, customer_key, document_includes_vat, foreign_customer
-from shopvisma.mapping.plan import needed_articles, plan_document, plan_refund, resolve_vat_codings
+from shopvisma.mapping.plan import needed_articles, plan_document, plan_refund
 from shopvisma.mapping.rows import ArticleSpec, DocumentPlan, RowPlan, cut, predict_totals
 from shopvisma.mapping.settings import MappingSettings, money_key
 from support.corpus.build import COMPANY, COMPANY_TWO_ZERO, line, order, tax
