@@ -68,12 +68,18 @@ DEFAULT_API_VERSION = "2025-07"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
+Workflow = Literal["invoice-draft", "order", "invoice"]
+OrderStatus = Literal["draft", "ongoing", "shipped", "fulfillment"]
+ConvertOrders = Literal["never", "when-fulfilled", "at-once"]
+
+
 @dataclass(frozen=True)
 class ShopifySettings:
     shop: str
     api_version: str = DEFAULT_API_VERSION
     api_url: str = ""
     origin: str = ""
+    write_back: bool = False  # tag each order with where it went in Visma (needs write_orders)
 
     @property
     def token_url(self) -> str:
@@ -84,14 +90,21 @@ class ShopifySettings:
 @dataclass(frozen=True)
 class VismaSettings:
     environment: Literal["production", "sandbox"] = "production"
-    workflow: Literal["invoice-draft", "order"] = "invoice-draft"
+    workflow: Workflow = "invoice-draft"
     api_url: str = VISMA_URLS["production"][0]
     identity_url: str = VISMA_URLS["production"][1]
     redirect_uri: str = DEFAULT_REDIRECT_URI
+    order_status: OrderStatus = "draft"  # workflow = "order": the Status new Visma orders get
+    convert_orders: ConvertOrders = "never"  # workflow = "order": when a Visma order is booked as an invoice
 
     @property
     def token_url(self) -> str:
         return f"{self.identity_url}/connect/token"
+
+    @property
+    def books_invoices(self) -> bool:
+        """True when orders end as booked customer invoices, the documents payments go on."""
+        return self.workflow == "invoice" or (self.workflow == "order" and self.convert_orders != "never")
 
     @property
     def authorize_url(self) -> str:
@@ -121,6 +134,26 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
+class PaymentSettings:
+    """[payments]: Shopify gateway (lower case, or "*") → Visma bank account (ledger number or Id)."""
+
+    accounts: dict[str, str] = field(default_factory=dict)
+
+    def account_for(self, gateway: str) -> str | None:
+        key = gateway.strip().lower()
+        return self.accounts.get(key) or self.accounts.get("*")
+
+
+@dataclass(frozen=True)
+class PayoutSettings:
+    """[payouts]: the three ledger accounts of a payout voucher."""
+
+    bank_account: str
+    clearing_account: str
+    fees_account: str
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     shopify: ShopifySettings
@@ -130,15 +163,19 @@ class Settings:
     state_dir: Path = field(default_factory=lambda: _user_dir("state"))
     notify: NotifySettings = field(default_factory=NotifySettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
+    payments: PaymentSettings | None = None  # absent table = payments are not registered
+    payouts: PayoutSettings | None = None  # absent table = payouts are not booked
 
 
 # The schema of every table except [mapping]: key → annotation checked by convert.
 # Docs and tests walk known_keys(), so a key added here must be documented.
 _SCHEMA: dict[str, dict[str, Any]] = {
-    "shopify": {"shop": str, "api_version": str, "api_url": URL},
+    "shopify": {"shop": str, "api_version": str, "api_url": URL, "write_back": bool},
     "visma": {
         "environment": Literal["production", "sandbox"],
-        "workflow": Literal["invoice-draft", "order"],
+        "workflow": Workflow,
+        "order_status": OrderStatus,
+        "convert_orders": ConvertOrders,
         "api_url": URL,
         "identity_url": URL,
         "redirect_uri": URL,
@@ -158,7 +195,10 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "visma_requests_per_minute": int,
         "bulk_first_import": bool,
     },
+    "payments": {"accounts": dict[str, str]},
+    "payouts": {"bank_account": str, "clearing_account": str, "fees_account": str},
 }
+_OPTIONAL_TABLES = ("payments", "payouts")  # present (even empty) = the feature is on
 
 
 def _mapping_schema() -> dict[str, Any]:
@@ -236,7 +276,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     settings = None
     if not problems:
         try:
-            settings = _build(tables, path)
+            settings = _build(tables, path, frozenset(n for n in _OPTIONAL_TABLES if n in data))
         except Problem as problem:
             problems.append(problem)
     if problems:
@@ -257,7 +297,7 @@ def _error(path: Path, problems: list[Problem]) -> ConfigError:
     return err
 
 
-def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
+def _build(t: dict[str, dict[str, Any]], path: Path, present: frozenset[str] = frozenset()) -> Settings:
     sh, vi, cr, st = t["shopify"], t["visma"], t["criteria"], t["state"]
     api_version = sh.get("api_version", DEFAULT_API_VERSION).strip()
     if not re.fullmatch(r"\d{4}-\d{2}|unstable", api_version):
@@ -271,7 +311,9 @@ def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
             "shopify.shop", "is missing (required)", 'add it under [shopify], e.g. shop = "example.myshopify.com"'
         )
     shopify_url = sh.get("api_url") or f"https://{shop}/admin/api/{api_version}/graphql.json"
-    shopify = ShopifySettings(shop, api_version, shopify_url, url_origin(shopify_url))
+    shopify = ShopifySettings(
+        shop, api_version, shopify_url, url_origin(shopify_url), write_back=sh.get("write_back", False)
+    )
 
     env = vi.get("environment", "production")
     visma = VismaSettings(
@@ -280,7 +322,12 @@ def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
         api_url=vi.get("api_url", VISMA_URLS[env][0]),
         identity_url=vi.get("identity_url", VISMA_URLS[env][1]),
         redirect_uri=vi.get("redirect_uri", DEFAULT_REDIRECT_URI),
+        order_status=vi.get("order_status", "draft"),
+        convert_orders=vi.get("convert_orders", "never"),
     )
+    for key in ("order_status", "convert_orders"):
+        if key in vi and visma.workflow != "order":
+            raise Problem(f"visma.{key}", f'only applies to workflow = "order" (workflow is "{visma.workflow}")')
     criteria = Criteria(
         financial_status=check_statuses(
             cr.get("financial_status", ("paid",)), FINANCIAL_STATUSES, "criteria.financial_status", "financial"
@@ -307,7 +354,46 @@ def _build(t: dict[str, dict[str, Any]], path: Path) -> Settings:
         state_dir=_state_dir(st.get("dir"), path),
         notify=NotifySettings(**t["notify"]),
         sync=sync,
+        payments=_payments(t["payments"], visma) if "payments" in present else None,
+        payouts=_payouts(t["payouts"]) if "payouts" in present else None,
     )
+
+
+def _payments(values: dict[str, Any], visma: VismaSettings) -> PaymentSettings:
+    if not visma.books_invoices:
+        raise Problem(
+            "payments",
+            f'payments go on booked invoices; workflow "{visma.workflow}" books none',
+            'set [visma] workflow = "invoice" (or workflow = "order" with convert_orders), or remove [payments]',
+        )
+    accounts: dict[str, str] = {}
+    for gateway, account in values.get("accounts", {}).items():
+        key, value = gateway.strip().lower(), account.strip()
+        if not key or not value:
+            raise Problem(f"payments.accounts.{gateway}", "is empty", 'e.g. shopify_payments = "1580"')
+        if key in accounts:
+            raise Problem(f"payments.accounts.{gateway}", "is given twice (gateway names ignore case)")
+        accounts[key] = value
+    if not accounts:
+        raise Problem(
+            "payments.accounts",
+            "is missing or empty",
+            'map each Shopify gateway to a Visma bank account, e.g. accounts = { shopify_payments = "1580", "*" = "1930" }',
+        )
+    return PaymentSettings(accounts)
+
+
+def _payouts(values: dict[str, Any]) -> PayoutSettings:
+    for key in ("bank_account", "clearing_account", "fees_account"):
+        value = values.get(key, "").strip()
+        if not value:
+            raise Problem(f"payouts.{key}", "is missing (required with [payouts])", f'e.g. {key} = "1930"')
+        if not re.fullmatch(r"\d{1,10}", value):
+            raise Problem(f"payouts.{key}", f"{value!r} is not a ledger account number", 'e.g. "1930"')
+        values[key] = value
+    if len({values["bank_account"], values["clearing_account"], values["fees_account"]}) < 3:
+        raise Problem("payouts", "bank_account, clearing_account and fees_account must be three different accounts")
+    return PayoutSettings(values["bank_account"], values["clearing_account"], values["fees_account"])
 
 
 def _mapping(values: dict[str, Any]) -> MappingSettings:

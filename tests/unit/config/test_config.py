@@ -157,7 +157,7 @@ def test_unknown_mapping_key_suggests(tmp_path: Path) -> None:
     "text, key, fragment",
     [
         ("[shopify]\nshop = 5\n", "shopify.shop", "must be a string"),
-        (MINIMAL + '[visma]\nworkflow = "invoice"\n', "visma.workflow", "is not one of"),
+        (MINIMAL + '[visma]\nworkflow = "invoices"\n', "visma.workflow", "is not one of"),
         (MINIMAL + '[visma]\nenvironment = "prod"\n', "visma.environment", "is not one of"),
         (MINIMAL + '[criteria]\nfinancial_status = "paid"\n', "criteria.financial_status", "must be a list"),
         (MINIMAL + '[criteria]\nfinancial_status = ["payed"]\n', "criteria.financial_status", "financial status"),
@@ -357,3 +357,36 @@ def test_any_value_is_accepted_or_a_config_error(tmp_path: Path, key: str, value
         config.parse_settings(data, tmp_path / "c.toml")
     except ConfigError as err:
         assert "c.toml" in str(err)
+
+
+def test_payments_and_payouts_tables(tmp_path: Path) -> None:
+    s = load_settings(
+        write(
+            tmp_path,
+            MINIMAL
+            + '[visma]\nworkflow = "invoice"\n[payments]\naccounts = { Shopify_Payments = "1580", "*" = "1930" }\n'
+            '[payouts]\nbank_account = "1930"\nclearing_account = "1580"\nfees_account = "6570"\n',
+        )
+    )
+    assert s.payments is not None and s.payments.account_for("SHOPIFY_PAYMENTS") == "1580"
+    assert s.payments.account_for("gift_card") == "1930"
+    assert s.payouts is not None and s.payouts.fees_account == "6570"
+    assert load_settings(write(tmp_path, MINIMAL)).payments is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[payments]\naccounts = { paypal = "1940" }\n', "payments"),  # draft workflow books no invoice
+        ('[visma]\nworkflow = "invoice"\n[payments]\n', "payments.accounts"),
+        ('[visma]\nworkflow = "invoice"\n[payments]\naccounts = { paypal = " " }\n', "payments.accounts.paypal"),
+        ('[payouts]\nbank_account = "1930"\nclearing_account = "1580"\n', "payouts.fees_account"),
+        (
+            '[payouts]\nbank_account = "19x0"\nclearing_account = "1580"\nfees_account = "6570"\n',
+            "payouts.bank_account",
+        ),
+        ('[visma]\norder_status = "shipped"\n', "visma.order_status"),  # only with workflow = "order"
+    ],
+)
+def test_payment_tables_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    assert key in error(tmp_path, MINIMAL + text).keys  # type: ignore[attr-defined]
