@@ -247,7 +247,8 @@ QUIRK_HELP = (
     "Serve another reading of a behaviour Visma's docs leave open (repeatable; docs/sandbox.md, "
     "Readings): vat-rate-fraction, retry-after-header, retry-after-only, filter-whitelist, page-cap-50, "
     "create-200, put-204, inner-codes-int, startup-guide, no-order-module, no-sales-scope, "
-    "includes-vat-spec-2026, vat-per-row."
+    "includes-vat-spec-2026, vat-per-row, convert-200, payment-200, overpayment-accepted, "
+    "credit-payment-positive, bank-fee-not-settling."
 )
 
 
@@ -288,19 +289,29 @@ def sandbox(
 @app.command()
 def replay(
     ctx: typer.Context,
-    order_name: Annotated[str, typer.Argument(help="Shopify order name, e.g. '#1001' (quote the #).")],
+    order_name: Annotated[
+        str | None, typer.Argument(help="Shopify order name, e.g. '#1001' (quote the #).", show_default=False)
+    ] = None,
+    payout: Annotated[
+        str | None,
+        typer.Option("--payout", help="A Shopify Payments payout id (legacyResourceId) instead of an order."),
+    ] = None,
     dry: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent; write nothing.")] = False,
     config: ConfigOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Re-run one pending or failed order now (it is still never created twice)."""
+    """Re-run one pending or failed order, or one payout (--payout ID), now (never created twice)."""
 
     def body() -> int:
         from shopvisma.commands import sync as cmd
 
-        return cmd.replay(_settings(c, persist_log=not dry), c, order_name, dry_run=dry)
+        if (order_name is None) == (payout is None):
+            raise typer.BadParameter("name one order, or one payout with --payout ID")
+        if payout is not None:
+            return cmd.replay_payout(_settings(c, persist_log=not dry), c, payout, dry_run=dry)
+        return cmd.replay(_settings(c, persist_log=not dry), c, order_name or "", dry_run=dry)
 
     _exit(c := _console(ctx, config, json_, quiet, verbose), body)
 

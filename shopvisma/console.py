@@ -124,22 +124,29 @@ class Console:
 
     # ------------------------------------------------------------------ logging
 
-    def setup_logging(self, state_dir: Path | None, *, persist: bool = True) -> None:
-        """Log to shopvisma.log in the state dir. Read-only commands (persist=False) keep
-        their records in memory and write them only if an error occurs, so `dry-run` leaves
-        every file in the state dir byte-identical."""
+    def setup_logging(self, state_dir: Path | None, *, persist: bool = True, level: str | None = None) -> None:
+        """Log to shopvisma.log in the state dir, at INFO (what a pass did, its waits and
+        warnings) unless -v or `level="debug"` (`[sync] log_level`) asks for every request:
+        at DEBUG each request is a line, which cron every 5 minutes would pile up for nothing.
+        The level is set on the file's handler, not on the logger, so a test's caplog (or any
+        other handler) still sees every record. The file is bounded by size (`_BoundedLog`).
+        Read-only commands (persist=False) keep their records in memory and write them only if
+        an error occurs, so `dry-run` leaves every file in the state dir byte-identical."""
         from shopvisma.redact import RedactingFilter
+        from shopvisma.state.files import state_paths
 
         logger = logging.getLogger("shopvisma")
         logger.setLevel(logging.DEBUG)
+        file_level = logging.DEBUG if self.verbose or (level or "").strip().lower() == "debug" else logging.INFO
         for h in list(logger.handlers):
             logger.removeHandler(h)
             h.close()
         if state_dir is not None:
             try:
                 state_dir.mkdir(parents=True, exist_ok=True)
-                fh = logging.FileHandler(state_dir / "shopvisma.log", encoding="utf-8", delay=True)
+                fh = _BoundedLog(state_paths(state_dir).log)
                 fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+                fh.setLevel(file_level)
                 fh.addFilter(RedactingFilter())
                 if persist:
                     logger.addHandler(fh)
@@ -147,6 +154,7 @@ class Console:
                     from logging.handlers import MemoryHandler  # not on a sync: it imports pickle, socket, queue
 
                     mh = MemoryHandler(10_000, flushLevel=logging.ERROR, target=fh, flushOnClose=False)
+                    mh.setLevel(file_level)  # a MemoryHandler's flush skips its target's level check
                     mh.addFilter(RedactingFilter())
                     logger.addHandler(mh)
             except OSError:
@@ -157,6 +165,75 @@ class Console:
             sh.setLevel(logging.INFO)
             sh.addFilter(RedactingFilter())
             logger.addHandler(sh)
+
+
+LOG_MAX_BYTES = 1_000_000  # per file; with LOG_BACKUPS the log never takes more than ~4 MB
+LOG_BACKUPS = 3  # shopvisma.log.1 .. .3, oldest last
+
+
+class _BoundedLog(logging.Handler):
+    """shopvisma.log, rotated by size: at most (LOG_BACKUPS + 1) x LOG_MAX_BYTES (plus one record).
+
+    Cron runs a pass every 5 minutes for years, so an unrotated log grows without end. The
+    stdlib's RotatingFileHandler does the rotating, but `logging.handlers` imports pickle,
+    socket and queue, which an idle pass must not pay for (tests/test_import_budget.py). So a
+    plain FileHandler writes until the file reaches the bound, which most passes never see
+    (an idle pass at INFO writes nothing); only then is RotatingFileHandler imported and put
+    in its place for the rest of the process. The check runs after each write (and before
+    the first, for a file left full by an older version), so a file may end one record
+    past the bound.
+    """
+
+    def __init__(self, path: Path, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> None:
+        super().__init__()
+        self.baseFilename = os.path.abspath(path)  # what _log_path_hint names in a bug report
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._file: logging.FileHandler = logging.FileHandler(path, encoding="utf-8", delay=True)
+        self._rotating = False
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - the logging API's name
+        super().setFormatter(fmt)
+        self._file.setFormatter(fmt)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._rotating and self._file.stream is None and self._full():
+            self._rotate()  # the first write of a process, to a file already full (an older, unrotated log)
+        self._file.emit(record)  # the FileHandler reports its own write errors (handleError)
+        if not self._rotating and self._full():
+            self._rotate()  # RotatingFileHandler checks the size itself, before each write
+
+    def _full(self) -> bool:
+        """The file has reached the bound: the open stream's position, else the file's size."""
+        stream = self._file.stream
+        try:
+            size = stream.tell() if stream is not None else os.path.getsize(self.baseFilename)
+        except (OSError, ValueError):  # no file yet, or a stream that cannot tell
+            return False
+        return size >= self.max_bytes
+
+    def _rotate(self) -> None:
+        """Roll the full file to .1 (and .1 to .2, …) and let the stdlib handler go on."""
+        from logging.handlers import RotatingFileHandler  # only once a file is full; see the class docstring
+
+        rotating = RotatingFileHandler(
+            self.baseFilename, maxBytes=self.max_bytes, backupCount=self.backups, encoding="utf-8", delay=True
+        )
+        rotating.setFormatter(self.formatter)
+        self._file.close()
+        try:
+            rotating.doRollover()
+        except OSError:
+            pass  # e.g. a backup name not writable: keep appending rather than lose the records
+        self._file = rotating
+        self._rotating = True
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -170,8 +247,9 @@ def _log_path_hint() -> str:
     """Name the file the traceback went to, so the bug report has it."""
     for h in logging.getLogger("shopvisma").handlers:
         target = getattr(h, "target", None) or h
-        if isinstance(target, logging.FileHandler):
-            return target.baseFilename
+        name = getattr(target, "baseFilename", None)
+        if isinstance(name, str):
+            return name
     return "the log file"
 
 

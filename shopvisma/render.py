@@ -15,7 +15,7 @@ from shopvisma.engine.outcomes import PassResult, Sink
 
 if TYPE_CHECKING:
     from shopvisma.console import Console
-    from shopvisma.engine.outcomes import OrderOutcome
+    from shopvisma.engine.outcomes import OrderOutcome, PayoutOutcome
 
 
 def _out(console: Console, line: str = "") -> None:
@@ -54,8 +54,9 @@ def show_pass(console: Console, result: PassResult, sink: Sink | None = None) ->
 
 def pass_summary(result: PassResult) -> str:
     """The one line a monitor (and -q cron mail) shows: counts, then the first failed orders."""
-    counts = ", ".join(f"{n} {k}" for k, n in result.counts.items()) or "nothing to do"
+    counts = ", ".join(f"{n} {k}" for k, n in {**result.counts, **payout_counts(result)}.items()) or "nothing to do"
     failed = [f"{o.name}: {o.reason}" for o in result.outcomes if o.status == "failed"]
+    failed += [f"payout {p.payout}: {p.reason}" for p in result.payouts if p.status == "pending"]
     tail = ""
     if failed:
         tail = "; failed " + "; ".join(failed[:3]) + (f"; +{len(failed) - 3} more" if len(failed) > 3 else "")
@@ -99,13 +100,60 @@ def print_outcome(console: Console, o: OrderOutcome, *, dry: bool) -> None:
 def print_summary(console: Console, result: PassResult) -> None:
     """Silent when the pass changed and refused nothing, so an idle cron pass mails nothing."""
     dry = result.command == "dry-run"
-    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items()) or "nothing to do"
+    for p in result.payouts:
+        print_payout(console, p, dry=dry)
+    counts = ", ".join(f"{v} {k}" for k, v in {**result.counts, **payout_counts(result)}.items()) or "nothing to do"
     verb = "dry-run" if dry else "sync"
-    if result.exit_code or console.verbose or dry or result.count("created"):
+    if (
+        result.exit_code
+        or console.verbose
+        or dry
+        or result.count("created")
+        or payout_counts(result).get("payouts booked")
+    ):
         _out(
             console,
             f"{verb}: {counts} (requests: Shopify {result.shopify_requests}, Visma {result.visma_requests},"
             f" writes {result.visma_writes})",
+        )
+
+
+def payout_counts(result: PassResult) -> dict[str, int]:
+    """Payout counts for the summary line ("payouts booked", "payouts pending", ...)."""
+    from collections import Counter
+
+    tally = Counter(p.status for p in result.payouts)
+    return {f"payouts {k}": tally[k] for k in ("booked", "exists", "would-book", "pending", "waiting") if tally[k]}
+
+
+def print_payout(console: Console, p: PayoutOutcome, *, dry: bool) -> None:
+    """One payout's line; `exists`, `waiting` and `skipped` only under -v (or in a dry-run),
+    so an idle cron pass stays silent while a payout is in transit."""
+    money = f"net {p.net} {p.currency}" + (f", gross {p.gross}, fees {p.fees}" if p.gross else "")
+    if p.status == "booked":
+        _out(
+            console, f"booked  payout {p.payout} ({p.date}) → Visma voucher {p.voucher_number or p.voucher_id}: {money}"
+        )
+    elif p.status == "would-book":
+        _out(console, f"would book payout {p.payout} ({p.date}) as one voucher: {money}")
+        for r in p.rows:
+            _out(
+                console,
+                f"        {r['account']:>6}  debit {r['debit']:>12}  credit {r['credit']:>12}  {r.get('text', '')}",
+            )
+        if p.body is not None:
+            _out(console, json.dumps(p.body, indent=2, ensure_ascii=False, default=str))
+    elif p.status == "pending":
+        _out(console, f"PENDING payout {p.payout} ({p.date or '-'}): {p.reason}")
+        if p.hint:
+            _out(console, f"        what to do: {p.hint}")
+    elif console.verbose or dry:
+        where = f" → Visma voucher {p.voucher_number or p.voucher_id}" if p.status == "exists" else ""
+        _out(console, f"{p.status:<7} payout {p.payout} ({p.date}){where}{': ' + p.reason if p.reason else ''}")
+    if p.duplicates:
+        _out(
+            console,
+            f"WARNING payout {p.payout}: {p.duplicates + 1} Visma vouchers carry its text; see `shopvisma reconcile`",
         )
 
 
@@ -209,10 +257,41 @@ def print_status(console: Console, doc: dict[str, Any]) -> None:
             console,
             f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first",
         )
+    if "payouts" in doc:
+        print_payout_status(console, doc["payouts"])
+
+
+def print_payout_status(console: Console, st: dict[str, Any]) -> None:
+    last = st.get("last_booked")
+    if last:
+        _out(
+            console,
+            f"payouts:    last booked {last.get('payout')} ({last.get('date')}, net {last.get('net')} "
+            f"{last.get('currency')}) → Visma voucher {last.get('number') or last.get('voucher_id')}",
+        )
+    else:
+        _out(console, "payouts:    none booked yet")
+    _out(
+        console,
+        f"            {len(st.get('pending') or [])} pending, {len(st.get('waiting') or [])} waiting for Shopify",
+    )
+    for p in st.get("pending") or []:
+        _out(console, f"  payout {p['payout']} ({p.get('date')}): {p.get('reason')} (attempts {p.get('attempts')})")
+        if p.get("hint"):
+            _out(console, f"    what to do: {p['hint']}")
+    for p in st.get("waiting") or []:
+        _out(console, f"  payout {p['payout']} ({p.get('date')}): {p.get('reason')}")
+    for p in st.get("in_doubt") or []:
+        _out(
+            console,
+            f"  payout {p['payout']}: voucher outcome unknown since {p.get('started_at')}; the next sync looks it up",
+        )
 
 
 def print_reconcile(console: Console, doc: dict[str, Any]) -> None:
     _out(console, f"reconcile {doc['from'][:10]} .. {doc['to'][:10]}: {doc['orders']} order(s), {doc['matched']} match")
+    if "payouts" in doc:
+        _out(console, f"          {doc['payouts']} PAID payout(s), {doc['payouts_matched']} match their voucher")
     for f in doc["findings"]:
         extra = f"  [{', '.join(f['documents'])}]" if f.get("documents") else ""
         _out(console, f"  {f['problem']:<15} {f['order']}: {f['detail']}{extra}")

@@ -57,7 +57,12 @@ def open_services(settings: Settings, checkpoint_path: Any) -> Services:
             )
         register(secret)
         token_provider = ShopifyTokenProvider(settings.shopify.origin, cid, secret, tokens)
-    shopify = ShopifyClient(settings.shopify.api_url, token_provider, max_wait=settings.sync.max_wait_seconds)
+    shopify = ShopifyClient(
+        settings.shopify.api_url,
+        token_provider,
+        max_wait=settings.sync.max_wait_seconds,
+        payments=settings.payments is not None,
+    )
 
     vid, vsecret = store.get("visma_client_id"), store.get("visma_client_secret")
     if not (vid and vsecret):

@@ -21,17 +21,17 @@ def run_demo(console: Console, *, extra_orders: int = 0) -> int:
     from shopvisma.commands.sync import run_sync
     from shopvisma.config.settings import load_settings
     from shopvisma.render import print_pass
-    from shopvisma.sandbox.harness import sandbox_env, start_sandboxes, write_sandbox_config
+    from shopvisma.sandbox.harness import PAYOUTS_TABLE, sandbox_env, start_sandboxes, write_sandbox_config
     from shopvisma.sandbox.seed.orders import demo_orders, generate_orders
 
     say = console.say
     orders = demo_orders() + (generate_orders(extra_orders, seed=1) if extra_orders else [])
-    shop, visma = start_sandboxes(orders)
+    shop, visma = start_sandboxes(orders, payouts=True)
     old_env = dict(os.environ)
     try:
         with tempfile.TemporaryDirectory(prefix="shopvisma-demo-") as tmp:
             tmpdir = Path(tmp)
-            config = write_sandbox_config(tmpdir / "config.toml", shop, visma)
+            config = write_sandbox_config(tmpdir / "config.toml", shop, visma, payouts=PAYOUTS_TABLE)
             os.environ.update(sandbox_env(shop, visma, tmpdir / "state", config))
             say(f"shopvisma demo: Shopify emulator {shop.origin}, Visma emulator {visma.api_url}")
             say(f"  {len(orders)} Shopify orders seeded; working directory {tmpdir}")
@@ -68,6 +68,12 @@ def run_demo(console: Console, *, extra_orders: int = 0) -> int:
                     f"   draft {d.get('YourReference'):>8}  {d.get('CustomerName', '')[:28]:<28} "
                     f"{d.get('TotalAmount'):>10} {d.get('InvoiceCurrencyCode', '')}  VAT {d.get('TotalVatAmount')}"
                 )
+            for v in visma.ledger.vouchers.values():
+                rows = ", ".join(
+                    f"{r['AccountNumber']} {'D' if r['DebitAmount'] else 'C'} {r['DebitAmount'] or r['CreditAmount']:.2f}"
+                    for r in v["Rows"]
+                )
+                say(f"   voucher {v['NumberAndNumberSeries']:>4} {v['VoucherDate'][:10]}  {v['VoucherText']}: {rows}")
             exit_code = int(first.exit_code)
             doc = {
                 "dry_run": dry.as_dict(),
@@ -78,6 +84,7 @@ def run_demo(console: Console, *, extra_orders: int = 0) -> int:
                     "customers": len(visma.customers),
                     "articles": len(visma.articles),
                     "drafts": len(visma.drafts),
+                    "vouchers": len(visma.ledger.vouchers),
                 },
                 "exit_code": exit_code,
             }

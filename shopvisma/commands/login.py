@@ -122,7 +122,13 @@ def login_visma(
     register(client_secret)
     state = pysecrets.token_urlsafe(24)
     redirect_uri = settings.visma.redirect_uri
-    url = authorize_url(settings.visma.identity_url, client_id, redirect_uri, state)
+    from shopvisma.visma.errors import scopes_for
+
+    # What this config needs and no more: [payouts] posts vouchers (ea:accounting).
+    wanted = scopes_for(
+        settings.visma.workflow, payouts=settings.payouts is not None, payments=settings.payments is not None
+    )
+    url = authorize_url(settings.visma.identity_url, client_id, redirect_uri, state, wanted)
     if no_browser:
         console.say("Open this URL in a browser, log in to Visma and approve access:")
         console.say(url)

@@ -69,14 +69,20 @@ def reconcile(settings: Settings, services: Services, date_from: datetime, date_
         for refund_ref, refund in refunds[order.name]:
             ok = _check(refund_ref, docs.get(refund_ref, []), refund.total, None, findings) and ok
         matched += ok
-    return {
+    doc: dict[str, Any] = {
         "from": date_from.isoformat(),
         "to": (date_to - timedelta(days=1)).isoformat(),  # inclusive, as the user typed it
         "orders": len(orders),
         "matched": matched,
         "findings": [f.__dict__ for f in findings],
-        "ok": not findings,
     }
+    if settings.payouts is not None:  # per payout: voucher missing, duplicated, or rows that differ
+        from shopvisma.engine.payouts import reconcile_payouts
+
+        doc["payouts"], doc["payouts_matched"], more = reconcile_payouts(settings, services, date_from, date_to)
+        doc["findings"] += more
+    doc["ok"] = not doc["findings"]
+    return doc
 
 
 def _check(ref: str, found: list[dict[str, Any]], total: Decimal, vat: Decimal | None, findings: list[Finding]) -> bool:

@@ -58,4 +58,19 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         "recent_transfers": len(checkpoint.recent),
         "visma_grant": grant,
         "lock": lock_state(settings.state_dir),
+        **({"payouts": _payouts(checkpoint.payouts or {})} if settings.payouts is not None else {}),
+    }
+
+
+def _payouts(st: dict[str, Any]) -> dict[str, Any]:
+    """[payouts]: the last payout booked, those waiting for Shopify (not PAID yet), those pending
+    with their reason, and any POST whose answer a crash lost (the next sync looks it up first)."""
+    pending = [{"payout": k, **v} for k, v in sorted(st.get("pending", {}).items())]
+    return {
+        "last_booked": st.get("last"),
+        "bookmark": st.get("bookmark"),
+        "pending": [p for p in pending if not p.get("waiting")],
+        "waiting": [p for p in pending if p.get("waiting")],
+        "in_doubt": [{"payout": k, **v} for k, v in sorted(st.get("intents", {}).items())],
+        "booked_recently": len(st.get("done", {})),
     }

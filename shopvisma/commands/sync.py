@@ -10,6 +10,7 @@ path cron takes.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from shopvisma import render
 from shopvisma.commands.common import locked_state_dir, open_services
@@ -30,9 +31,12 @@ def run_sync(
     only: set[str] | None = None,
     services: Services | None = None,
     sink: Sink | None = None,
+    payout: str | None = None,
 ) -> PassResult:
     """One locked pass. dry-run never saves the checkpoint or the run log; a pass cut
-    short by a ShopvismaError is still recorded, so `status` shows why."""
+    short by a ShopvismaError is still recorded, so `status` shows why. With [payouts] the
+    payouts are read (and both grants checked) before the order pass writes anything, and
+    booked after it; `payout` (replay) runs that one payout and no orders."""
     started = time.monotonic()
     with locked_state_dir(settings) as paths:
         checkpoint = load_checkpoint(paths.checkpoint)
@@ -41,7 +45,24 @@ def run_sync(
         if dry_run:
             services.save_checkpoint = lambda cp: None
         try:
-            result = run_pass(settings, services, checkpoint, dry_run=dry_run, limit=limit, only=only, sink=sink)
+            batch = None
+            if settings.payouts is not None and (only is None or payout is not None):
+                from shopvisma.engine import payouts
+                from shopvisma.state.secrets import TokenFile
+
+                def claim() -> str | None:
+                    return (TokenFile(paths.tokens).load().get("visma") or {}).get("scope")
+
+                if claim() is None and hasattr(services.visma, "access_token"):
+                    services.visma.access_token()  # the refresh the pass makes anyway, now: it stores the scope
+                payouts.check_grant(claim())
+                batch = payouts.fetch(settings, services, checkpoint, only=payout)
+            if payout is None:
+                result = run_pass(settings, services, checkpoint, dry_run=dry_run, limit=limit, only=only, sink=sink)
+            else:
+                result = PassResult(command="dry-run" if dry_run else "sync", started_at=datetime.now(UTC)).finish()
+            if batch is not None:
+                payouts.book(settings, services, checkpoint, batch, result, dry_run=dry_run, only=payout)
         except ShopvismaError as exc:
             if not dry_run:
                 record_run(settings.state_dir, checkpoint, None, exc, started)
@@ -81,6 +102,25 @@ def replay(settings: Settings, console: Console, order_name: str, *, dry_run: bo
             name,
             "no such order in Shopify, or it does not match the criteria",
             hint="check the name with `shopvisma status` and the [criteria] in the config",
+        )
+    render.show_pass(console, result)
+    return int(result.exit_code)
+
+
+def replay_payout(settings: Settings, console: Console, payout_id: str, *, dry_run: bool) -> int:
+    """Re-run one payout now (looked up in Visma first, as always); like an order, a payout
+    Shopify does not list (or [payouts] off) is an error naming it."""
+    from shopvisma.errors import ConfigError
+
+    if settings.payouts is None:
+        raise ConfigError("[payouts] is not set, so no payout is booked", hint="add [payouts] (docs/configuration.md)")
+    key = payout_id.strip().rsplit("/", 1)[-1]
+    result = run_sync(settings, dry_run=dry_run, payout=key)
+    if not result.payouts:
+        raise OrderError(
+            f"payout {key}",
+            "no such payout in Shopify, or it was issued before criteria.created_at_min",
+            hint="check the id (legacyResourceId) in Shopify admin → Payouts, or `shopvisma status`",
         )
     render.show_pass(console, result)
     return int(result.exit_code)

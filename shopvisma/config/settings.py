@@ -131,6 +131,7 @@ class SyncSettings:
     max_wait_seconds: int = 300
     visma_requests_per_minute: int = 590  # the client paces itself under Visma's 600/min per endpoint
     bulk_first_import: bool = True  # no bookmark yet: read the backlog with one bulk operation (bulk.py)
+    log_level: Literal["info", "debug"] = "info"  # shopvisma.log; "debug" (or -v) adds a line per request
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "max_wait_seconds": int,
         "visma_requests_per_minute": int,
         "bulk_first_import": bool,
+        "log_level": Literal["info", "debug"],
     },
     "payments": {"accounts": dict[str, str]},
     "payouts": {"bank_account": str, "clearing_account": str, "fees_account": str},
@@ -325,6 +327,12 @@ def _build(t: dict[str, dict[str, Any]], path: Path, present: frozenset[str] = f
         order_status=vi.get("order_status", "draft"),
         convert_orders=vi.get("convert_orders", "never"),
     )
+    if visma.convert_orders != "never":
+        raise Problem(
+            "visma.convert_orders",
+            "converting Visma orders into invoices is not in this version yet",
+            'remove the key, or use workflow = "invoice" for booked invoices',
+        )
     for key in ("order_status", "convert_orders"):
         if key in vi and visma.workflow != "order":
             raise Problem(f"visma.{key}", f'only applies to workflow = "order" (workflow is "{visma.workflow}")')
@@ -380,7 +388,16 @@ def _payments(values: dict[str, Any], visma: VismaSettings) -> PaymentSettings:
             "is missing or empty",
             'map each Shopify gateway to a Visma bank account, e.g. accounts = { shopify_payments = "1580", "*" = "1930" }',
         )
+    if not _PAYMENTS_BUILT:
+        raise Problem(
+            "payments",
+            "registering Shopify payments on booked invoices is not in this version yet",
+            "remove [payments] for now and register the payments in Visma (docs/accounting.md)",
+        )
     return PaymentSettings(accounts)
+
+
+_PAYMENTS_BUILT = False  # the planner (mapping/payments.py) exists; the pass does not post yet
 
 
 def _payouts(values: dict[str, Any]) -> PayoutSettings:

@@ -36,13 +36,45 @@ class OrderOutcome:
     visma_total: str = ""
     currency: str = ""
     transient: bool = False  # failed for a reason outside the order (Visma trouble)
+    document_number: str = ""  # InvoiceNumber / order Number once Visma gave one
+    booked: bool = False  # a draft or sales order was converted into a booked invoice in this pass
+    payments: list[dict[str, Any]] = dc_field(default_factory=list)  # registered (or, dry-run, would be)
+    payment_pending: str = ""  # why (the rest of) the order's payments are not on its invoice
+    payment_hint: str = ""
+    write_back: dict[str, Any] | None = None  # dry-run: the Shopify tag/metafield it would write
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in ("", None, [])}
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None, []) and (v or k != "booked")}
 
 
 Sink = Callable[[OrderOutcome], None]
 KEPT = ("failed", "edited")  # what a streamed pass still keeps: summaries, run log, notify need them
+
+
+@dataclass
+class PayoutOutcome:
+    """What happened to one Shopify Payments payout in this pass ([payouts], engine/payouts.py).
+    `pending` makes the pass partial (exit 1); `waiting` (not PAID yet) and `skipped` do not."""
+
+    payout: str  # legacyResourceId
+    status: str  # booked | exists | would-book | waiting | pending | skipped
+    date: str = ""  # the voucher date (issuedAt's UTC date)
+    shopify_status: str = ""  # SCHEDULED | IN_TRANSIT | PAID | FAILED | CANCELED
+    currency: str = ""
+    net: str = ""
+    gross: str = ""
+    fees: str = ""
+    voucher_id: str = ""
+    voucher_number: str = ""
+    reason: str = ""
+    hint: str = ""
+    rows: list[dict[str, Any]] = dc_field(default_factory=list)  # account, debit, credit, text
+    body: dict[str, Any] | None = None  # dry-run: the exact POST /v2/vouchers body
+    duplicates: int = 0  # more than one voucher carries this payout's text (reconcile lists them)
+    transient: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None, [], 0) or k == "status"}
 
 
 @dataclass
@@ -63,13 +95,19 @@ class PassResult:
     unconfirmed: int = 0  # creates in a row that Visma did not confirm (see sync_pass.MAX_UNCONFIRMED)
     tally: Counter[str] = dc_field(default_factory=Counter)
     sink: Sink | None = dc_field(default=None, repr=False)
+    payouts: list[PayoutOutcome] = dc_field(default_factory=list)  # [payouts]: every payout the pass named
 
     def add(self, outcome: OrderOutcome) -> None:
         """Call once the outcome is final: the sink may print or serialize it right away."""
         self.tally[outcome.status] += 1
+        self.tally["payments"] += len(outcome.payments)
+        if outcome.booked:
+            self.tally["booked"] += 1
+        if outcome.payment_pending:
+            self.tally["payment-pending"] += 1
         if self.sink is not None:
             self.sink(outcome)
-        if self.sink is None or outcome.status in KEPT:
+        if self.sink is None or outcome.status in KEPT or outcome.payment_pending:
             self.outcomes.append(outcome)
 
     def count(self, status: str) -> int:
@@ -77,12 +115,12 @@ class PassResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        keys = ("created", "exists", "failed", "would-create", "edited")
+        keys = ("created", "exists", "failed", "would-create", "edited", "booked", "payments", "payment-pending")
         return {k: self.count(k) for k in keys if self.count(k)}
 
     def finish(self) -> PassResult:
         self.finished_at = datetime.now(UTC)
-        if self.exit_code == ExitCode.OK and self.count("failed"):
+        if self.exit_code == ExitCode.OK and (self.count("failed") or self.count("payment-pending")):
             self.exit_code = ExitCode.PARTIAL
         return self
 
@@ -104,4 +142,6 @@ class PassResult:
         }
         if orders:
             doc["orders"] = [o.as_dict() for o in self.outcomes]
+        if self.payouts:
+            doc["payouts"] = [p.as_dict() for p in self.payouts]
         return doc

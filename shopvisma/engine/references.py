@@ -43,7 +43,11 @@ def created_kind(workflow: str) -> Kind:
 
 
 def document_kinds(workflow: str) -> list[Kind]:
-    """Where a transferred order can be: its own kind, or an invoice once approved/converted."""
+    """Where a transferred order can be: its own kind, or an invoice once approved/converted.
+    With workflow = "invoice" the booked invoice is looked for first: a draft found next to
+    it must never be converted into a second one."""
+    if workflow == "invoice":
+        return [INVOICE, DRAFT]
     return [created_kind(workflow), INVOICE]
 
 

@@ -95,22 +95,42 @@ def transfer(
     article_ids = _ensure_articles(plan.articles(), view, outcome, dry_run=dry_run)
     if dry_run:
         cid = customer["Id"] if customer else "<new customer>"
-        document = _document_body(plan, workflow, cid, article_ids, cust_view, order)
+        document = _document_body(plan, workflow, cid, article_ids, cust_view, order, settings.visma.order_status)
         outcome.body = {**outcome.body, "document": document} if outcome.body else document
         outcome.status, outcome.kind = "would-create", kind
+        if workflow == "invoice":  # booked at once: the draft is only the checked first step
+            outcome.kind = "invoice"
+            outcome.body = {**outcome.body, "then": "POST /v2/customerinvoicedrafts/{Id}/convert (booked at once)"}
         return
     if customer is None:
         customer = view.create_customer(order.normalized_email, cust_view)
         outcome.customer = f"created {customer.get('CustomerNumber') or customer['Id']}"
-    body = _document_body(plan, workflow, customer["Id"], article_ids, customer, order)
+    body = _document_body(plan, workflow, customer["Id"], article_ids, customer, order, settings.visma.order_status)
     record_intent(checkpoint, order.name, kind, order.id)
     services.save_checkpoint(checkpoint)
     doc = view.create_document(path, kind, body, order_reference(order))
     outcome.status, outcome.document_id, outcome.kind = "created", doc.get("Id", ""), kind
     fix = _Fixer(view, settings, company, order, customer, article_ids, is_foreign, path, kind, checkpoint)
-    doc = fix.settle(doc, plan)
-    mark_done(checkpoint, order, outcome.document_id, kind)  # exact, or deleted (fix raised)
-    outcome.visma_total = _cents(doc.get("TotalAmount"))
+    doc = fix.settle(doc, plan)  # exact, or deleted (fix raised)
+    if workflow == "invoice":
+        doc = book_draft(view, doc, outcome)
+    mark_done(checkpoint, order, outcome.document_id, outcome.kind)
+    outcome.visma_total = _cents(doc.get("TotalAmount", doc.get("TotalAmountInvoiceCurrency")))
+
+
+def book_draft(view: VismaRecords, draft: dict[str, Any], outcome: OrderOutcome) -> dict[str, Any]:
+    """workflow = "invoice": the draft, checked to the cent, is converted into a booked invoice.
+    Converting last means a booked invoice is never wrong (a draft can still be corrected or
+    deleted); a crash before the convert leaves the draft, which the next pass finds by its
+    reference, checks and converts; a crash after it leaves the invoice, which is found first."""
+    invoice = view.client.post(
+        f"customerinvoicedrafts/{draft['Id']}/convert",
+        {},
+        params={"keepOriginalDraftDate": "true", "overrideCompanyKeepOriginalDraftDate": "true"},
+    )
+    outcome.document_id, outcome.kind, outcome.booked = str(invoice.get("Id", "")), "invoice", True
+    outcome.document_number = str(invoice.get("InvoiceNumber") or "")
+    return invoice
 
 
 def verify_existing(
@@ -133,6 +153,8 @@ def verify_existing(
     target = -refund[0].total if refund is not None else order.total
     total = document_total(doc, target)
     if total is None or total == target:
+        if kind == "draft" and refund is None and settings.visma.workflow == "invoice" and not dry_run:
+            book_draft(view, doc, outcome)  # a crash came between the draft and its convert
         return
     found = f"{total} {order.currency} where Shopify's total is {target:.2f}"
     path = editable_path(kind)
@@ -163,7 +185,9 @@ def verify_existing(
     includes_vat = bool(includes) if includes is not None else view.predict_includes_vat(customer, company)
     fix = _Fixer(view, settings, company, order, customer, {}, is_foreign, path, kind, checkpoint, refund)
     plan = fix.plan(includes_vat)
-    fix.settle(fix.put(doc, plan), plan)
+    fixed = fix.settle(fix.put(doc, plan), plan)
+    if kind == "draft" and refund is None and settings.visma.workflow == "invoice":
+        book_draft(view, fixed, outcome)
     outcome.visma_total = f"{target:.2f}"
 
 
@@ -247,6 +271,16 @@ def _cents(value: Any) -> str:
     return "" if value is None else f"{Decimal(str(value)):.2f}"
 
 
+ORDER_STATUS = {"draft": 1, "ongoing": 2, "shipped": 3}  # OrderApi.Status
+
+
+def order_status(configured: str, order: Order) -> int:
+    """[visma] order_status; "fulfillment" follows Shopify when the order is transferred."""
+    if configured == "fulfillment":
+        return 3 if order.fulfillment_status == "fulfilled" else 2
+    return ORDER_STATUS.get(configured, 1)
+
+
 def _document_body(
     plan: DocumentPlan,
     workflow: str,
@@ -254,6 +288,7 @@ def _document_body(
     article_ids: dict[str, str],
     customer: dict[str, Any],
     order: Order,
+    settings_status: str = "draft",
 ) -> dict[str, Any]:
     if created_kind(workflow) == ORDER:
         return order_body(
@@ -262,6 +297,7 @@ def _document_body(
             article_ids=article_ids,
             customer=customer,
             order_date=order.created_at.date().isoformat(),
+            status=order_status(settings_status, order),
         )
     return draft_body(plan, customer_id=customer_id, article_ids=article_ids, customer=customer)
 
@@ -323,7 +359,15 @@ class _Fixer:
         if self.refund is not None:
             body = credit_draft_body(plan, customer_id=cid, article_ids=self.article_ids, customer=self.customer)
         else:
-            body = _document_body(plan, self.settings.visma.workflow, cid, self.article_ids, self.customer, self.order)
+            body = _document_body(
+                plan,
+                self.settings.visma.workflow,
+                cid,
+                self.article_ids,
+                self.customer,
+                self.order,
+                self.settings.visma.order_status,
+            )
         return self.view.client.put(f"{self.path}/{doc['Id']}", body)
 
     def settle(self, doc: dict[str, Any], plan: DocumentPlan) -> dict[str, Any]:

@@ -98,8 +98,9 @@ def order_body(
     article_ids: dict[str, str],
     customer: dict[str, Any],
     order_date: date | datetime | str,
+    status: int = 1,
 ) -> dict[str, Any]:
-    """POST /v2/orders (workflow "order"). Unlike drafts, an order takes CurrencyCode.
+    """POST /v2/orders (workflow "order"); `status` is the OrderApi Status (1 Draft, 2 Ongoing, 3 Shipped). Unlike drafts, an order takes CurrencyCode.
 
     Amount/VatAmount/RoundingsAmount were required by the 2018 swagger; we send our
     prediction (Amount = total excluding VAT); Visma recomputes them from the rows."""
@@ -122,7 +123,7 @@ def order_body(
     return {
         "CustomerId": customer_id,
         "CurrencyCode": plan.currency or str(customer.get("CurrencyCode") or ""),
-        "Status": 1,
+        "Status": status,
         "OrderDate": _date(order_date),
         "EuThirdParty": False,
         "ReverseChargeOnConstructionServices": False,

@@ -30,12 +30,23 @@ created_at_min = "2026-01-01T00:00:00Z"
 """
 
 
-def start_sandboxes(orders: list[dict[str, Any]] | None = None, **visma_options: Any) -> tuple[Any, Any]:
-    """Both emulators, started on free loopback ports; the caller stops them."""
+# The demo's [payouts] table (docs/payouts.md): a BAS chart's bank, card clearing and bank-fee accounts.
+PAYOUTS_TABLE = 'bank_account = "1930"\nclearing_account = "1580"\nfees_account = "6570"'
+
+
+def start_sandboxes(
+    orders: list[dict[str, Any]] | None = None, *, payouts: bool = False, **visma_options: Any
+) -> tuple[Any, Any]:
+    """Both emulators, started on free loopback ports; the caller stops them. `payouts`: the
+    shop's Shopify Payments account gets the payouts of `orders` (sandbox/seed/payouts.py)."""
     from shopvisma.sandbox.shopify.server import ShopifySandbox
     from shopvisma.sandbox.visma.server import VismaSandbox
 
     shop = ShopifySandbox(orders=orders or []).start()
+    if payouts:
+        from shopvisma.sandbox.seed.payouts import seed_payouts
+
+        seed_payouts(shop.payouts, orders or [])
     visma = VismaSandbox(**visma_options).start()
     return shop, visma
 

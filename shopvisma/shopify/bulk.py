@@ -49,7 +49,7 @@ def start(client: Any, search: str) -> str:
     A first import of a big shop may outlast one pass's wait budget (exit 69). The next
     cron run then finds its own query still running and waits for that operation
     instead of falling back to pages."""
-    query = bulk_orders_query(search)
+    query = bulk_orders_query(search, payments=bool(getattr(client, "payments", False)))
     data = client.execute(BULK_RUN_MUTATION, {"query": query})
     payload = data.get("bulkOperationRunQuery") or {}
     problems = payload.get("userErrors") or []

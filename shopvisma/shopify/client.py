@@ -20,7 +20,13 @@ import requests
 from shopvisma.errors import AuthError, ConfigError, ShopvismaError, UnavailableError
 from shopvisma.http import WaitBudget, check_session, describe, make_session, retry_after_seconds
 from shopvisma.shopify.auth import LOGIN_HINT
-from shopvisma.shopify.queries import ORDER_LINES_QUERY, ORDER_REFUNDS_QUERY, ORDERS_QUERY
+from shopvisma.shopify.queries import (
+    ORDER_LINES_QUERY,
+    ORDER_REFUNDS_PAYMENTS_QUERY,
+    ORDER_REFUNDS_QUERY,
+    ORDERS_PAYMENTS_QUERY,
+    ORDERS_QUERY,
+)
 
 log = logging.getLogger("shopvisma.shopify.client")
 
@@ -50,8 +56,10 @@ class ShopifyClient:
         max_wait: float = 300,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        payments: bool = False,
     ) -> None:
         self.api_url = api_url
+        self.payments = payments  # read each order's transactions too ([payments] is set)
         self.token = token
         # GraphQL queries are reads: POST to the API URL is safe to repeat.
         self.session = check_session(session or make_session(post_is_read_for=[api_url]))
@@ -237,7 +245,8 @@ class ShopifyClient:
         while True:
             variables = {"first": first, "after": after, "query": search, "lines": lines}
             try:
-                data = self._execute(ORDERS_QUERY, variables, None if per_order is None else per_order * first)
+                query = ORDERS_PAYMENTS_QUERY if self.payments else ORDERS_QUERY
+                data = self._execute(query, variables, None if per_order is None else per_order * first)
             except _CostTooHigh as exc:
                 if first <= 1 or exc.cost <= 0:
                     raise ShopvismaError(
@@ -279,7 +288,8 @@ class ShopifyClient:
             return
         node["refunds"] = []
         if _refunded(node) and (want is None or want(node)):
-            data = self.execute(ORDER_REFUNDS_QUERY, {"id": node["id"]})
+            query = ORDER_REFUNDS_PAYMENTS_QUERY if self.payments else ORDER_REFUNDS_QUERY
+            data = self.execute(query, {"id": node["id"]})
             node["refunds"] = list((data.get("order") or {}).get("refunds") or [])
 
 

@@ -87,12 +87,40 @@ class RefundShipping:
 
 
 @dataclass(frozen=True)
+class Transaction:
+    """One Shopify payment movement (`OrderTransaction`), on the order's money side."""
+
+    id: str
+    kind: str  # upper case as Shopify sends it: SALE, CAPTURE, AUTHORIZATION, REFUND, ...
+    status: str  # SUCCESS, FAILURE, PENDING, ERROR, ...
+    gateway: str  # "shopify_payments", "paypal", "gift_card", "manual", ...
+    amount: Decimal  # positive, in `currency`
+    currency: str
+    processed_at: datetime | None
+    test: bool = False
+    shop_amount: Decimal | None = None  # the same amount in the shop's currency
+    shop_currency: str = ""
+    parent_id: str = ""
+
+    @property
+    def is_payment(self) -> bool:
+        """Money the customer paid: a successful, real sale or capture (an authorization
+        only reserves money; its capture is the payment)."""
+        return self.kind in ("SALE", "CAPTURE") and self.status == "SUCCESS" and not self.test
+
+    @property
+    def is_refund(self) -> bool:
+        return self.kind == "REFUND" and self.status == "SUCCESS" and not self.test
+
+
+@dataclass(frozen=True)
 class Refund:
     id: str
     created_at: datetime
     total: Decimal
     lines: tuple[RefundLine, ...] = ()
     shipping: tuple[RefundShipping, ...] = ()
+    transactions: tuple[Transaction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +152,8 @@ class Order:
     refunds: tuple[Refund, ...] = ()
     lines_complete: bool = True  # False when Shopify had more line items than were fetched
     shop_currency: str = ""
+    transactions: tuple[Transaction, ...] = ()  # read only with [payments]
+    transactions_read: bool = False  # the query asked for them (an empty tuple is then "none")
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -170,6 +200,30 @@ def _tax_lines(items: list[dict[str, Any]] | None, key: MoneyKey) -> tuple[TaxLi
         )
         for t in items or []
     )
+
+
+def _transactions(items: Any, key: MoneyKey) -> tuple[Transaction, ...]:
+    out = []
+    for t in _nodes(items):
+        bag = t.get("amountSet") or {}
+        side = bag.get(key) or bag.get("shopMoney") or {}
+        shop = bag.get("shopMoney") or {}
+        out.append(
+            Transaction(
+                id=t.get("id", ""),
+                kind=(t.get("kind") or "").upper(),
+                status=(t.get("status") or "").upper(),
+                gateway=t.get("gateway") or "",
+                amount=_money(bag, key),
+                currency=side.get("currencyCode") or "",
+                processed_at=parse_datetime(t.get("processedAt") or t.get("createdAt")),
+                test=bool(t.get("test", False)),
+                shop_amount=Decimal(str(shop["amount"])) if shop.get("amount") is not None else None,
+                shop_currency=shop.get("currencyCode") or "",
+                parent_id=(t.get("parentTransaction") or {}).get("id", ""),
+            )
+        )
+    return tuple(out)
 
 
 def _address(a: dict[str, Any] | None) -> Address | None:
@@ -252,6 +306,7 @@ def parse_order(node: dict[str, Any], money: MoneyKey = "presentmentMoney") -> O
                 total=_money(r.get("totalRefundedSet"), money),
                 lines=rlines,
                 shipping=rship,
+                transactions=_transactions(r.get("transactions"), money),
             )
         )
     customer = node.get("customer") or {}
@@ -297,5 +352,7 @@ def parse_order(node: dict[str, Any], money: MoneyKey = "presentmentMoney") -> O
         shipping_lines=tuple(shipping_lines),
         refunds=tuple(refunds),
         lines_complete=not (page_info or {}).get("hasNextPage", False),
+        transactions=_transactions(node.get("transactions"), money),
+        transactions_read="transactions" in node,
         raw=node,
     )

@@ -50,15 +50,26 @@ ORDER_FIELDS = f"""{_ORDER_SCALARS}
   }}
 """
 
-# One page of orders, oldest change first, filtered server-side by the search syntax.
-ORDERS_QUERY = (
-    "query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {\n"
-    "  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {\n"
-    "    pageInfo { hasNextPage endCursor }\n"
-    "    nodes {" + ORDER_FIELDS + "    }\n"
-    "  }\n"
-    "}\n"
-)
+# The order's payments ([payments] only: 20 transactions cost points on every order).
+# `Order.transactions` is a list, not a connection, so a bulk query may hold it inline.
+_TRANSACTION = f"id kind status gateway test processedAt createdAt amountSet {_MONEY} parentTransaction {{ id }}"
+TRANSACTIONS = f"  transactions(first: 20) {{ {_TRANSACTION} }}\n"
+
+
+def _orders_query(name: str, fields: str) -> str:
+    """One page of orders, oldest change first, filtered server-side by the search syntax."""
+    return (
+        f"query {name}($first: Int!, $after: String, $query: String, $lines: Int!) {{\n"
+        "  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {\n"
+        "    pageInfo { hasNextPage endCursor }\n"
+        "    nodes {" + fields + "    }\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+ORDERS_QUERY = _orders_query("Orders", ORDER_FIELDS)
+ORDERS_PAYMENTS_QUERY = _orders_query("OrdersWithPayments", ORDER_FIELDS + TRANSACTIONS)
 
 # The rest of one order's line items, when an order has more than a page holds.
 ORDER_LINES_QUERY = (
@@ -77,23 +88,31 @@ ORDER_LINES_QUERY = (
     "}\n"
 )
 
-# Refunds of one order: only asked for orders whose totalRefundedSet is not zero,
-# because refund line items are the most expensive part of an order (cost points).
-ORDER_REFUNDS_QUERY = (
-    "query OrderRefunds($id: ID!) {\n"
-    "  order(id: $id) {\n"
-    "    refunds(first: 20) {\n"
-    "      id createdAt\n"
-    f"      totalRefundedSet {_MONEY}\n"
-    "      refundLineItems(first: 50) {\n"
-    f"        nodes {{ quantity subtotalSet {_MONEY} totalTaxSet {_MONEY} lineItem {{ id sku }} }}\n"
-    "      }\n"
-    "      refundShippingLines(first: 5) {\n"
-    f"        nodes {{ subtotalAmountSet {_MONEY} taxAmountSet {_MONEY} }}\n"
-    "      }\n"
-    "    }\n"
-    "  }\n"
-    "}\n"
+
+def _refunds_query(name: str, extra: str = "") -> str:
+    """Refunds of one order: only asked for orders whose totalRefundedSet is not zero,
+    because refund line items are the most expensive part of an order (cost points)."""
+    return (
+        f"query {name}($id: ID!) {{\n"
+        "  order(id: $id) {\n"
+        "    refunds(first: 20) {\n"
+        "      id createdAt\n"
+        f"      totalRefundedSet {_MONEY}\n"
+        "      refundLineItems(first: 50) {\n"
+        f"        nodes {{ quantity subtotalSet {_MONEY} totalTaxSet {_MONEY} lineItem {{ id sku }} }}\n"
+        "      }\n"
+        "      refundShippingLines(first: 5) {\n"
+        f"        nodes {{ subtotalAmountSet {_MONEY} taxAmountSet {_MONEY} }}\n"
+        "      }\n" + extra + "    }\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+ORDER_REFUNDS_QUERY = _refunds_query("OrderRefunds")
+# With [payments]: what each refund paid back (a connection here, unlike Order.transactions).
+ORDER_REFUNDS_PAYMENTS_QUERY = _refunds_query(
+    "OrderRefundsWithPayments", f"      transactions(first: 10) {{ nodes {{ {_TRANSACTION} }} }}\n"
 )
 
 # Bulk operations (a first import): the same order fields, every line item and shipping
@@ -102,7 +121,7 @@ ORDER_REFUNDS_QUERY = (
 BULK_CHILD_KEYS = {"LineItem": "lineItems", "ShippingLine": "shippingLines"}
 
 
-def bulk_orders_query(search: str) -> str:
+def bulk_orders_query(search: str, *, payments: bool = False) -> str:
     """The query a bulk operation runs (a string argument, validated like the others)."""
     import json
 
@@ -111,6 +130,7 @@ def bulk_orders_query(search: str) -> str:
         f"  orders(query: {json.dumps(search)}, sortKey: UPDATED_AT) {{\n"
         "    edges { node {"
         + _ORDER_SCALARS
+        + (TRANSACTIONS if payments else "")
         + f"      lineItems {{ edges {{ node {{ __typename {_LINE} }} }} }}\n"
         + f"      shippingLines {{ edges {{ node {{ __typename id {_SHIPPING_LINE} }} }} }}\n"
         "    } }\n"
@@ -134,8 +154,20 @@ BULK_STATUS_QUERY = (
 
 ALL_QUERIES = {
     "Orders": ORDERS_QUERY,
+    "OrdersWithPayments": ORDERS_PAYMENTS_QUERY,
     "OrderLines": ORDER_LINES_QUERY,
     "OrderRefunds": ORDER_REFUNDS_QUERY,
+    "OrderRefundsWithPayments": ORDER_REFUNDS_PAYMENTS_QUERY,
     "BulkOrders": BULK_RUN_MUTATION,
     "BulkStatus": BULK_STATUS_QUERY,
 }
+
+# Shopify Payments payouts (shopify/payouts.py): validated against the schema with these.
+from shopvisma.shopify.payouts import PAYOUT_QUERIES  # noqa: E402
+
+ALL_QUERIES.update(PAYOUT_QUERIES)
+
+# [shopify] write_back (shopify/writeback.py): tagsAdd, tagsRemove, metafieldsSet.
+from shopvisma.shopify.writeback import WRITE_BACK_QUERIES  # noqa: E402
+
+ALL_QUERIES.update(WRITE_BACK_QUERIES)

@@ -43,11 +43,18 @@ class Checkpoint:
     )  # order changed after transfer → {was, now, at}: bounded
     last_run: dict[str, Any] | None = None
     visma_grant: dict[str, Any] | None = None  # {rotated_at}
+    # [payouts] (engine/payouts.py): {bookmark, done: {payout id: {voucher_id, ..., at}} (bounded),
+    # pending / intents: {payout id: {...}}, last: the last payout booked}. Absent until used.
+    payouts: dict[str, Any] | None = None
+    # [shopify] write_back (engine/writeback.py): order name → {id, tag, remove, metafield, attempts,
+    # first_seen, last_tried, error}: Shopify writes still to do (bounded). Absent until used.
+    write_back: dict[str, dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown v1 keys, kept on rewrite
 
 
 _DICT_FIELDS = ("pending", "intents", "recent", "refunds_done", "edited")
-_OPTIONAL_DICT_FIELDS = ("last_run", "visma_grant")
+_OPTIONAL_DICT_FIELDS = ("last_run", "visma_grant", "payouts", "write_back")
+_PAYOUT_MAPS = ("done", "pending", "intents")
 
 
 def advance_bookmark(cp: Checkpoint, newest_seen: datetime | str | None, run_started: datetime | str) -> str | None:
@@ -132,6 +139,12 @@ def prune(cp: Checkpoint, now: datetime | None = None) -> None:
                 dated.append((when, key, value))
         dated.sort(key=lambda item: item[0])
         setattr(cp, name, {key: value for _, key, value in dated[-RECENT_MAX:]})
+    if cp.payouts and isinstance(cp.payouts.get("done"), dict):  # found in Visma again if still needed
+        done = sorted(
+            ((str(v.get("at") or ""), k, v) for k, v in cp.payouts["done"].items() if str(v.get("at") or "") >= cut),
+            key=lambda item: item[0],
+        )
+        cp.payouts["done"] = {key: value for _, key, value in done[-RECENT_MAX:]}
 
 
 def checkpoint_to_json(cp: Checkpoint) -> dict[str, Any]:
@@ -148,6 +161,14 @@ def checkpoint_to_json(cp: Checkpoint) -> dict[str, Any]:
         last_run=cp.last_run,
         visma_grant=cp.visma_grant,
     )
+    if cp.write_back:
+        data["write_back"] = cp.write_back
+    else:
+        data.pop("write_back", None)
+    if cp.payouts is not None:
+        data["payouts"] = cp.payouts
+    else:
+        data.pop("payouts", None)
     return data
 
 
@@ -198,6 +219,12 @@ def load_checkpoint(path: Path) -> Checkpoint:
         if value is not None and not isinstance(value, dict):
             raise _corrupt(path, f"`{name}` is not an object")
         setattr(cp, name, value)
+    for name in _PAYOUT_MAPS:
+        value = (cp.payouts or {}).get(name, {})
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise _corrupt(path, f"`payouts.{name}` is not an object of objects")
+    if not all(isinstance(v, dict) for v in (cp.write_back or {}).values()):
+        raise _corrupt(path, "`write_back` is not an object of objects")
     known = {"version", "bookmark", *_DICT_FIELDS, *_OPTIONAL_DICT_FIELDS}
     cp.extra = {k: v for k, v in data.items() if k not in known}
     return cp

@@ -199,6 +199,13 @@ def run(
         _company(pf, client, settings, (previous or Observations()).vat_rate_scale)
         _filters(pf, client, settings, refused_scopes)
         _page_size(pf, client, refused_scopes)
+        if settings.payouts is not None:
+            from shopvisma.engine.payout_ledger import doctor_rows
+
+            p = settings.payouts
+            claim = stored_scope() if stored_scope else None
+            for row in doctor_rows(client, (p.bank_account, p.clearing_account, p.fees_account), claim):
+                pf.add(**row)
     _includes_vat(pf)
     _rate_limit(pf, settings)
     pf.observations.observed_at = iso_z(now())

@@ -33,6 +33,11 @@ NAMES = (
     "no-sales-scope",
     "includes-vat-spec-2026",
     "vat-per-row",
+    "convert-200",
+    "payment-200",
+    "overpayment-accepted",
+    "credit-payment-positive",
+    "bank-fee-not-settling",
 )
 
 

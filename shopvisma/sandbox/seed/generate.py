@@ -9,6 +9,7 @@ from typing import Any
 
 from shopvisma.sandbox.seed.catalogue import CATALOGUE, CITIES, FIRST_NAMES, LAST_NAMES, STREETS, TAGS
 from shopvisma.sandbox.seed.orders import DEFAULT_START, build_order, make_refund, ts
+from shopvisma.sandbox.seed.payments import build_transactions, choose_pattern
 
 _P = {p.sku: p for p in CATALOGUE}
 
@@ -55,8 +56,15 @@ def generate_orders(
     start: datetime = DEFAULT_START,
     shop_currency: str = "SEK",
     taxes_included: bool = True,
+    partially_paid: float = 0.0,
 ) -> list[dict]:
-    """`n` realistic orders (names #1001...), the same for the same arguments."""
+    """`n` realistic orders (names #1001...), the same for the same arguments.
+
+    Payments come from a second random stream per order (`payments:{seed}:{i}`), so adding
+    them left every other field exactly as before. `partially_paid` (default 0, i.e. off,
+    for the same reason) is the share of PENDING orders turned PARTIALLY_PAID: part paid
+    by gift card (card if foreign), the rest a pending manual payment.
+    """
     rng = random.Random(seed)
     pool: list[dict[str, Any]] = []
     orders: list[dict] = []
@@ -163,8 +171,29 @@ def generate_orders(
             order["updatedAt"] = ts(max(later, updated))
         elif fulfillment == "FULFILLED" and rng.random() < 0.5:
             order.update(closed=True, closedAt=order["updatedAt"])
+        pay_rng = random.Random(f"payments:{seed}:{i}")
+        if pay_rng.random() < partially_paid and order["displayFinancialStatus"] == "PENDING":
+            order["displayFinancialStatus"] = "PARTIALLY_PAID"
+        order["transactions"] = build_transactions(order, choose_pattern(pay_rng, order), number=i, rng=pay_rng)
         orders.append(order)
     return orders
+
+
+# How each demo order was paid, by position (see the specs in demo_orders).
+DEMO_PAYMENTS = (
+    "card",
+    "paypal",
+    "split",
+    "card",
+    "auth_capture",
+    "card",
+    "pending",
+    "card",
+    "card",
+    "retry",
+    "split",
+    "authorized",
+)
 
 
 def demo_orders(start: datetime = DEFAULT_START) -> list[dict]:
@@ -251,5 +280,6 @@ def demo_orders(start: datetime = DEFAULT_START) -> list[dict]:
                 make_refund(order, {first["id"]: 1}, created_at=later, refund_id=f"gid://shopify/Refund/{8700000 + i}")
             )
             order.update(displayFinancialStatus="PARTIALLY_REFUNDED", updatedAt=later)
+        order["transactions"] = build_transactions(order, DEMO_PAYMENTS[i - 1], number=i)
         orders.append(order)
     return orders

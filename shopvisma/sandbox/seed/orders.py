@@ -9,11 +9,13 @@ Money is computed with Decimal and written as decimal strings, as Shopify does.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shopvisma.sandbox.seed.catalogue import CATALOGUE, Product
+from shopvisma.sandbox.seed.payments import build_transactions, default_pattern
 
 CENT = Decimal("0.01")
 SHIPPING_FEE = Decimal("49.00")
@@ -114,8 +116,15 @@ def build_order(
     test: bool = False,
     updated: datetime | None = None,
     line_id_start: int | None = None,
+    payment: str | list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One internally consistent order. `lines`: [{"product": Product, "qty": int, "line_pct": Decimal}]."""
+    """One internally consistent order. `lines`: [{"product": Product, "qty": int, "line_pct": Decimal}].
+
+    payment: a pattern name from seed.payments.PATTERNS ("card", "paypal", "split",
+    "auth_capture", "retry", ...), or the `transactions` list itself for a test that
+    needs exact ones; None picks the pattern that fits `financial` (PAID: one card sale).
+    Refunds added later need `seed.payments.build_transactions` again (generate.py does).
+    """
     pres = presentment or shop_currency
     rate = EUR_RATE if pres != shop_currency else Decimal(1)
     # free shipping is decided on the shop-currency goods value after discounts, VAT included
@@ -171,7 +180,7 @@ def build_order(
         else [{"title": "Moms 25%", "rate": 0.25, "ratePercentage": 25.0, "priceSet": m(s["ship_tax"], p["ship_tax"])}],
     }
     created_s = ts(created)
-    return {
+    order: dict[str, Any] = {
         "id": f"gid://shopify/Order/{ORDER_ID_BASE + n}",
         "legacyResourceId": str(ORDER_ID_BASE + n),
         "name": f"#{1000 + n}",
@@ -207,6 +216,11 @@ def build_order(
         "shippingLines": [shipping_line],
         "refunds": [],
     }
+    if isinstance(payment, list):
+        order["transactions"] = copy.deepcopy(payment)
+    else:
+        order["transactions"] = build_transactions(order, payment or default_pattern(order), number=n)
+    return order
 
 
 def make_refund(
@@ -292,11 +306,23 @@ def generate_orders(
     start: datetime = DEFAULT_START,
     shop_currency: str = "SEK",
     taxes_included: bool = True,
+    partially_paid: float = 0.0,
 ) -> list[dict]:
-    """`n` realistic orders (#1001...), identical for identical arguments (random.Random(seed))."""
+    """`n` realistic orders (#1001...), identical for identical arguments (random.Random(seed)).
+
+    Each order carries `transactions` (see seed.payments); `partially_paid` turns that
+    share of PENDING orders into PARTIALLY_PAID ones (off by default: it changes a status).
+    """
     from shopvisma.sandbox.seed.generate import generate_orders as _generate  # late: seed_gen builds on this module
 
-    return _generate(n, seed=seed, start=start, shop_currency=shop_currency, taxes_included=taxes_included)
+    return _generate(
+        n,
+        seed=seed,
+        start=start,
+        shop_currency=shop_currency,
+        taxes_included=taxes_included,
+        partially_paid=partially_paid,
+    )
 
 
 def demo_orders() -> list[dict]:

@@ -168,10 +168,16 @@ def install_resolvers(schema: GraphQLSchema) -> None:
         ("Order", "shippingLines"),
         ("Refund", "refundLineItems"),
         ("Refund", "refundShippingLines"),
+        ("Refund", "transactions"),
     ):
         _object_type(schema, type_name).fields[field].resolve = _list_connection
     _object_type(schema, "Order").fields["refunds"].resolve = _sliced_list
     _object_type(schema, "LineItem").fields["taxLines"].resolve = _sliced_list
+    from shopvisma.sandbox.shopify.metafields import install_metafield_resolvers  # late: they import paginate
+    from shopvisma.sandbox.shopify.transactions import install_transaction_resolvers
+
+    install_transaction_resolvers(schema)
+    install_metafield_resolvers(schema)
 
 
 def _object_type(schema: GraphQLSchema, name: str) -> GraphQLObjectType:

@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,12 +30,17 @@ from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
 from shopvisma.sandbox.shopify.bulk import RESULT_PATH as BULK_RESULT_PATH
 from shopvisma.sandbox.shopify.bulk import BulkState, install_bulk_resolvers, operation_cost, serve_result
 from shopvisma.sandbox.shopify.graphql import coerce_variables, graphql_error_json, install_resolvers
+from shopvisma.sandbox.shopify.mutations import install_mutation_resolvers, take_fault
 from shopvisma.sandbox.shopify.search import to_instant
+from shopvisma.sandbox.shopify.transactions import SANDBOX_TXN_BASE, complete, link, refund_transactions
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 MAX_QUERY_COST = 1000
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
+DEFAULT_SCOPES = ("read_orders", "write_orders", "read_customers", "read_products")  # the static token's
+CLIENT_SCOPES = ("read_orders", "read_customers", "read_products")  # what the client-credentials grant reports
+FAULTS = ("500", "throttle", "401", "bulk_failed", "500_after")
 _SCHEMA_LOCK = threading.Lock()
 _SCHEMA: Any = None
 _CHECKED: dict[str, tuple[Any, list[dict[str, Any]]]] = {}  # query text -> (document, validation errors)
@@ -46,9 +51,14 @@ def load_schema() -> Any:
     global _SCHEMA
     with _SCHEMA_LOCK:
         if _SCHEMA is None:
-            schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+            from shopvisma.sandbox.shopify.payouts import install_payout_resolvers
+
+            payouts_sdl = SCHEMA_PATH.with_name("payouts.graphql").read_text(encoding="utf-8")
+            schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8") + "\n" + payouts_sdl)
             install_resolvers(schema)
             install_bulk_resolvers(schema)
+            install_mutation_resolvers(schema)
+            install_payout_resolvers(schema)
             _SCHEMA = schema
         return _SCHEMA
 
@@ -114,6 +124,7 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
     for sl in o["shippingLines"]:
         sl.setdefault("taxLines", [])
         sl.setdefault("discountedPriceSet", sl.get("originalPriceSet"))
+    link(o)  # transactions: refunds' ones listed on the order too, parents linked
     return o
 
 
@@ -133,8 +144,20 @@ class ShopifySandbox:
         api_version: str = "2025-07",
         clock: Callable[[], float] = time.time,
         bulk_seconds: float = 0.0,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+        client_scopes: Iterable[str] = CLIENT_SCOPES,
     ) -> None:
+        """scopes: what the static `access_token` may do (default: read and write orders);
+        client_scopes: what a client-credentials token gets (default read-only, as the grant
+        has always reported). add_access_token() makes more static tokens, e.g. without
+        write_orders to see the ACCESS_DENIED answer."""
         self.access_token = access_token
+        self.scopes = frozenset(scopes)
+        self.client_scopes = tuple(client_scopes)
+        self.token_scopes: dict[str, frozenset[str]] = {}  # further static tokens
+        self.mutation_faults: list[str] = []  # faults only a mutation request consumes
+        self.metafield_seq = 0
+        self._txn_seq = 0
         self.client_id = client_id
         self.client_secret = client_secret
         self.client_token_ttl = client_token_ttl
@@ -148,6 +171,9 @@ class ShopifySandbox:
         self.client_tokens: dict[str, float] = {}  # token -> expiry on self.clock
         self.faults: list[str] = []
         self.bulk = BulkState(seconds=bulk_seconds)  # bulk query operations (shopify_bulk.py)
+        from shopvisma.sandbox.shopify.payouts import PayoutStore
+
+        self.payouts = PayoutStore()  # Shopify Payments: payouts and balance transactions (payouts.py)
         self.bulk_downloads: list[dict] = []  # [{"id", "status", "bytes"}] per GET of a bulk result URL
         self.lock = threading.RLock()
         self._available = self.bucket_size
@@ -196,11 +222,55 @@ class ShopifySandbox:
         with self.lock:
             order = self.orders[gid]
             order.update(copy.deepcopy(changes))
+            if "transactions" in changes or "refunds" in changes:
+                link(order)
             order["updatedAt"] = _later(order.get("updatedAt"), self.clock())
             return order
 
+    def set_transactions(
+        self,
+        gid: str,
+        transactions: list[dict[str, Any]],
+        *,
+        refunds: dict[str, list[str]] | None = None,
+        touch: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Replace an order's payment history, for a test that needs exact transactions.
+
+        Items may be partial: kind/status/gateway default to SALE/SUCCESS/shopify_payments,
+        `amount: "12.50"` fills `amountSet` with that in both currencies (default: the order
+        total), `parentTransaction` may be a GID string, a missing `id` is assigned.
+        refunds: refund GID -> the ids of its REFUND transactions (what `Refund.transactions`
+        serves); without it a refund keeps those of its transactions whose ids remain.
+        displayFinancialStatus is left alone (set it with update_order); `updatedAt` moves
+        unless touch=False, as a new transaction updates a Shopify order.
+        """
+        with self.lock:
+            order = self.orders[gid]
+            done = []
+            for txn in transactions:
+                self._txn_seq += 1
+                done.append(complete(txn, order, SANDBOX_TXN_BASE + self._txn_seq))
+            by_id = {t["id"]: t for t in done}
+            for refund in order.get("refunds") or []:
+                if refunds is not None and refund["id"] in refunds:
+                    refund["transactions"] = [by_id[i] for i in refunds[refund["id"]]]
+                else:
+                    kept = refund.get("transactions") or []
+                    refund["transactions"] = [by_id[t["id"]] for t in kept if t["id"] in by_id]
+            order["transactions"] = done
+            link(order)
+            if touch:
+                order["updatedAt"] = _later(order.get("updatedAt"), self.clock())
+            return done
+
     def add_refund(self, gid: str, refund: dict) -> dict:
-        """Append a refund; the financial status follows what has been refunded (shop money)."""
+        """Append a refund; the financial status follows what has been refunded (shop money).
+
+        Unless the refund brings its own `transactions`, the money goes back through the
+        order's payments: one REFUND SUCCESS per payment used (cards before gift cards),
+        `parentTransaction` that payment; more than was paid is left without a transaction.
+        """
         with self.lock:
             order = self.orders[gid]
             refund = copy.deepcopy(refund)
@@ -210,7 +280,11 @@ class ShopifySandbox:
             refund.setdefault("note", None)
             refund.setdefault("refundLineItems", [])
             refund.setdefault("refundShippingLines", [])
+            if "transactions" not in refund:
+                refund["transactions"] = refund_transactions(order, refund, SANDBOX_TXN_BASE + self._txn_seq + 1)
+                self._txn_seq += len(refund["transactions"])
             order.setdefault("refunds", []).append(refund)
+            link(order)
             refunded = sum(
                 (Decimal(r["totalRefundedSet"]["shopMoney"]["amount"]) for r in order["refunds"]), Decimal(0)
             )
@@ -232,12 +306,17 @@ class ShopifySandbox:
             order["updatedAt"] = _later(max(order.get("updatedAt") or "", refund["createdAt"]), self.clock())
             return refund
 
-    def inject_fault(self, kind: str, times: int = 1) -> None:
-        if kind not in ("500", "throttle", "401", "bulk_failed"):
-            raise ValueError(f"unknown fault {kind!r}")
+    def inject_fault(self, kind: str, times: int = 1, *, on: str = "any") -> None:
+        """Queue a fault. "500_after" runs the request (a mutation is applied) and answers 500,
+        as a response lost after Shopify committed. on="mutation": only a mutation request
+        consumes it, so a test can fail the write-back and not the reads before it."""
+        if kind not in FAULTS or on not in ("any", "mutation") or (kind == "bulk_failed" and on != "any"):
+            raise ValueError(f"unknown fault {kind!r} on {on!r}")
         with self.lock:
             if kind == "bulk_failed":  # consumed by the next bulkOperationRunQuery, not by any request
                 self.bulk.fail_next += times
+            elif on == "mutation":
+                self.mutation_faults.extend([kind] * times)
             else:
                 self.faults.extend([kind] * times)
 
@@ -258,13 +337,25 @@ class ShopifySandbox:
 
     # ----------------------------------------------------------------- auth
     def token_ok(self, token: str | None) -> bool:
+        return self.scopes_for(token) is not None
+
+    def scopes_for(self, token: str | None) -> frozenset[str] | None:
+        """The token's access scopes, None when it is not a valid token (unknown or expired)."""
         if not token:
-            return False
+            return None
         if token == self.access_token:
-            return True
+            return self.scopes
         with self.lock:
+            if token in self.token_scopes:
+                return self.token_scopes[token]
             expiry = self.client_tokens.get(token)
-            return expiry is not None and self.clock() < expiry
+            return frozenset(self.client_scopes) if expiry is not None and self.clock() < expiry else None
+
+    def add_access_token(self, token: str, scopes: Iterable[str]) -> str:
+        """Another static token with exactly `scopes` (e.g. read_orders only, for ACCESS_DENIED tests)."""
+        with self.lock:
+            self.token_scopes[token] = frozenset(scopes)
+        return token
 
     def issue_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         self.token_requests.append({"grant_type": form.get("grant_type"), "client_id": form.get("client_id")})
@@ -278,13 +369,17 @@ class ShopifySandbox:
             self.client_tokens[token] = self.clock() + self.client_token_ttl
         return 200, {
             "access_token": token,
-            "scope": "read_orders,read_customers,read_products",
+            "scope": ",".join(self.client_scopes),
             "expires_in": int(self.client_token_ttl),
         }
 
     # ----------------------------------------------------------------- graphql
-    def graphql(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One GraphQL request after authentication: cost check, bucket, execution, refund."""
+    def graphql(self, body: dict[str, Any], scopes: frozenset[str] | None = None, status: int = 200) -> dict[str, Any]:
+        """One GraphQL request after authentication: cost check, bucket, execution, refund.
+
+        scopes: the calling token's (default: the static token's); status: what the HTTP
+        layer will answer, for the request log (500 for an injected "500_after").
+        """
         query = str(body.get("query") or "")
         variables = body.get("variables") or {}
         op_name = body.get("operationName")
@@ -293,7 +388,7 @@ class ShopifySandbox:
             "variables": variables,
             "cost": 0,
             "throttled": False,
-            "status": 200,
+            "status": status,
         }
         self.requests.append(record)
         # Parsed and validated once per query text (~7 ms each time otherwise): the
@@ -338,9 +433,7 @@ class ShopifySandbox:
             }
         with self.lock:
             self._refill()
-            forced = bool(self.faults) and self.faults[0] == "throttle"
-            if forced:
-                self.faults.pop(0)
+            forced = take_fault(self, ("throttle",), body) is not None
             if forced or requested > self._available:
                 record["throttled"] = True
                 return {
@@ -359,7 +452,10 @@ class ShopifySandbox:
                 root_value=self,
                 variable_values=variables,
                 operation_name=op_name,
-                context_value={"now": datetime.fromtimestamp(self.clock(), tz=timezone.utc)},
+                context_value={
+                    "now": datetime.fromtimestamp(self.clock(), tz=timezone.utc),
+                    "scopes": self.scopes if scopes is None else scopes,
+                },
             )
             actual = min(requested, operation_cost(self.schema, operation, fragments, coerced, result.data))
             self._available = min(self.bucket_size, self._available + (requested - actual))
@@ -428,12 +524,14 @@ def _make_handler(sandbox: ShopifySandbox) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"errors": "Not Found"})
                 return
             version = {"X-Shopify-API-Version": m.group("version")}
-            fault = None
-            with sandbox.lock:
-                if sandbox.faults and sandbox.faults[0] in ("500", "401"):
-                    fault = sandbox.faults.pop(0)
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                body = None
+            fault = take_fault(sandbox, ("500", "401", "500_after"), body)
             token = self.headers.get("X-Shopify-Access-Token")
-            if fault == "401" or not sandbox.token_ok(token):
+            scopes = sandbox.scopes_for(token)
+            if fault == "401" or scopes is None:
                 sandbox.requests.append(
                     {"operation": None, "variables": None, "cost": 0, "throttled": False, "status": 401}
                 )
@@ -445,13 +543,13 @@ def _make_handler(sandbox: ShopifySandbox) -> type[BaseHTTPRequestHandler]:
                 )
                 self._send(500, {"errors": "Internal Server Error"}, version)
                 return
-            try:
-                body = json.loads(raw or b"null")
-            except ValueError:
-                body = None
             if not isinstance(body, dict) or not isinstance(body.get("query"), str):
                 self._send(400, {"errors": {"query": "Required parameter missing or invalid"}}, version)
                 return
-            self._send(200, sandbox.graphql(body), version)
+            if fault == "500_after":  # applied, then the answer is lost
+                sandbox.graphql(body, scopes, status=500)
+                self._send(500, {"errors": "Internal Server Error"}, version)
+                return
+            self._send(200, sandbox.graphql(body, scopes), version)
 
     return Handler

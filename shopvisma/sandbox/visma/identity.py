@@ -45,13 +45,21 @@ SCOPE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fiscalyears": (_SALES_READ + _ACCOUNTING_READ, ("ea:sales", "ea:accounting")),
     "bankaccounts": (("ea:purchase", "ea:purchase_readonly"), ("ea:purchase",)),
 }
+# (endpoint, action) → the same pair, for /{endpoint}/{id}/{action} paths whose rule differs from
+# their endpoint's: the 2026 spec lets ea:sales_readonly POST /customerinvoices, but a payment
+# needs ea:sales (tests/sandbox/test_sandbox_visma_invoicing.py checks every routed action).
+ACTION_SCOPE_RULES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("customerinvoices", "payments"): (_SALES_READ, _SALES_WRITE),
+}
 
 
-def missing_scope(endpoint: str, method: str, granted: Collection[str]) -> tuple[str, ...] | None:
+def missing_scope(
+    endpoint: str, method: str, granted: Collection[str], action: str | None = None
+) -> tuple[str, ...] | None:
     """The scopes (any one would do) a call lacks, or None when the token may make it."""
     if API_SCOPE not in granted:
         return (API_SCOPE,)
-    rule = SCOPE_RULES.get(endpoint)
+    rule = ACTION_SCOPE_RULES.get((endpoint, action or "")) or SCOPE_RULES.get(endpoint)
     if rule is None:
         return None
     wanted = rule[0] if method == "GET" else rule[1]

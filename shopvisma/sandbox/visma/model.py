@@ -13,7 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
+COMPANY_TZ = ZoneInfo("Europe/Stockholm")
 _NS = uuid.UUID("6f1c3a52-6d1e-4a51-9a0e-5b7f1c0d2e11")
 
 Json = dict[str, Any]
@@ -40,9 +42,18 @@ def validation_error(errors: list[Json]) -> ApiError:
 
 @cache
 def schema() -> dict[str, Any]:
-    """The extraction of both reference specs shipped with the product (see tests/contract/test_contract_visma.py)."""
-    text = resources.files("shopvisma.sandbox.visma").joinpath("schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    """The extraction of both reference specs shipped with the product: schema.json (the bodies the
+    sync posts; tests/contract/test_contract_visma.py) and schema_invoicing.json (booked invoices,
+    payments, bank accounts; tests/sandbox/test_sandbox_visma_invoicing.py). Two files, because
+    each is checked against its own extraction of the same specs."""
+    merged: dict[str, Any] = {}
+    for name in ("schema.json", "schema_invoicing.json"):
+        text = resources.files("shopvisma.sandbox.visma").joinpath(name).read_text(encoding="utf-8")
+        part = json.loads(text)
+        if merged.keys() & part.keys():
+            raise ValueError(f"{name} repeats schemas {sorted(merged.keys() & part.keys())}")
+        merged.update(part)
+    return merged
 
 
 def scalar_properties(schema_name: str) -> list[str]:
@@ -200,6 +211,7 @@ def seed(company_currency: str, show_prices_excl_vat_pc: bool, order_module: boo
         "NextOrderNumber": 1,
         "NextCustomerInvoiceNumber": 1,
         "DomesticCurrencyRounding": 0,
+        "KeepOriginalDraftDate": False,
     }
     return {
         "termsofpayments": {t["Id"]: t for t in terms},
@@ -207,7 +219,48 @@ def seed(company_currency: str, show_prices_excl_vat_pc: bool, order_module: boo
         "codings": {c["Id"]: c for c in codings},
         "vatcodes": {v["Id"]: v for v in vatcodes},
         "company_settings": settings,
+        "bankaccounts": {b["Id"]: b for b in _bank_accounts(company_currency)},
     }
+
+
+def _bank_accounts(currency: str) -> list[Json]:
+    """The accounts a Shopify shop's money lands on (BankAccountType from the 2026 enum: 1
+    ChequeAccount, 5 DigitalWalletAccount), plus a closed one so "must be active" can be tested."""
+    rows = (
+        ("Företagskonto", 1930, 1, True, True, "5011-1234567"),
+        ("PayPal", 1940, 5, True, False, None),
+        ("Shopify Payments (clearing)", 1580, 5, True, False, None),
+        ("Plusgiro (avslutat)", 1920, 1, False, False, "1234567-8"),
+    )
+    return [
+        {
+            "Id": seed_id(f"bank-{ledger}"),
+            "Name": name,
+            "LedgerAccountNumber": ledger,
+            "BankAccountType": kind,
+            "BankAccountTypeDescription": BANK_ACCOUNT_TYPES[kind],
+            "Bban": bban,
+            "Iban": None,
+            "Bank": None,
+            "IsActive": active,
+            "IsDefaultChequeAccount": default,
+            "HasActiveBankAgreement": False,
+            "CurrencyCode": currency,
+            "ModifiedUtc": "2025-01-01T00:00:00Z",
+        }
+        for name, ledger, kind, active, default, bban in rows
+    ]
+
+
+BANK_ACCOUNT_TYPES = {
+    1: "ChequeAccount",
+    2: "CashAccount",
+    3: "SavingsAccount",
+    4: "CurrencyAccount",
+    5: "DigitalWalletAccount",
+    6: "CashCreditAccount",
+    7: "TaxAccount",
+}
 
 
 def _terms(name: str, english: str, days: int, type_id: int, type_text: str) -> Json:
@@ -280,6 +333,26 @@ def totals(rows: list[tuple[Decimal, Decimal]], includes_vat: bool, *, per_row: 
     net_or_gross = sum(per_rate.values(), Decimal("0"))
     total_amount = net_or_gross if includes_vat else net_or_gross + vat
     return Totals(amount=round2(total_amount), vat=round2(vat), per_rate=per_rate)
+
+
+def company_today(now: float) -> date:
+    """Today in the company's timezone (Europe/Stockholm here), which Visma's dates are in."""
+    return datetime.fromtimestamp(now, COMPANY_TZ).date()
+
+
+def local_date(text: Any) -> date | None:
+    """A date the client sent, in the company's timezone: as written without an offset (the
+    spec asks for company-local dates), converted when it carries one (or Z)."""
+    if not isinstance(text, str) or parse_datetime(text) is None:
+        return None
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed.astimezone(COMPANY_TZ).date() if parsed.tzinfo else parsed.date()
+
+
+def day_text(d: date) -> str:
+    return d.isoformat() + "T00:00:00"
 
 
 def due_date(invoice_date: str, days: int) -> str:

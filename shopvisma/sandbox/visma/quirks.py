@@ -52,6 +52,16 @@ QUIRKS: dict[str, str] = {
     "private AND unchecked, as the setting's name and the 2018 text say); = includes_vat_rule 'spec-2026'",
     "vat-per-row": "VAT rounded on each row and then summed, not once per rate on the sum of its rows (default): "
     "neither spec says how TotalVatAmount is rounded, and an independent emulator did it per row",
+    "convert-200": "POST /customerinvoicedrafts/{id}/convert answers 200, not 201: the 2018 swagger documents 200, "
+    "the 2026 spec 201",
+    "payment-200": "POST /customerinvoices/{id}/payments answers 200, not 201: the 2018 swagger documents 200, the "
+    "2026 spec 201",
+    "overpayment-accepted": "a payment above the invoice's remaining amount is accepted and the remaining goes past zero "
+    "(default: 400 / 2000): neither spec says whether an overpayment is refused",
+    "credit-payment-positive": "payments on credit invoices must be positive and move the negative remaining toward "
+    "zero; a negative one is refused (default: negative, the remaining's sign): the specs give no sign rule",
+    "bank-fee-not-settling": "BankFeeAmount is booked as a cost only: the remaining falls by PaymentAmount alone "
+    "(default: by PaymentAmount + BankFeeAmount, as 'extract that amount here' reads): the spec leaves it open",
 }
 
 # Properties `$filter` accepts under "filter-whitelist", per endpoint. Chosen so the

@@ -1,5 +1,5 @@
 """Visma sandbox: the company's data and the server-side rules for creating customers,
-articles, invoice drafts, orders and (by a simulated user) customer invoices.
+articles, invoice drafts and orders (booked invoices and payments: invoicing.py).
 
 Every builder validates first and raises ApiError (nothing is stored on refusal), then
 returns the stored record in Visma's JSON shape. Callers hold the sandbox lock.
@@ -58,8 +58,15 @@ INVOICE_FIELDS = (
     "InvoicePostalCode",
     "InvoiceCountryCode",
     "CreatedFromDraftId",
+    "CreatedFromOrderId",
     "CreatedUtc",
     "ModifiedUtc",
+    "CurrencyRate",
+    "PaymentStatus",
+    "PaymentDate",
+    "VoucherNumber",
+    "VoucherId",
+    "SendType",
 )
 
 
@@ -83,9 +90,14 @@ class State:
     vatcodes: dict[str, Json] = field(default_factory=dict)
     terms_of_payments: dict[str, Json] = field(default_factory=dict)
     company_settings: Json = field(default_factory=dict)
+    bank_accounts: dict[str, Json] = field(default_factory=dict)
+    payments: list[Json] = field(default_factory=list)  # accepted invoice payments (Visma serves no GET)
+    # "Default: Automatic calculation of the currency rate": the sandbox's stand-in (SEK per unit)
+    currency_rates: dict[str, Decimal] = field(default_factory=dict)
     next_customer_number: int = 1
     next_order_number: int = 1
     next_invoice_number: int = 1
+    next_voucher_number: int = 1
 
     @property
     def includes_vat_rule(self) -> str:
@@ -122,6 +134,10 @@ class State:
         self.codings.update(data["codings"])
         self.vatcodes.update(data["vatcodes"])
         self.company_settings.update(data["company_settings"])
+        self.bank_accounts.update(data["bankaccounts"])
+        self.currency_rates.update(
+            {c: Decimal(r) for c, r in (("EUR", "11.50"), ("USD", "10.50"), ("NOK", "1.00"), ("DKK", "1.54"))}
+        )
 
 
 def _writable(body: Json, schema_name: str) -> Json:
@@ -385,45 +401,3 @@ def find(table: dict[str, Json], record_id: str) -> Json | None:
 
 def not_found(record_id: str) -> ApiError:
     return ApiError(404, 3000, f"ResourceNotFound - The resource with id {record_id} was not found.")
-
-
-# ------------------------------------------------------------------ invoices
-def approve(state: State, draft_id: str, now: float) -> Json:
-    """A user approving a draft in Visma: the draft disappears, an invoice appears."""
-    draft = find(state.drafts, draft_id)
-    if draft is None:
-        raise not_found(draft_id)
-    del state.drafts[draft["Id"]]
-    row_props = output_properties("CustomerInvoiceDraftRowApi") & {
-        "Id",
-        "ArticleNumber",
-        "ArticleId",
-        "IsServiceArticle",
-        "VatRate",
-        "LineNumber",
-        "IsTextRow",
-        "Text",
-        "UnitPrice",
-        "UnitAbbreviation",
-        "DiscountPercentage",
-        "Quantity",
-        "UnitId",
-        "Amount",
-    }
-    invoice: Json = {k: draft.get(k) for k in INVOICE_FIELDS if k in draft}
-    invoice.update(
-        Id=str(uuid.uuid4()),
-        InvoiceNumber=state.next_invoice_number,
-        CurrencyCode=draft["InvoiceCurrencyCode"],
-        TotalAmountInvoiceCurrency=draft["TotalAmount"],
-        TotalVatAmountInvoiceCurrency=draft["TotalVatAmount"],
-        RemainingAmount=draft["TotalAmount"],
-        RemainingAmountInvoiceCurrency=draft["TotalAmount"],
-        CreatedFromDraftId=draft["Id"],
-        CreatedUtc=utc(now),
-        ModifiedUtc=utc(now),
-        Rows=[{k: v for k, v in row.items() if k in row_props} for row in draft["Rows"]],
-    )
-    state.next_invoice_number += 1
-    state.invoices[invoice["Id"]] = invoice
-    return invoice

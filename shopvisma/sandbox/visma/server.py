@@ -32,6 +32,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from shopvisma.sandbox.visma.identity import Answer as _Answer
 from shopvisma.sandbox.visma.identity import Identity, missing_scope
+from shopvisma.sandbox.visma.invoicing import add_bank_account, book_draft, parse_body
+from shopvisma.sandbox.visma.invoicing import route as route_invoicing
 from shopvisma.sandbox.visma.model import ApiError, Json, field_error, scalar_properties, validation_error
 from shopvisma.sandbox.visma.quirks import (
     QuirkSet,
@@ -45,7 +47,6 @@ from shopvisma.sandbox.visma.quirks import (
 from shopvisma.sandbox.visma.records import (
     INVOICE_FIELDS,
     State,
-    approve,
     create_article,
     create_customer,
     find,
@@ -98,11 +99,17 @@ class VismaSandbox:
         if not order_module:
             self._quirks.add("no-order-module")
         self._state = State(company_currency, show_prices_excl_vat_pc, self._quirks)
+        from shopvisma.sandbox.visma.ledger import Ledger
+
+        self.ledger = Ledger()  # fiscal years, chart of accounts, vouchers (ledger.py)
         s = self._state
         self.customers, self.articles, self.drafts = s.customers, s.articles, s.drafts
         self.orders, self.invoices, self.units = s.orders, s.invoices, s.units
         self.codings, self.vatcodes, self.terms_of_payments = s.codings, s.vatcodes, s.terms_of_payments
         self.company_settings = s.company_settings
+        # Bank accounts (seeded: 1930, 1940, 1580, an inactive 1920), accepted invoice payments
+        # (Visma has no GET for them: tests read this list), and the stand-in currency rates.
+        self.bank_accounts, self.payments, self.currency_rates = s.bank_accounts, s.payments, s.currency_rates
         self.requests: list[tuple[str, str, int]] = []
         self._identity = Identity(client_id, client_secret, access_token_ttl, clock, self._quirks)
         self._faults: list[_Fault] = []
@@ -196,11 +203,19 @@ class VismaSandbox:
         self._identity.revoke_grant()
 
     def approve_draft(self, draft_id: str) -> Json:
+        """A user booking the draft in Visma's UI: the same invoice as POST .../convert."""
         with self._lock:
             try:
-                return approve(self._state, draft_id, self.clock())
+                return book_draft(self._state, draft_id, self.clock())
             except ApiError as exc:
                 raise KeyError(draft_id) from exc
+
+    def add_bank_account(self, name: str, ledger_account_number: int, bank_account_type: int = 1, **extra: Any) -> Json:
+        """A company bank account (extra: is_active, is_default_cheque_account, currency_code)."""
+        with self._lock:
+            return add_bank_account(
+                self._state, name, ledger_account_number, bank_account_type, now=self.clock(), **extra
+            )
 
     def release(self) -> None:
         """Let every request held by a "hang" fault (now or later) go on."""
@@ -251,7 +266,7 @@ class VismaSandbox:
             for fault in self._faults:
                 if fault.method != method or fault.kind.endswith("after-commit") != after_commit:
                     continue
-                if path.startswith(fault.path_prefix) or path[len("/v2") :].startswith(fault.path_prefix):
+                if any(p.startswith(fault.path_prefix) for p in (path, path[len("/v2") :], path[len("/v2/") :])):
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)
@@ -294,7 +309,7 @@ class VismaSandbox:
                 return _Answer(200, ["not", "what", "the", "spec", "says"])
             return _Answer(500, self._envelope(ApiError(500, 1000, "Injected fault: internal server error.")))
         try:
-            self._admit(method, endpoint, headers)
+            self._admit(method, endpoint, headers, segments[2].lower() if len(segments) > 2 else None)
             answer = self._route(method, endpoint, segments[1:], query, raw)
         except ApiError as err:
             extra = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
@@ -312,7 +327,7 @@ class VismaSandbox:
         status, keep_body = served_status(method, answer.status, self._quirks)
         return answer if status == answer.status else _Answer(status, answer.body if keep_body else None)
 
-    def _admit(self, method: str, endpoint: str, headers: dict[str, str]) -> None:
+    def _admit(self, method: str, endpoint: str, headers: dict[str, str], action: str | None = None) -> None:
         """Refusals before a call runs, in an ASP.NET pipeline's order: the bearer token (401),
         its scopes (an authorization policy: 403 / 4006), then the company (startup guide
         403 / 4003, module 403 / 4002; Visma's 403 bodies carry `Errors: []`)."""
@@ -321,7 +336,7 @@ class VismaSandbox:
         granted = self._identity.token_scopes(token)
         if granted is None:
             raise ApiError(401, 4005, "AuthorizationException - Authorization has been denied for this request.")
-        lacking = missing_scope(endpoint, method, granted)
+        lacking = missing_scope(endpoint, method, granted, action)
         if lacking is not None:
             raise ApiError(
                 403,
@@ -351,6 +366,7 @@ class VismaSandbox:
             "articles": (s.articles, "ArticleApi"),
             "customerinvoicedrafts": (s.drafts, "CustomerInvoiceDraftApi"),
             "orders": (s.orders, "OrderApi"),
+            "bankaccounts": (s.bank_accounts, "BankAccountApi"),
         }
         if endpoint in typed:
             table, schema_name = typed[endpoint]
@@ -360,9 +376,18 @@ class VismaSandbox:
         return None
 
     def _route(self, method: str, endpoint: str, rest: list[str], query: dict[str, str], raw: bytes) -> _Answer:
+        from shopvisma.sandbox.visma.ledger import ENDPOINTS as LEDGER_ENDPOINTS
+
+        if endpoint in LEDGER_ENDPOINTS:
+            with self._lock:
+                return self.ledger.route(method, endpoint, rest, query, raw, self._quirks, self.clock())
         if endpoint == "companysettings" and not rest and method == "GET":
             with self._lock:
                 return _Answer(200, self._state.settings())
+        with self._lock:
+            handled = route_invoicing(self._state, method, endpoint, rest, query, raw, self.clock())
+        if handled is not None:
+            return _Answer(*handled)
         tables = self._tables(endpoint)
         if tables is None or len(rest) > 1:
             raise ApiError(404, 3000, "No resource matches the request URI.")
@@ -394,12 +419,7 @@ class VismaSandbox:
             return _Answer(204)
         if (method == "POST" and rest) or (method == "PUT" and not rest) or method not in ("POST", "PUT"):
             raise ApiError(405, 1000, f"The requested resource does not support http method '{method}'.")
-        try:
-            body = json.loads(raw.decode("utf-8"), parse_float=Decimal) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise validation_error(
-                [field_error("body", f"The request body is not valid JSON: {exc}", "InvalidJson")]
-            ) from exc
+        body = parse_body(raw)
         with self._lock:
             if rest:
                 saved = writer(self._state, body, self.clock(), rest[0])

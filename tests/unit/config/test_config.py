@@ -359,7 +359,8 @@ def test_any_value_is_accepted_or_a_config_error(tmp_path: Path, key: str, value
         assert "c.toml" in str(err)
 
 
-def test_payments_and_payouts_tables(tmp_path: Path) -> None:
+def test_payments_and_payouts_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shopvisma.config.settings._PAYMENTS_BUILT", True)
     s = load_settings(
         write(
             tmp_path,
@@ -388,5 +389,11 @@ def test_payments_and_payouts_tables(tmp_path: Path) -> None:
         ('[visma]\norder_status = "shipped"\n', "visma.order_status"),  # only with workflow = "order"
     ],
 )
-def test_payment_tables_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+def test_payment_tables_name_the_key(tmp_path: Path, text: str, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shopvisma.config.settings._PAYMENTS_BUILT", True)
     assert key in error(tmp_path, MINIMAL + text).keys  # type: ignore[attr-defined]
+
+
+def test_payments_not_yet_posted_is_refused_not_ignored(tmp_path: Path) -> None:
+    text = MINIMAL + '[visma]\nworkflow = "invoice"\n[payments]\naccounts = { "*" = "1930" }\n'
+    assert "not in this version yet" in str(error(tmp_path, text))
