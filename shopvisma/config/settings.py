@@ -316,6 +316,12 @@ def _build(t: dict[str, dict[str, Any]], path: Path, present: frozenset[str] = f
     shopify = ShopifySettings(
         shop, api_version, shopify_url, url_origin(shopify_url), write_back=sh.get("write_back", False)
     )
+    if shopify.write_back:
+        raise Problem(
+            "shopify.write_back",
+            "tagging orders in Shopify is not in this version yet",
+            "remove the key (or set it to false) for now",
+        )
 
     env = vi.get("environment", "production")
     visma = VismaSettings(
