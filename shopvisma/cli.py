@@ -83,7 +83,7 @@ def _settings(console: Console, *, persist_log: bool = True) -> "Settings":
     from shopvisma.config.settings import load_settings
 
     settings = load_settings(console.config)
-    console.setup_logging(settings.state_dir, persist=persist_log)
+    console.setup_logging(settings.state_dir, persist=persist_log, level=settings.sync.log_level)
     return settings
 
 

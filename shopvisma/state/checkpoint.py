@@ -46,7 +46,7 @@ class Checkpoint:
     # [payouts] (engine/payouts.py): {bookmark, done: {payout id: {voucher_id, ..., at}} (bounded),
     # pending / intents: {payout id: {...}}, last: the last payout booked}. Absent until used.
     payouts: dict[str, Any] | None = None
-    # [shopify] write_back (engine/writeback.py): order name → {id, tag, remove, metafield, attempts,
+    # [shopify] write_back (not wired yet; kept so a file written by a build that has it loads): order name → {id, tag, remove, metafield, attempts,
     # first_seen, last_tried, error}: Shopify writes still to do (bounded). Absent until used.
     write_back: dict[str, dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown v1 keys, kept on rewrite

@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from support.sandboxes import paid
 
 
@@ -39,11 +37,6 @@ def test_v_puts_every_request_in_the_file_but_not_on_stderr(world: Any) -> None:
     assert "DEBUG" not in res.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli._settings does not pass the key on yet: it needs "
-    "console.setup_logging(settings.state_dir, persist=persist_log, level=settings.sync.log_level)",
-)
 def test_log_level_debug_in_the_config_does_what_v_does(world: Any) -> None:
     world.write_config(sync='log_level = "debug"')
     res = world.cli("sync", "-q")

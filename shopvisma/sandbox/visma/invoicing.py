@@ -12,7 +12,6 @@ is taken as written (a company-local date); one with an offset (or Z) is convert
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -29,6 +28,7 @@ from shopvisma.sandbox.visma.model import (
     local_date,
     number,
     output_properties,
+    parse_body,
     round2,
     utc,
     validate,
@@ -41,16 +41,6 @@ from shopvisma.sandbox.visma.records import State, _conflict, _document, _shape,
 ORDER_INVOICED = 4  # OrderApi.Status: 1 Draft, 2 Ongoing, 3 Shipped, 4 Invoiced
 UNPAID = 1  # CustomerInvoiceApi.PaymentStatus: 0 Paid, 1 Unpaid (2 Overdue is not served)
 Answer = tuple[int, Any]
-
-
-def parse_body(raw: bytes) -> Any:
-    """JSON with Decimal numbers (money never passes through float); bad JSON is Visma's 400 / 2000."""
-    try:
-        return json.loads(raw.decode("utf-8"), parse_float=Decimal) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise validation_error(
-            [field_error("body", f"The request body is not valid JSON: {exc}", "InvalidJson")]
-        ) from exc
 
 
 def _not_allowed(method: str) -> ApiError:

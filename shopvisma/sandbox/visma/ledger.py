@@ -14,7 +14,6 @@ the documented codes: 2000 DataModelValidationError (unbalanced, bad fields, a l
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from collections.abc import Collection
 from datetime import datetime, timezone
@@ -22,7 +21,16 @@ from decimal import Decimal
 from typing import Any
 
 from shopvisma.sandbox.visma.identity import Answer
-from shopvisma.sandbox.visma.model import ApiError, Json, field_error, parse_datetime, seed_id, utc, validation_error
+from shopvisma.sandbox.visma.model import (
+    ApiError,
+    Json,
+    field_error,
+    parse_body,
+    parse_datetime,
+    seed_id,
+    utc,
+    validation_error,
+)
 from shopvisma.sandbox.visma.quirks import list_page
 
 ENDPOINTS = ("fiscalyears", "accounts", "vouchers")
@@ -142,7 +150,7 @@ class Ledger:
         now: float,
     ) -> Answer:
         if method == "POST" and endpoint == "vouchers" and not rest:
-            body = self._body(raw)
+            body = parse_body(raw)
             return Answer(201, copy.deepcopy(self.create_voucher(body, query, now)))  # server.py applies create-200
         if method != "GET":
             raise ApiError(405, 1000, f"The requested resource does not support http method '{method}'.")
@@ -182,15 +190,6 @@ class Ledger:
                 raise ApiError(404, 3000, f"ResourceNotFound - The resource with id {rest[0]} was not found.")
             return Answer(200, copy.deepcopy(record))
         return Answer(200, copy.deepcopy(list_page(endpoint, list(table.values()), fields, query, quirks, now)))
-
-    @staticmethod
-    def _body(raw: bytes) -> Any:
-        try:
-            return json.loads(raw.decode("utf-8"), parse_float=Decimal) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise validation_error(
-                [field_error("body", f"The request body is not valid JSON: {exc}", "InvalidJson")]
-            ) from exc
 
     # ------------------------------------------------------------------ POST /vouchers
     def create_voucher(self, body: Any, query: dict[str, str], now: float) -> Json:

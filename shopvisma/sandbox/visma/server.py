@@ -32,9 +32,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from shopvisma.sandbox.visma.identity import Answer as _Answer
 from shopvisma.sandbox.visma.identity import Identity, missing_scope
-from shopvisma.sandbox.visma.invoicing import add_bank_account, book_draft, parse_body
+from shopvisma.sandbox.visma.invoicing import add_bank_account, book_draft
 from shopvisma.sandbox.visma.invoicing import route as route_invoicing
-from shopvisma.sandbox.visma.model import ApiError, Json, field_error, scalar_properties, validation_error
+from shopvisma.sandbox.visma.model import ApiError, Json, field_error, parse_body, scalar_properties, validation_error
 from shopvisma.sandbox.visma.quirks import (
     QuirkSet,
     RateLimiter,
