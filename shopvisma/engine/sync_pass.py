@@ -111,6 +111,10 @@ def run_pass(
             if len(chunk) >= CHUNK:
                 flush()
         flush()
+        if settings.shopify.write_back and not dry_run and only is None:
+            from shopvisma.engine.writeback import flush_write_back
+
+            flush_write_back(settings, services, checkpoint, result)
     finally:
         if not dry_run and view.settle_observations("sync"):
             services.save_observations(services.observations)
@@ -232,6 +236,10 @@ def _handle_chunk(
         if credited and not dry_run and order.name in checkpoint.recent:
             checkpoint.recent[order.name]["refunded"] = str(order.total_refunded)
     view.forget_chunk()
+    if settings.shopify.write_back and not dry_run:  # never blocks the transfer: errors are queued
+        from shopvisma.engine.writeback import write_back_chunk
+
+        write_back_chunk(orders, settings, services, checkpoint, result)
     if not dry_run:
         services.save_checkpoint(checkpoint)
 
