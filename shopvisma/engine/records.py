@@ -57,7 +57,15 @@ _KEEP_DOCUMENT = (
     "IncludesVat",
     "Amount",
     "VatAmount",
-)  # Amount/VatAmount: a sales order's totals
+    "InvoiceNumber",
+    "Number",
+    "CurrencyCode",
+    "TotalAmountInvoiceCurrency",
+    "RemainingAmount",
+    "RemainingAmountInvoiceCurrency",
+    "Status",
+    "CreatedFromDraftId",
+)  # Amount/VatAmount: a sales order's totals; Remaining*: what [payments] plans from; Status: an order's
 
 
 def slim(obj: dict[str, Any], keep: tuple[str, ...], **extra: Any) -> dict[str, Any]:

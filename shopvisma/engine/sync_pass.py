@@ -201,7 +201,13 @@ def _handle_chunk(
             if outcome.status == "failed":
                 failed.add(order.name)
             elif not dry_run:
-                mark_done(checkpoint, order, outcome.document_id or doc.get("Id", ""), outcome.kind or doc["_kind"])
+                mark_done(
+                    checkpoint,
+                    order,
+                    outcome.document_id or doc.get("Id", ""),
+                    outcome.kind or doc["_kind"],
+                    outcome.document_number,
+                )
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
     if todo or refund_refs:
         company = view.load_company()

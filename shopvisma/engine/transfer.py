@@ -110,11 +110,12 @@ def transfer(
     services.save_checkpoint(checkpoint)
     doc = view.create_document(path, kind, body, order_reference(order))
     outcome.status, outcome.document_id, outcome.kind = "created", doc.get("Id", ""), kind
+    outcome.document_number = document_number(doc)
     fix = _Fixer(view, settings, company, order, customer, article_ids, is_foreign, path, kind, checkpoint)
     doc = fix.settle(doc, plan)  # exact, or deleted (fix raised)
     if workflow == "invoice":
         doc = book_draft(view, doc, outcome)
-    mark_done(checkpoint, order, outcome.document_id, outcome.kind)
+    mark_done(checkpoint, order, outcome.document_id, outcome.kind, outcome.document_number)
     outcome.visma_total = _cents(doc.get("TotalAmount", doc.get("TotalAmountInvoiceCurrency")))
 
 
@@ -129,8 +130,13 @@ def book_draft(view: VismaRecords, draft: dict[str, Any], outcome: OrderOutcome)
         params={"keepOriginalDraftDate": "true", "overrideCompanyKeepOriginalDraftDate": "true"},
     )
     outcome.document_id, outcome.kind, outcome.booked = str(invoice.get("Id", "")), "invoice", True
-    outcome.document_number = str(invoice.get("InvoiceNumber") or "")
+    outcome.document_number = document_number(invoice)
     return invoice
+
+
+def document_number(doc: dict[str, Any]) -> str:
+    """The number a person finds the document by in Visma (a draft has none)."""
+    return str(doc.get("InvoiceNumber") or doc.get("Number") or "")
 
 
 def verify_existing(
@@ -150,6 +156,7 @@ def verify_existing(
     (or deleted and the order refused); an approved invoice that is off is reported."""
     kind = doc.get("_kind", "")
     outcome.status, outcome.document_id, outcome.kind = "exists", doc.get("Id", ""), kind
+    outcome.document_number = document_number(doc)
     target = -refund[0].total if refund is not None else order.total
     total = document_total(doc, target)
     if total is None or total == target:
@@ -443,6 +450,8 @@ class _Fixer:
         )
 
 
-def mark_done(checkpoint: Checkpoint, order: Order, document_id: str, kind: str) -> None:
+def mark_done(checkpoint: Checkpoint, order: Order, document_id: str, kind: str, number: str = "") -> None:
     record_transfer(checkpoint, order.name, document_id, kind)
     checkpoint.recent[order.name]["total"] = str(order.total)
+    if number:  # InvoiceNumber / order Number: what write-back tags the order with
+        checkpoint.recent[order.name]["number"] = number
