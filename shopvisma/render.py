@@ -257,6 +257,17 @@ def print_status(console: Console, doc: dict[str, Any]) -> None:
             console,
             f"  {p['order']}: outcome unknown since {p.get('started_at')}; the next sync looks it up in Visma first",
         )
+    if "payments" in doc:
+        pay = doc["payments"]
+        _out(
+            console,
+            f"payments:   {pay['invoices_recent']} booked invoice(s) in recent transfers, {pay['paid_recent']} "
+            f"fully paid; last run: {pay['last_run_booked']} booked, {pay['last_run_payments']} payment(s) "
+            f"registered; {len(pay['pending'])} payment(s) pending",
+        )
+        for p in pay["pending"]:
+            key = f" (set {p['field']})" if p.get("field") else ""
+            _out(console, f"  {p['order']}: {p.get('reason')}{key}")
     if "payouts" in doc:
         print_payout_status(console, doc["payouts"])
 

@@ -59,6 +59,20 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         "visma_grant": grant,
         "lock": lock_state(settings.state_dir),
         **({"payouts": _payouts(checkpoint.payouts or {})} if settings.payouts is not None else {}),
+        **({"payments": _payments(checkpoint)} if settings.payments is not None else {}),
+    }
+
+
+def _payments(cp: Any) -> dict[str, Any]:
+    """[payments]: invoices booked (recent transfers), payments the last run registered, and the
+    orders whose payment is pending with the reason and the key to set."""
+    counts = (cp.last_run or {}).get("counts") or {}
+    return {
+        "invoices_recent": sum(1 for d in cp.recent.values() if d.get("kind") == "invoice"),
+        "paid_recent": sum(1 for d in cp.recent.values() if d.get("paid") is not None),
+        "last_run_booked": counts.get("booked", 0),
+        "last_run_payments": counts.get("payments", 0),
+        "pending": [{"order": name, **info} for name, info in sorted(cp.pending.items()) if info.get("payment")],
     }
 
 

@@ -394,16 +394,8 @@ def _payments(values: dict[str, Any], visma: VismaSettings) -> PaymentSettings:
             "is missing or empty",
             'map each Shopify gateway to a Visma bank account, e.g. accounts = { shopify_payments = "1580", "*" = "1930" }',
         )
-    if not _PAYMENTS_BUILT:
-        raise Problem(
-            "payments",
-            "registering Shopify payments on booked invoices is not in this version yet",
-            "remove [payments] for now and register the payments in Visma (docs/accounting.md)",
-        )
     return PaymentSettings(accounts)
 
-
-_PAYMENTS_BUILT = False  # the planner (mapping/payments.py) exists; the pass does not post yet
 
 
 def _payouts(values: dict[str, Any]) -> PayoutSettings:

@@ -41,6 +41,7 @@ class OrderOutcome:
     payments: list[dict[str, Any]] = dc_field(default_factory=list)  # registered (or, dry-run, would be)
     payment_pending: str = ""  # why (the rest of) the order's payments are not on its invoice
     payment_hint: str = ""
+    paid: str = ""  # the invoice's paid amount once every Shopify payment is on it
     write_back: dict[str, Any] | None = None  # dry-run: the Shopify tag/metafield it would write
 
     def as_dict(self) -> dict[str, Any]:

@@ -117,6 +117,10 @@ class VismaRecords:
     # What earlier passes or `shopvisma doctor` saw this company do (state dir), and what
     # this pass adds to it; `learned` says whether it is worth saving.
     observations: Observations = field(default_factory=Observations)
+    # [payments]: the company's bank accounts (read once per pass), and whether a credit
+    # invoice's payments were seen to be refused negative (then sent positive).
+    bank_accounts: list[dict[str, Any]] | None = None
+    credit_payments_positive: bool = False
     refused_filters: set[tuple[str, str]] = field(default_factory=set, init=False)  # learned this pass
     learned: bool = field(default=False, init=False)
     _looked_up: set[tuple[str, str]] = field(default_factory=set)

@@ -103,7 +103,13 @@ def run_pass(
                 checkpoint.pending.pop(order.name, None)  # e.g. cancelled since it failed
                 continue
             done = checkpoint.recent.get(order.name)
-            if done and only is None and order.name not in checkpoint.pending and not open_refunds(order, checkpoint):
+            if (
+                done
+                and only is None
+                and order.name not in checkpoint.pending
+                and not open_refunds(order, checkpoint)
+                and not _payments_due(order, done, settings)
+            ):
                 _check_edit(order, done, checkpoint, result, dry_run=dry_run)
                 continue  # transferred in an earlier pass: no Visma request at all
             taken += 1
@@ -182,7 +188,7 @@ def _handle_chunk(
     from shopvisma.mapping.plan import needed_articles
 
     refunds = {o.name: open_refunds(o, checkpoint) for o in orders}
-    unsure = [o.name for o in orders if recheck or o.name not in checkpoint.recent or o.name in checkpoint.pending]
+    unsure = {o.name for o in orders if recheck or _unsettled(o, checkpoint, settings)}
     view.lookup_documents(
         [order_reference(o) for o in orders if o.name in unsure], document_kinds(settings.visma.workflow)
     )
@@ -193,7 +199,7 @@ def _handle_chunk(
     failed: set[str] = set()
     for order in orders:
         doc = view.documents.get(order_reference(order))
-        if doc is not None and (recheck or order.name not in checkpoint.recent or order.name in checkpoint.pending):
+        if doc is not None and order.name in unsure:
             # Found by its reference but never seen settled here: exact before it counts as done.
             outcome = capture_order_errors(
                 order.name, order, partial(verify_existing, order, doc, settings, checkpoint, view, dry_run=dry_run)
@@ -201,13 +207,8 @@ def _handle_chunk(
             if outcome.status == "failed":
                 failed.add(order.name)
             elif not dry_run:
-                mark_done(
-                    checkpoint,
-                    order,
-                    outcome.document_id or doc.get("Id", ""),
-                    outcome.kind or doc["_kind"],
-                    outcome.document_number,
-                )
+                outcome.document_id, outcome.kind = outcome.document_id or doc.get("Id", ""), outcome.kind or doc["_kind"]
+                mark_done(checkpoint, order, outcome)
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
     if todo or refund_refs:
         company = view.load_company()
@@ -250,6 +251,20 @@ def _handle_chunk(
         services.save_checkpoint(checkpoint)
 
 
+def _payments_due(order: Order, done: dict[str, Any], settings: Settings) -> bool:
+    if settings.payments is None:
+        return False  # the common case: engine/payments is not even imported
+    from shopvisma.engine.payments import payments_due
+
+    return payments_due(order, done, settings)
+
+
+def _unsettled(order: Order, checkpoint: Checkpoint, settings: Settings) -> bool:
+    """Not known to be done here: looked up in Visma (and checked) before anything is written."""
+    done = checkpoint.recent.get(order.name)
+    return done is None or order.name in checkpoint.pending or _payments_due(order, done, settings)
+
+
 def capture_order_errors(name: str, order: Order, work: Callable[[OrderOutcome], None]) -> OrderOutcome:
     """Per-order errors become a failed outcome; the pass goes on with the next order.
     Anything else (auth, Visma unavailable, a missing module, a bug) ends the pass."""
@@ -289,6 +304,19 @@ def _settle(
             checkpoint, outcome.name, order.id, iso_z(order.updated_at), outcome.reason, outcome.field
         )
         entry["hint"] = outcome.hint
+        if outcome.name != order.name:
+            entry["order_name"] = order.name
+        services.save_checkpoint(checkpoint)
+    elif outcome.payment_pending:  # booked, but (some of) its payments are not on it: visible in `status`
+        entry = record_pending(
+            checkpoint,
+            outcome.name,
+            order.id,
+            iso_z(order.updated_at),
+            f"payment pending: {outcome.payment_pending}",
+            outcome.field,
+        )
+        entry["hint"], entry["payment"] = outcome.payment_hint, True
         if outcome.name != order.name:
             entry["order_name"] = order.name
         services.save_checkpoint(checkpoint)

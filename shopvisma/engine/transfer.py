@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopvisma.config.settings import Settings
 from shopvisma.engine.outcomes import OrderOutcome
+from shopvisma.engine.payments import planned_invoice
 from shopvisma.engine.records import VismaRecords
 from shopvisma.engine.references import (
     CREDIT_CREATED,
@@ -101,6 +102,7 @@ def transfer(
         if workflow == "invoice":  # booked at once: the draft is only the checked first step
             outcome.kind = "invoice"
             outcome.body = {**outcome.body, "then": "POST /v2/customerinvoicedrafts/{Id}/convert (booked at once)"}
+            _register(view, order, planned_invoice(order, plan.expected_total), settings, outcome, dry_run=True)
         return
     if customer is None:
         customer = view.create_customer(order.normalized_email, cust_view)
@@ -115,8 +117,28 @@ def transfer(
     doc = fix.settle(doc, plan)  # exact, or deleted (fix raised)
     if workflow == "invoice":
         doc = book_draft(view, doc, outcome)
-    mark_done(checkpoint, order, outcome.document_id, outcome.kind, outcome.document_number)
     outcome.visma_total = _cents(doc.get("TotalAmount", doc.get("TotalAmountInvoiceCurrency")))
+    mark_done(checkpoint, order, outcome)  # the invoice is the order's: payments are its own step
+    if outcome.booked:
+        _register(view, order, doc, settings, outcome, dry_run=False)
+        mark_done(checkpoint, order, outcome)
+
+
+def _register(
+    view: VismaRecords,
+    order: Order,
+    invoice: dict[str, Any],
+    settings: Settings,
+    outcome: OrderOutcome,
+    *,
+    dry_run: bool,
+) -> None:
+    if settings.payments is None:
+        return
+    from shopvisma.engine.payments import register
+
+    paid = register(view, order, invoice, settings, outcome, dry_run=dry_run)
+    outcome.paid = "" if paid is None else f"{paid:.2f}"
 
 
 def book_draft(view: VismaRecords, draft: dict[str, Any], outcome: OrderOutcome) -> dict[str, Any]:
@@ -160,8 +182,16 @@ def verify_existing(
     target = -refund[0].total if refund is not None else order.total
     total = document_total(doc, target)
     if total is None or total == target:
-        if kind == "draft" and refund is None and settings.visma.workflow == "invoice" and not dry_run:
-            book_draft(view, doc, outcome)  # a crash came between the draft and its convert
+        if refund is not None:
+            return
+        if kind == "draft" and settings.visma.workflow == "invoice":
+            if dry_run:  # a crash came between the draft and its convert: sync converts it
+                outcome.kind = "invoice"
+                _register(view, order, planned_invoice(order, target), settings, outcome, dry_run=True)
+                return
+            doc = book_draft(view, doc, outcome)
+        if outcome.kind == "invoice":
+            _register(view, order, doc, settings, outcome, dry_run=dry_run)
         return
     found = f"{total} {order.currency} where Shopify's total is {target:.2f}"
     path = editable_path(kind)
@@ -194,7 +224,7 @@ def verify_existing(
     plan = fix.plan(includes_vat)
     fixed = fix.settle(fix.put(doc, plan), plan)
     if kind == "draft" and refund is None and settings.visma.workflow == "invoice":
-        book_draft(view, fixed, outcome)
+        _register(view, order, book_draft(view, fixed, outcome), settings, outcome, dry_run=False)
     outcome.visma_total = f"{target:.2f}"
 
 
@@ -450,8 +480,11 @@ class _Fixer:
         )
 
 
-def mark_done(checkpoint: Checkpoint, order: Order, document_id: str, kind: str, number: str = "") -> None:
-    record_transfer(checkpoint, order.name, document_id, kind)
-    checkpoint.recent[order.name]["total"] = str(order.total)
-    if number:  # InvoiceNumber / order Number: what write-back tags the order with
-        checkpoint.recent[order.name]["number"] = number
+def mark_done(checkpoint: Checkpoint, order: Order, outcome: OrderOutcome) -> None:
+    record_transfer(checkpoint, order.name, outcome.document_id, outcome.kind)
+    done = checkpoint.recent[order.name]
+    done["total"] = str(order.total)
+    if outcome.document_number:  # InvoiceNumber / order Number: what write-back tags the order with
+        done["number"] = outcome.document_number
+    if outcome.paid:  # every Shopify payment is on the invoice (engine/payments.payments_due)
+        done["paid"] = outcome.paid

@@ -31,7 +31,8 @@ SALES_ENDPOINTS = frozenset(
         "articleaccountcodings",
     }
 )
-ACCOUNTING_ENDPOINTS = frozenset({"vatcodes", "accounts", "fiscalyears", "vouchers", "bankaccounts"})
+ACCOUNTING_ENDPOINTS = frozenset({"vatcodes", "accounts", "fiscalyears", "vouchers"})
+PURCHASE_ENDPOINTS = frozenset({"bankaccounts"})  # the 2026 OpenAPI: ea:purchase / ea:purchase_readonly
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _MODULE = re.compile(r"module:?\s*([A-Za-z][\w-]*)", re.IGNORECASE)
 _TRY_AGAIN = re.compile(
@@ -140,7 +141,15 @@ class VismaScopeError(VismaAuthError):
 
 def scope_for(endpoint: str, method: str = "GET") -> tuple[str, ...]:
     """The scopes of which any one lets `method` reach `endpoint` (empty: not known)."""
-    base = "ea:sales" if endpoint in SALES_ENDPOINTS else "ea:accounting" if endpoint in ACCOUNTING_ENDPOINTS else ""
+    base = (
+        "ea:sales"
+        if endpoint in SALES_ENDPOINTS
+        else "ea:accounting"
+        if endpoint in ACCOUNTING_ENDPOINTS
+        else "ea:purchase"
+        if endpoint in PURCHASE_ENDPOINTS
+        else ""
+    )
     if not base:
         return ()
     return (base, f"{base}_readonly") if method.upper() in _READS else (base,)
@@ -149,9 +158,11 @@ def scope_for(endpoint: str, method: str = "GET") -> tuple[str, ...]:
 def scopes_for(workflow: str, *, payouts: bool = False, payments: bool = False) -> tuple[str, ...]:
     """The scopes a grant needs for this configuration, so `login visma` asks for no more than
     it uses: every workflow writes sales documents (ea:sales); payouts post vouchers (ea:accounting),
-    everything else only reads the accounting side (VAT codes, bank accounts, fiscal years)."""
-    del workflow, payments  # every workflow writes with ea:sales; payments post to customerinvoices (ea:sales)
-    return ("ea:api", "offline_access", "ea:sales", "ea:accounting" if payouts else "ea:accounting_readonly")
+    everything else only reads the accounting side (VAT codes, fiscal years); payments post to
+    customerinvoices (ea:sales) but find their bank account in bankaccounts (ea:purchase_readonly)."""
+    del workflow  # every workflow writes with ea:sales
+    wanted = ("ea:api", "offline_access", "ea:sales", "ea:accounting" if payouts else "ea:accounting_readonly")
+    return (*wanted, "ea:purchase_readonly") if payments else wanted
 
 
 @dataclass

@@ -592,9 +592,15 @@ def test_missing_scope_names_the_scope(ft: FakeClock, method: str, path: str, sc
 
 def test_scopes_for_the_configuration() -> None:
     assert scopes_for("invoice-draft") == SCOPES
-    assert scopes_for("order", payments=True) == ("ea:api", "offline_access", "ea:sales", "ea:accounting_readonly")
+    assert scopes_for("order", payments=True) == (
+        "ea:api",
+        "offline_access",
+        "ea:sales",
+        "ea:accounting_readonly",
+        "ea:purchase_readonly",
+    )
     assert scopes_for("invoice", payouts=True) == ("ea:api", "offline_access", "ea:sales", "ea:accounting")
-    assert scope_for("bankaccounts") == ("ea:accounting", "ea:accounting_readonly")
+    assert scope_for("bankaccounts") == ("ea:purchase", "ea:purchase_readonly")
     assert scope_for("somethingnew", "POST") == ()
 
 

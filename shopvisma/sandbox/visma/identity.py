@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode
 
 # What `issue_refresh_token()` grants ("as if the user had logged in"), and what an authorize
 # request without `scope` gets: everything the product could need, so no default test trips a scope.
-DEFAULT_SCOPE = "ea:api offline_access ea:sales ea:accounting"
+DEFAULT_SCOPE = "ea:api offline_access ea:sales ea:accounting ea:purchase_readonly"
 CODE_TTL = 300.0
 API_SCOPE = "ea:api"  # docs/authentication: mandatory for every eAccounting call
 SALES_SCOPES = frozenset({"ea:sales", "ea:sales_readonly"})  # what the "no-sales-scope" reading takes away

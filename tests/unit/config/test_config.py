@@ -360,7 +360,6 @@ def test_any_value_is_accepted_or_a_config_error(tmp_path: Path, key: str, value
 
 
 def test_payments_and_payouts_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shopvisma.config.settings._PAYMENTS_BUILT", True)
     s = load_settings(
         write(
             tmp_path,
@@ -390,10 +389,5 @@ def test_payments_and_payouts_tables(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ],
 )
 def test_payment_tables_name_the_key(tmp_path: Path, text: str, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shopvisma.config.settings._PAYMENTS_BUILT", True)
     assert key in error(tmp_path, MINIMAL + text).keys  # type: ignore[attr-defined]
 
-
-def test_payments_not_yet_posted_is_refused_not_ignored(tmp_path: Path) -> None:
-    text = MINIMAL + '[visma]\nworkflow = "invoice"\n[payments]\naccounts = { "*" = "1930" }\n'
-    assert "not in this version yet" in str(error(tmp_path, text))

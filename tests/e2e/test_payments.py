@@ -1,0 +1,92 @@
+"""[payments]: every successful Shopify payment registered once on the order's booked invoice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+from support.sandboxes import paid
+
+ACCOUNTS = '\n[payments]\naccounts = { shopify_payments = "1580", paypal = "1940", "*" = "1930" }\n'
+
+
+def _paid_world(world, accounts: str = ACCOUNTS) -> None:
+    world.write_config()
+    text = world.config.read_text().replace('workflow = "invoice-draft"', 'workflow = "invoice"')
+    world.set_config(text + accounts)
+
+
+def _successful(order: dict) -> Decimal:
+    return sum(
+        (
+            Decimal(t["amountSet"]["presentmentMoney"]["amount"])
+            for t in order.get("transactions", [])
+            if t["kind"] in ("SALE", "CAPTURE") and t["status"] == "SUCCESS" and not t.get("test")
+        ),
+        Decimal(0),
+    )
+
+
+def test_payments_are_registered_once_in_the_mapped_bank_account(world) -> None:
+    _paid_world(world)
+    orders = paid(8, seed=21)
+    for o in orders:
+        world.shop.add_order(o)
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    assert not world.visma.drafts
+    invoices = {i["YourReference"]: i for i in world.visma.invoices.values()}
+    assert sorted(invoices) == sorted(o["name"] for o in orders)
+    for o in orders:
+        inv = invoices[o["name"]]
+        paid_amount = Decimal(str(inv["TotalAmountInvoiceCurrency"])) - Decimal(
+            str(inv["RemainingAmountInvoiceCurrency"])
+        )
+        assert paid_amount == _successful(o), o["name"]
+    by_account = Counter(p["CompanyBankAccountId"] for p in world.visma.payments)
+    assert sum(by_account.values()) == doc["counts"]["payments"]
+    writes = len(world.visma.payments)
+    code, doc = world.sync_json()
+    assert code == 0 and doc["requests"]["visma_writes"] == 0, doc
+    (world.state_dir / "checkpoint.json").unlink()
+    code, doc = world.sync_json()
+    assert code == 0 and doc["requests"]["visma_writes"] == 0, doc
+    assert len(world.visma.payments) == writes
+
+
+def test_an_unmapped_gateway_leaves_the_payment_pending_and_named(world) -> None:
+    _paid_world(world, '\n[payments]\naccounts = { paypal = "1940" }\n')
+    order = paid(1, seed=22)[0]
+    world.shop.add_order(order)
+    world.shop.set_transactions(order["id"], [{"gateway": "shopify_payments"}])
+    code, doc = world.sync_json()
+    assert code == 1, doc
+    assert len(world.visma.invoices) == 1 and not world.visma.payments
+    (outcome,) = doc["orders"]
+    assert outcome["kind"] == "invoice" and "no bank account is mapped" in outcome["payment_pending"]
+    assert outcome["field"].startswith("payments.accounts.")
+    res = world.cli("status")
+    assert order["name"] in res.output and "1 payment(s) pending" in res.output
+    world.set_config(world.config.read_text().replace('accounts = { paypal = "1940" }', 'accounts = { "*" = "1930" }'))
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    assert len(world.visma.payments) >= 1 and len(world.visma.invoices) == 1
+    inv = next(iter(world.visma.invoices.values()))
+    assert Decimal(str(inv["RemainingAmountInvoiceCurrency"])) == 0
+
+
+def test_dry_run_shows_every_payment_it_would_register(world) -> None:
+    _paid_world(world)
+    order = paid(1, seed=23)[0]
+    world.shop.add_order(order)
+    res = world.cli("dry-run", "--json")
+    import json
+
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 0, doc
+    (outcome,) = doc["orders"]
+    assert outcome["kind"] == "invoice"
+    shown = sum(Decimal(p["amount"]) for p in outcome["payments"])
+    assert shown == _successful(order)
+    assert all(p["bank_account"] and p["currency"] for p in outcome["payments"])
+    assert not world.visma.invoices and not world.visma.payments
