@@ -132,12 +132,16 @@ def _register(
     outcome: OrderOutcome,
     *,
     dry_run: bool,
+    refund: tuple[Refund, int] | None = None,
 ) -> None:
+    """[payments]: the order's payments on its invoice, or a refund's paid-back amounts on its credit."""
     if settings.payments is None:
         return
     from shopvisma.engine.payments import register
+    from shopvisma.mapping.payments import refund_payments
 
-    paid = register(view, order, invoice, settings, outcome, dry_run=dry_run)
+    paid_back = refund_payments(refund[0].transactions, utc_now().date()) if refund is not None else None
+    paid = register(view, order, invoice, settings, outcome, dry_run=dry_run, refund_payments=paid_back)
     outcome.paid = "" if paid is None else f"{paid:.2f}"
 
 
@@ -182,16 +186,14 @@ def verify_existing(
     target = -refund[0].total if refund is not None else order.total
     total = document_total(doc, target)
     if total is None or total == target:
-        if refund is not None:
-            return
         if kind == "draft" and settings.visma.workflow == "invoice":
             if dry_run:  # a crash came between the draft and its convert: sync converts it
                 outcome.kind = "invoice"
-                _register(view, order, planned_invoice(order, target), settings, outcome, dry_run=True)
+                _register(view, order, planned_invoice(order, target), settings, outcome, dry_run=True, refund=refund)
                 return
             doc = book_draft(view, doc, outcome)
         if outcome.kind == "invoice":
-            _register(view, order, doc, settings, outcome, dry_run=dry_run)
+            _register(view, order, doc, settings, outcome, dry_run=dry_run, refund=refund)
         return
     found = f"{total} {order.currency} where Shopify's total is {target:.2f}"
     path = editable_path(kind)
@@ -223,8 +225,8 @@ def verify_existing(
     fix = _Fixer(view, settings, company, order, customer, {}, is_foreign, path, kind, checkpoint, refund)
     plan = fix.plan(includes_vat)
     fixed = fix.settle(fix.put(doc, plan), plan)
-    if kind == "draft" and refund is None and settings.visma.workflow == "invoice":
-        _register(view, order, book_draft(view, fixed, outcome), settings, outcome, dry_run=False)
+    if kind == "draft" and settings.visma.workflow == "invoice":
+        _register(view, order, book_draft(view, fixed, outcome), settings, outcome, dry_run=False, refund=refund)
     outcome.visma_total = f"{target:.2f}"
 
 
@@ -246,8 +248,7 @@ def credit(
     if found is not None:  # never seen settled here (open_refunds skips those): check it
         verify_existing(order, found, settings, checkpoint, view, outcome, dry_run=dry_run, refund=(refund, index))
         if not dry_run:
-            checkpoint.pending.pop(ref, None)
-            record_refund(checkpoint, refund.id, order.name, outcome.document_id)
+            _credited(checkpoint, order, refund, ref, outcome)
         return
     company = view.load_company()
     customer = view.choose_customer(order.normalized_email, order.currency or company.currency)
@@ -272,9 +273,17 @@ def credit(
     outcome.expected_total = f"{plan.expected_total:.2f}"
     article_ids = _ensure_articles(plan.articles(), view, outcome, dry_run=dry_run)
     body = credit_draft_body(plan, customer_id=customer["Id"], article_ids=article_ids, customer=customer)
+    credited = _credited_number(order, view, checkpoint)
+    if credited:  # the API has no writable link (CreditedBy is read-only): say it where people look
+        body["OurReference"] = f"Credit of invoice {credited}"[:100]
+    books = settings.visma.workflow == "invoice"
     if dry_run:
         outcome.body = {**outcome.body, "document": body} if outcome.body else body
         outcome.status = "would-create"
+        if books:
+            outcome.body = {**outcome.body, "then": "POST /v2/customerinvoicedrafts/{Id}/convert (booked at once)"}
+            shown = planned_invoice(order, plan.expected_total)
+            _register(view, order, shown, settings, outcome, dry_run=True, refund=(refund, index))
         return
     record_intent(checkpoint, ref, "credit", order.id)
     services.save_checkpoint(checkpoint)
@@ -294,10 +303,29 @@ def credit(
         (refund, index),
     )
     doc = fix.settle(doc, plan)
-    checkpoint.intents.pop(ref, None)
-    checkpoint.pending.pop(ref, None)
-    record_refund(checkpoint, refund.id, order.name, outcome.document_id)
     outcome.visma_total = _cents(doc.get("TotalAmount"))
+    checkpoint.intents.pop(ref, None)
+    if books:  # a booked credit invoice, like the invoice it credits
+        doc = book_draft(view, doc, outcome)
+        _register(view, order, doc, settings, outcome, dry_run=False, refund=(refund, index))
+    _credited(checkpoint, order, refund, ref, outcome)
+
+
+def _credited(checkpoint: Checkpoint, order: Order, refund: Refund, ref: str, outcome: OrderOutcome) -> None:
+    """The refund is done once its credit is in Visma and (with [payments]) its paid-back amount
+    is on it; a pending payment keeps the refund open, so the next pass comes back to it."""
+    checkpoint.pending.pop(ref, None)
+    if not outcome.payment_pending:
+        record_refund(checkpoint, refund.id, order.name, outcome.document_id)
+
+
+def _credited_number(order: Order, view: VismaRecords, checkpoint: Checkpoint) -> str:
+    """The number of the invoice a refund credits, where this pass or the checkpoint knows it."""
+    doc = view.documents.get(order_reference(order)) or {}
+    if doc.get("_kind") == "invoice" and document_number(doc):
+        return document_number(doc)
+    done = checkpoint.recent.get(order.name) or {}
+    return str(done.get("number") or "") if done.get("kind") == "invoice" else ""
 
 
 def _cents_of(value: Any) -> Decimal:

@@ -90,3 +90,77 @@ def test_dry_run_shows_every_payment_it_would_register(world) -> None:
     assert shown == _successful(order)
     assert all(p["bank_account"] and p["currency"] for p in outcome["payments"])
     assert not world.visma.invoices and not world.visma.payments
+
+
+def _remaining(inv: dict) -> Decimal:
+    return Decimal(str(inv["RemainingAmountInvoiceCurrency"]))
+
+
+def test_a_refund_becomes_a_booked_credit_with_the_paid_back_amount_registered(world) -> None:
+    from shopvisma.sandbox.seed.orders import make_refund
+
+    _paid_world(world)
+    order = paid(1, seed=24)[0]
+    world.shop.add_order(order)
+    world.shop.set_transactions(order["id"], [{"gateway": "shopify_payments"}])
+    assert world.sync_json()[0] == 0
+    stored = world.shop.orders[order["id"]]
+    world.shop.add_refund(order["id"], make_refund(stored, {stored["lineItems"][0]["id"]: 1}))
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    assert not world.visma.drafts
+    credits = [i for i in world.visma.invoices.values() if i["YourReference"] == f"{order['name']} refund 1"]
+    assert len(credits) == 1 and credits[0]["IsCreditInvoice"] is True
+    (original,) = [i for i in world.visma.invoices.values() if i["YourReference"] == order["name"]]
+    assert str(original["InvoiceNumber"]) in credits[0].get("OurReference", "")
+    assert _remaining(credits[0]) == 0 and _remaining(original) == 0
+    refunds = [p for p in world.visma.payments if p["InvoiceId"] == credits[0]["Id"]]
+    assert len(refunds) == 1
+    assert world.sync_json()[1]["requests"]["visma_writes"] == 0
+    (world.state_dir / "checkpoint.json").unlink()
+    code, doc = world.sync_json()
+    assert code == 0 and doc["requests"]["visma_writes"] == 0, doc
+    assert len(world.visma.invoices) == 2 and len(world.visma.payments) == 2
+
+
+def test_a_second_payment_captured_later_is_registered_on_the_next_pass(world) -> None:
+    _paid_world(world)
+    order = paid(1, seed=25)[0]
+    world.shop.add_order(order)
+    total = Decimal(order["totalPriceSet"]["presentmentMoney"]["amount"])
+    half = (total / 2).quantize(Decimal("0.01"))
+    world.shop.set_transactions(order["id"], [{"gateway": "shopify_payments", "amount": str(half)}])
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    (inv,) = world.visma.invoices.values()
+    assert _remaining(inv) == total - half
+    world.shop.set_transactions(
+        order["id"],
+        [
+            {"gateway": "shopify_payments", "amount": str(half)},
+            {"gateway": "gift_card", "amount": str(total - half)},
+        ],
+    )
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    assert _remaining(next(iter(world.visma.invoices.values()))) == 0
+    assert len(world.visma.payments) == 2
+    assert world.sync_json()[1]["requests"]["visma_writes"] == 0
+
+
+def test_credit_payments_positive_reading_is_followed(world) -> None:
+    from shopvisma.sandbox.seed.orders import make_refund
+
+    world.visma.quirks.add("credit-payment-positive")
+    _paid_world(world)
+    order = paid(1, seed=26)[0]
+    world.shop.add_order(order)
+    world.shop.set_transactions(order["id"], [{"gateway": "shopify_payments"}])
+    assert world.sync_json()[0] == 0
+    stored = world.shop.orders[order["id"]]
+    world.shop.add_refund(order["id"], make_refund(stored, {stored["lineItems"][0]["id"]: 1}))
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    credit = next(i for i in world.visma.invoices.values() if i["IsCreditInvoice"])
+    assert _remaining(credit) == 0
+    assert world.sync_json()[1]["requests"]["visma_writes"] == 0
