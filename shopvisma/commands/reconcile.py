@@ -28,7 +28,7 @@ CENT = Decimal("0.01")
 @dataclass
 class Finding:
     order: str
-    problem: str  # missing | duplicate | total-mismatch | vat-mismatch
+    problem: str  # missing | duplicate | total-mismatch | vat-mismatch | unpaid | overpaid
     detail: str
     shopify_total: str = ""
     visma_total: str = ""
@@ -66,8 +66,14 @@ def reconcile(settings: Settings, services: Services, date_from: datetime, date_
     for order in orders:
         ref = order_reference(order)
         ok = _check(ref, docs.get(ref, []), order.total, order.total_tax, findings)
+        if ok and settings.payments is not None:
+            ok = _check_paid(ref, docs[ref][0], _paid(order.transactions, refund=False), order.currency, findings)
         for refund_ref, refund in refunds[order.name]:
-            ok = _check(refund_ref, docs.get(refund_ref, []), refund.total, None, findings) and ok
+            fine = _check(refund_ref, docs.get(refund_ref, []), refund.total, None, findings)
+            if fine and settings.payments is not None:
+                paid_back = _paid(refund.transactions, refund=True)
+                fine = _check_paid(refund_ref, docs[refund_ref][0], paid_back, order.currency, findings)
+            ok = fine and ok
         matched += ok
     doc: dict[str, Any] = {
         "from": date_from.isoformat(),
@@ -135,6 +141,39 @@ def _check(ref: str, found: list[dict[str, Any]], total: Decimal, vat: Decimal |
             )
             return False
     return True
+
+
+def _paid(transactions: Any, *, refund: bool) -> Decimal:
+    """What Shopify says was paid (an order's successful payments) or paid back (a refund's)."""
+    return sum((t.amount for t in transactions if (t.is_refund if refund else t.is_payment)), Decimal(0))
+
+
+def _check_paid(ref: str, doc: dict[str, Any], shopify: Decimal, currency: str, findings: list[Finding]) -> bool:
+    """[payments]: a booked invoice's paid amount (total − remaining, invoice currency) against
+    Shopify's payments; a credit's against what its refund paid back. Drafts and sales orders
+    carry no payments and are not checked."""
+    if doc.get("_kind") != "invoice":
+        return True
+    total = doc.get("TotalAmountInvoiceCurrency", doc.get("TotalAmount"))
+    remaining = doc.get("RemainingAmountInvoiceCurrency", doc.get("RemainingAmount"))
+    if total is None or remaining is None:
+        return True
+    paid = abs(Decimal(str(total)) - Decimal(str(remaining))).quantize(CENT)
+    want = abs(shopify).quantize(CENT)
+    if paid == want:
+        return True
+    findings.append(
+        Finding(
+            ref,
+            "unpaid" if paid < want else "overpaid",
+            f"Visma shows {paid} {currency} paid on invoice {doc.get('InvoiceNumber') or doc.get('Id')}, "
+            f"Shopify's successful payments are {want:.2f}",
+            shopify_total=f"{want:.2f}",
+            visma_total=f"{paid}",
+            documents=[f"invoice {doc.get('Id')}"],
+        )
+    )
+    return False
 
 
 def run_reconcile(settings: Settings, date_from: datetime, date_to: datetime) -> dict[str, Any]:

@@ -164,3 +164,22 @@ def test_credit_payments_positive_reading_is_followed(world) -> None:
     credit = next(i for i in world.visma.invoices.values() if i["IsCreditInvoice"])
     assert _remaining(credit) == 0
     assert world.sync_json()[1]["requests"]["visma_writes"] == 0
+
+
+def test_reconcile_reports_an_unpaid_invoice_against_shopifys_payments(world) -> None:
+    import json
+
+    _paid_world(world, '\n[payments]\naccounts = { shopify_payments = "1580" }\n')
+    orders = paid(3, seed=27)
+    for o in orders:
+        world.shop.add_order(o)
+    world.shop.set_transactions(orders[0]["id"], [{"gateway": "shopify_payments"}])
+    world.shop.set_transactions(orders[1]["id"], [{"gateway": "shopify_payments"}])
+    world.shop.set_transactions(orders[2]["id"], [{"gateway": "paypal"}])
+    code, doc = world.sync_json()
+    assert code == 1, doc  # the PayPal payment has no account: pending
+    res = world.cli("reconcile", "--from", "2026-01-01", "--to", "2026-12-31", "--json")
+    report = json.loads(res.stdout)
+    problems = {f["order"]: f["problem"] for f in report["findings"]}
+    assert problems == {orders[2]["name"]: "unpaid"}, report
+    assert report["matched"] == 2
