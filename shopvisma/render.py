@@ -116,6 +116,12 @@ def print_summary(console: Console, result: PassResult) -> None:
             f"{verb}: {counts} (requests: Shopify {result.shopify_requests}, Visma {result.visma_requests},"
             f" writes {result.visma_writes})",
         )
+    if result.tally["write-back-new-errors"]:  # engine/writeback.py: once per new error, not every pass
+        _out(
+            console,
+            f"WARNING write-back: {result.tally['write-back-queued']} order(s) not tagged in Shopify yet; the next"
+            " sync retries (see shopvisma status)",
+        )
 
 
 def payout_counts(result: PassResult) -> dict[str, int]:
@@ -270,6 +276,15 @@ def print_status(console: Console, doc: dict[str, Any]) -> None:
             _out(console, f"  {p['order']}: {p.get('reason')}{key}")
     if "payouts" in doc:
         print_payout_status(console, doc["payouts"])
+    if "write_back" in doc:
+        wb = doc["write_back"]
+        if wb["queued"]:
+            _out(console, f"write-back: {wb['queued']} order(s) not tagged in Shopify yet (the next sync retries)")
+        else:
+            _out(console, "write-back: nothing queued")
+        for w in wb["oldest"]:
+            since = f"attempts {w.get('attempts')}, since {w.get('first_seen')}"
+            _out(console, f"  {w['order']} ({w.get('tag')}): {w.get('error')} ({since})")
 
 
 def print_payout_status(console: Console, st: dict[str, Any]) -> None:

@@ -60,6 +60,19 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         "lock": lock_state(settings.state_dir),
         **({"payouts": _payouts(checkpoint.payouts or {})} if settings.payouts is not None else {}),
         **({"payments": _payments(checkpoint)} if settings.payments is not None else {}),
+        **({"write_back": _write_back(checkpoint)} if settings.shopify.write_back or checkpoint.write_back else {}),
+    }
+
+
+def _write_back(cp: Any) -> dict[str, Any]:
+    """[shopify] write_back: the orders whose Shopify tag/metafield is still to write, oldest first."""
+    queued = sorted(((info.get("first_seen") or "", name, info) for name, info in (cp.write_back or {}).items()))
+    return {
+        "queued": len(queued),
+        "oldest": [
+            {"order": name, **{k: info.get(k) for k in ("tag", "error", "attempts", "first_seen", "last_tried")}}
+            for _, name, info in queued[:5]
+        ],
     }
 
 

@@ -127,7 +127,8 @@ class NotifySettings:
 
 @dataclass(frozen=True)
 class SyncSettings:
-    overlap_minutes: int = 10
+    overlap_minutes: int = 10  # re-read window when the checkpoint has no searched_at (older build)
+    search_lag_seconds: int = 60  # bound on Shopify's search-index lag (engine/selection.py:search_since)
     max_wait_seconds: int = 300
     visma_requests_per_minute: int = 590  # the client paces itself under Visma's 600/min per endpoint
     bulk_first_import: bool = True  # no bookmark yet: read the backlog with one bulk operation (bulk.py)
@@ -192,6 +193,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "notify": {"healthcheck_url": URL},
     "sync": {
         "overlap_minutes": int,
+        "search_lag_seconds": int,
         "max_wait_seconds": int,
         "visma_requests_per_minute": int,
         "bulk_first_import": bool,
@@ -316,12 +318,6 @@ def _build(t: dict[str, dict[str, Any]], path: Path, present: frozenset[str] = f
     shopify = ShopifySettings(
         shop, api_version, shopify_url, url_origin(shopify_url), write_back=sh.get("write_back", False)
     )
-    if shopify.write_back:
-        raise Problem(
-            "shopify.write_back",
-            "tagging orders in Shopify is not in this version yet",
-            "remove the key (or set it to false) for now",
-        )
 
     env = vi.get("environment", "production")
     visma = VismaSettings(
@@ -333,12 +329,6 @@ def _build(t: dict[str, dict[str, Any]], path: Path, present: frozenset[str] = f
         order_status=vi.get("order_status", "draft"),
         convert_orders=vi.get("convert_orders", "never"),
     )
-    if visma.convert_orders != "never":
-        raise Problem(
-            "visma.convert_orders",
-            "converting Visma orders into invoices is not in this version yet",
-            'remove the key, or use workflow = "invoice" for booked invoices',
-        )
     for key in ("order_status", "convert_orders"):
         if key in vi and visma.workflow != "order":
             raise Problem(f"visma.{key}", f'only applies to workflow = "order" (workflow is "{visma.workflow}")')
@@ -354,7 +344,7 @@ def _build(t: dict[str, dict[str, Any]], path: Path, present: frozenset[str] = f
         tags_exclude=clean_tags(cr.get("tags_exclude", ())),
     )
     sync = SyncSettings(**t["sync"])
-    for name in ("overlap_minutes", "max_wait_seconds"):
+    for name in ("overlap_minutes", "search_lag_seconds", "max_wait_seconds"):
         if getattr(sync, name) < 0:
             raise Problem(f"sync.{name}", "must not be negative")
     if sync.visma_requests_per_minute < 1:
@@ -395,7 +385,6 @@ def _payments(values: dict[str, Any], visma: VismaSettings) -> PaymentSettings:
             'map each Shopify gateway to a Visma bank account, e.g. accounts = { shopify_payments = "1580", "*" = "1930" }',
         )
     return PaymentSettings(accounts)
-
 
 
 def _payouts(values: dict[str, Any]) -> PayoutSettings:

@@ -7,7 +7,7 @@ in Visma: the same criteria, the same refunds credited, numbered the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -67,16 +67,13 @@ def open_refunds(order: Order, checkpoint: Checkpoint) -> list[tuple[int, Refund
 def candidate_nodes(
     settings: Settings, shopify: ShopifyApi, checkpoint: Checkpoint, only: set[str] | None, *, bulk_ok: bool = False
 ) -> Iterator[dict[str, Any]]:
-    """Orders changed since the bookmark (minus an overlap: Shopify's search index lags
-    writes), then pending orders outside that window, fetched by name."""
+    """Orders changed since `search_since` (the bookmark, less what the last search may not
+    have seen yet), then pending orders outside that window, fetched by name."""
     from shopvisma.shopify.search import build_search
 
     names: list[str]
     if only is None:
-        since = None
-        if checkpoint.bookmark:
-            overlap = timedelta(minutes=settings.sync.overlap_minutes)
-            since = parse_iso(checkpoint.bookmark) - overlap
+        since = search_since(settings, checkpoint)
         search = build_search(settings.criteria, updated_since=since, created_at_min=settings.criteria.created_at_min)
         yielded: set[str] = set()
         # No bookmark (first run, lost checkpoint): the whole history, so one bulk operation.
@@ -94,6 +91,35 @@ def candidate_nodes(
             "(" + " OR ".join(f"name:{quote(n)}" for n in batch) + ")",
             want_refunds=refunds_wanted(settings, checkpoint),
         )
+
+
+def search_since(settings: Settings, checkpoint: Checkpoint) -> datetime | None:
+    """Where the incremental search starts: min(bookmark, searched_at - search_lag_seconds).
+
+    Shopify's search index lags writes, so an order updated at u was missed by the last pass
+    only if u was not yet visible to its search, i.e. u > (when that search ran) - lag. The
+    last pass saw (and handled, or keeps pending) everything up to the bookmark that was
+    visible; what it could not see was updated after `searched_at` (its start, so before its
+    search) less the lag. Right after any burst an idle pass so re-reads only the orders
+    updated in the lag before the last pass started, and the bookmark's own order: one page
+    while they are few (docs/scheduling.md, "What an idle pass reads again").
+    No `searched_at` (a checkpoint written by an older build): the bookmark less
+    `overlap_minutes`, as before. The window never starts more than max(overlap, lag) before
+    the bookmark, so a stale `searched_at` (kept by an older build that rewrote the file)
+    cannot reach far back; a consistent one never gets there (bookmark <= searched_at).
+    None: no bookmark, the whole history."""
+    if not checkpoint.bookmark:
+        return None
+    bookmark = parse_iso(checkpoint.bookmark)
+    sync = settings.sync
+    floor = bookmark - max(timedelta(minutes=sync.overlap_minutes), timedelta(seconds=sync.search_lag_seconds))
+    if not checkpoint.searched_at:
+        return bookmark - timedelta(minutes=sync.overlap_minutes)
+    try:
+        unseen = parse_iso(checkpoint.searched_at) - timedelta(seconds=sync.search_lag_seconds)
+    except ValueError:
+        return bookmark - timedelta(minutes=sync.overlap_minutes)
+    return max(floor, min(bookmark, unseen))
 
 
 def refunds_wanted(settings: Settings, checkpoint: Checkpoint) -> Callable[[dict[str, Any]], bool]:

@@ -109,6 +109,7 @@ def run_pass(
                 and order.name not in checkpoint.pending
                 and not open_refunds(order, checkpoint)
                 and not _payments_due(order, done, settings)
+                and not _follow_up_due(order, done, settings)
             ):
                 _check_edit(order, done, checkpoint, result, dry_run=dry_run)
                 continue  # transferred in an earlier pass: no Visma request at all
@@ -207,8 +208,15 @@ def _handle_chunk(
             if outcome.status == "failed":
                 failed.add(order.name)
             elif not dry_run:
-                outcome.document_id, outcome.kind = outcome.document_id or doc.get("Id", ""), outcome.kind or doc["_kind"]
+                outcome.document_id, outcome.kind = (
+                    outcome.document_id or doc.get("Id", ""),
+                    outcome.kind or doc["_kind"],
+                )
                 mark_done(checkpoint, order, outcome)
+                if settings.visma.workflow == "order":
+                    from shopvisma.engine.orders import remember
+
+                    remember(checkpoint.recent[order.name], order, settings, outcome, doc)
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
     if todo or refund_refs:
         company = view.load_company()
@@ -262,7 +270,20 @@ def _payments_due(order: Order, done: dict[str, Any], settings: Settings) -> boo
 def _unsettled(order: Order, checkpoint: Checkpoint, settings: Settings) -> bool:
     """Not known to be done here: looked up in Visma (and checked) before anything is written."""
     done = checkpoint.recent.get(order.name)
-    return done is None or order.name in checkpoint.pending or _payments_due(order, done, settings)
+    return (
+        done is None
+        or order.name in checkpoint.pending
+        or _payments_due(order, done, settings)
+        or _follow_up_due(order, done, settings)
+    )
+
+
+def _follow_up_due(order: Order, done: dict[str, Any], settings: Settings) -> bool:
+    if settings.visma.workflow != "order":
+        return False  # engine/orders is not imported
+    from shopvisma.engine.orders import follow_up_due
+
+    return follow_up_due(order, done, settings)
 
 
 def capture_order_errors(name: str, order: Order, work: Callable[[OrderOutcome], None]) -> OrderOutcome:

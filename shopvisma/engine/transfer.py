@@ -103,6 +103,10 @@ def transfer(
             outcome.kind = "invoice"
             outcome.body = {**outcome.body, "then": "POST /v2/customerinvoicedrafts/{Id}/convert (booked at once)"}
             _register(view, order, planned_invoice(order, plan.expected_total), settings, outcome, dry_run=True)
+        elif workflow == "order" and _orders().wants_convert(settings, order):
+            outcome.body = {**outcome.body, "then": "POST /v2/orders/{Id}/convert (booked as an invoice)"}
+            shown = planned_invoice(order, plan.expected_total)
+            _register(view, order, shown, settings, outcome, dry_run=True)
         return
     if customer is None:
         customer = view.create_customer(order.normalized_email, cust_view)
@@ -115,10 +119,15 @@ def transfer(
     outcome.document_number = document_number(doc)
     fix = _Fixer(view, settings, company, order, customer, article_ids, is_foreign, path, kind, checkpoint)
     doc = fix.settle(doc, plan)  # exact, or deleted (fix raised)
+    outcome.visma_total = _cents(doc.get("TotalAmount", doc.get("TotalAmountInvoiceCurrency")))
     if workflow == "invoice":
         doc = book_draft(view, doc, outcome)
-    outcome.visma_total = _cents(doc.get("TotalAmount", doc.get("TotalAmountInvoiceCurrency")))
+    elif workflow == "order" and _orders().wants_convert(settings, order):
+        mark_done(checkpoint, order, outcome)  # the order is in Visma whatever the convert does
+        doc = _orders().convert_order(view, order, doc, settings, outcome, fresh=True) or doc
     mark_done(checkpoint, order, outcome)  # the invoice is the order's: payments are its own step
+    if workflow == "order":
+        _orders().remember(checkpoint.recent[order.name], order, settings, outcome, doc)
     if outcome.booked:
         _register(view, order, doc, settings, outcome, dry_run=False)
         mark_done(checkpoint, order, outcome)
@@ -143,6 +152,13 @@ def _register(
     paid_back = refund_payments(refund[0].transactions, utc_now().date()) if refund is not None else None
     paid = register(view, order, invoice, settings, outcome, dry_run=dry_run, refund_payments=paid_back)
     outcome.paid = "" if paid is None else f"{paid:.2f}"
+
+
+def _orders() -> Any:
+    """engine/orders (workflow = "order" only): loaded when the workflow needs it."""
+    from shopvisma.engine import orders
+
+    return orders
 
 
 def book_draft(view: VismaRecords, draft: dict[str, Any], outcome: OrderOutcome) -> dict[str, Any]:
@@ -192,6 +208,13 @@ def verify_existing(
                 _register(view, order, planned_invoice(order, target), settings, outcome, dry_run=True, refund=refund)
                 return
             doc = book_draft(view, doc, outcome)
+        if kind == "order" and refund is None and settings.visma.workflow == "order":
+            if dry_run:
+                if _orders().wants_convert(settings, order):
+                    outcome.body = {"then": "POST /v2/orders/{Id}/convert (booked as an invoice)"}
+                return
+            # Moved on once Shopify fulfils it, converted when [visma] convert_orders says so.
+            doc = _orders().follow_up(view, order, doc, settings, outcome) or doc
         if outcome.kind == "invoice":
             _register(view, order, doc, settings, outcome, dry_run=dry_run, refund=refund)
         return

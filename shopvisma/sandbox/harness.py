@@ -35,19 +35,24 @@ PAYOUTS_TABLE = 'bank_account = "1930"\nclearing_account = "1580"\nfees_account 
 
 
 def start_sandboxes(
-    orders: list[dict[str, Any]] | None = None, *, payouts: bool = False, **visma_options: Any
+    orders: list[dict[str, Any]] | None = None,
+    *,
+    payouts: bool = False,
+    latency_seconds: float = 0.0,
+    **visma_options: Any,
 ) -> tuple[Any, Any]:
     """Both emulators, started on free loopback ports; the caller stops them. `payouts`: the
-    shop's Shopify Payments account gets the payouts of `orders` (sandbox/seed/payouts.py)."""
+    shop's Shopify Payments account gets the payouts of `orders` (sandbox/seed/payouts.py).
+    `latency_seconds`: both add it to every request, as a network round trip would."""
     from shopvisma.sandbox.shopify.server import ShopifySandbox
     from shopvisma.sandbox.visma.server import VismaSandbox
 
-    shop = ShopifySandbox(orders=orders or []).start()
+    shop = ShopifySandbox(orders=orders or [], latency_seconds=latency_seconds).start()
     if payouts:
         from shopvisma.sandbox.seed.payouts import seed_payouts
 
         seed_payouts(shop.payouts, orders or [])
-    visma = VismaSandbox(**visma_options).start()
+    visma = VismaSandbox(latency_seconds=latency_seconds, **visma_options).start()
     return shop, visma
 
 

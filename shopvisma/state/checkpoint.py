@@ -30,6 +30,10 @@ class Checkpoint:
     """What the last passes did. Keyed by Shopify order name (e.g. "#1001")."""
 
     bookmark: str | None = None  # updated_at to resume from; never later than a run's start
+    # When the pass that set the bookmark started (so before its search ran): the next pass
+    # re-reads from min(bookmark, searched_at - [sync] search_lag_seconds) (engine/selection.py).
+    # None in a file written before it existed: the next pass falls back to overlap_minutes.
+    searched_at: str | None = None
     pending: dict[str, dict[str, Any]] = field(
         default_factory=dict
     )  # {id, updated_at, reason, field, attempts, first_seen, last_tried}
@@ -46,8 +50,10 @@ class Checkpoint:
     # [payouts] (engine/payouts.py): {bookmark, done: {payout id: {voucher_id, ..., at}} (bounded),
     # pending / intents: {payout id: {...}}, last: the last payout booked}. Absent until used.
     payouts: dict[str, Any] | None = None
-    # [shopify] write_back (not wired yet; kept so a file written by a build that has it loads): order name → {id, tag, remove, metafield, attempts,
-    # first_seen, last_tried, error}: Shopify writes still to do (bounded). Absent until used.
+    # [shopify] write_back (engine/writeback.py): order name → {id, tag, add, remove, metafield,
+    # document_id, attempts, first_seen, last_tried, error, pass}: Shopify writes still to do
+    # (bounded: 500 / 30 days by first_seen). Absent until used. What was written is kept as
+    # `written_back` (the tag) in the order's `recent` (or, for visma-failed, `pending`) entry.
     write_back: dict[str, dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown v1 keys, kept on rewrite
 
@@ -60,10 +66,13 @@ _PAYOUT_MAPS = ("done", "pending", "intents")
 def advance_bookmark(cp: Checkpoint, newest_seen: datetime | str | None, run_started: datetime | str) -> str | None:
     """Move the bookmark forward to the newest updated_at seen, capped at the run's start:
     an order updated during the pass, with an updated_at Shopify stamps before ours, must
-    still be read next time. Never moves backwards."""
+    still be read next time. Never moves backwards. Records the run's start as `searched_at`
+    with it (one save, so a crash never pairs a new searched_at with an old bookmark): the
+    search began after it, so what it could not see yet was updated after it, less the lag."""
+    started = as_utc(run_started)
+    cp.searched_at = iso_z(started)
     if newest_seen is None:
         return cp.bookmark
-    started = as_utc(run_started)
     candidate = min(as_utc(newest_seen), started)
     if cp.bookmark is not None:  # monotonic, but a bookmark from a skewed clock is pulled back
         candidate = max(candidate, min(parse_iso(cp.bookmark), started))
@@ -78,7 +87,10 @@ def record_intent(cp: Checkpoint, order_name: str, kind: str, order_id: str, now
 
 def record_transfer(cp: Checkpoint, order_name: str, document_id: str, kind: str, at: datetime | None = None) -> None:
     """The order is in Visma: forget its intent and pending entry, remember it briefly."""
+    was = cp.recent.get(order_name) or {}
     cp.recent[order_name] = {"document_id": document_id, "kind": kind, "at": iso_z(at or utc_now())}
+    if was.get("written_back") and was.get("document_id") == document_id:  # same document: tagged already
+        cp.recent[order_name]["written_back"] = was["written_back"]
     cp.intents.pop(order_name, None)
     cp.pending.pop(order_name, None)
 
@@ -145,6 +157,12 @@ def prune(cp: Checkpoint, now: datetime | None = None) -> None:
             key=lambda item: item[0],
         )
         cp.payouts["done"] = {key: value for _, key, value in done[-RECENT_MAX:]}
+    if cp.write_back:  # a write-back failing for 30 days is given up (the Visma side is done)
+        queued = sorted(
+            ((str(v.get("first_seen") or ""), k, v) for k, v in cp.write_back.items()),
+            key=lambda item: item[0],
+        )
+        cp.write_back = {key: value for at, key, value in queued[-RECENT_MAX:] if at >= cut} or None
 
 
 def checkpoint_to_json(cp: Checkpoint) -> dict[str, Any]:
@@ -153,6 +171,7 @@ def checkpoint_to_json(cp: Checkpoint) -> dict[str, Any]:
     data.update(
         version=VERSION,
         bookmark=cp.bookmark,
+        searched_at=cp.searched_at,
         pending=cp.pending,
         intents=cp.intents,
         recent=cp.recent,
@@ -209,6 +228,12 @@ def load_checkpoint(path: Path) -> Checkpoint:
             cp.bookmark = iso_z(str(bookmark))
         except ValueError:
             raise _corrupt(path, f"bookmark {bookmark!r} is not an ISO date-time") from None
+    searched_at = data.get("searched_at")
+    if searched_at is not None:
+        try:
+            cp.searched_at = iso_z(str(searched_at))
+        except ValueError:  # only narrows a re-read: without it the pass falls back to the overlap
+            cp.searched_at = None
     for name in _DICT_FIELDS:
         value = data.get(name, {})
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
@@ -225,7 +250,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             raise _corrupt(path, f"`payouts.{name}` is not an object of objects")
     if not all(isinstance(v, dict) for v in (cp.write_back or {}).values()):
         raise _corrupt(path, "`write_back` is not an object of objects")
-    known = {"version", "bookmark", *_DICT_FIELDS, *_OPTIONAL_DICT_FIELDS}
+    known = {"version", "bookmark", "searched_at", *_DICT_FIELDS, *_OPTIONAL_DICT_FIELDS}
     cp.extra = {k: v for k, v in data.items() if k not in known}
     return cp
 

@@ -51,6 +51,22 @@ READINGS: dict[str, tuple[str, ...]] = {
     ),
 }
 WORKFLOWS = ("invoice-draft", "order")
+# The readings of the booked-invoice endpoints (convert, payments): they change nothing the two
+# workflows above send, so they run in the `workflow = "invoice"` pass below, each alone and
+# with every compatible reading at once.
+PAYMENT_READINGS: dict[str, tuple[str, ...]] = {
+    "convert-200": ("convert-200",),
+    "payment-200": ("payment-200",),
+    "overpayment-accepted": ("overpayment-accepted",),
+    "credit-payment-positive": ("credit-payment-positive",),
+    "bank-fee-not-settling": ("bank-fee-not-settling",),
+}
+INVOICE_READINGS: dict[str, tuple[str, ...]] = {
+    **{k: v for k, v in READINGS.items() if k != "all"},
+    **PAYMENT_READINGS,
+    "all": READINGS["all"] + tuple(q for qs in PAYMENT_READINGS.values() for q in qs),
+}
+PAYMENTS = '\n[payments]\naccounts = { shopify_payments = "1580", paypal = "1940", "*" = "1930" }\n'
 
 
 def _total(order: dict[str, Any]) -> Decimal:
@@ -112,6 +128,68 @@ def test_whole_pass_under_each_reading(world: Any, reading: str, workflow: str) 
     assert code == 0, doc
     assert doc["requests"]["visma_writes"] == 0 and world.visma.writes() == writes
     assert_exact_once(world.visma, orders)
+
+
+def _remaining(doc: dict[str, Any]) -> Decimal:
+    return Decimal(str(doc["RemainingAmountInvoiceCurrency"]))
+
+
+@pytest.mark.parametrize("reading", list(INVOICE_READINGS))
+def test_booked_and_paid_invoices_under_each_reading(world: Any, reading: str) -> None:
+    """workflow = "invoice" with [payments]: every draft converted, every Shopify payment (and
+    a refund's paid-back amount on its credit invoice) registered once, nothing left unpaid."""
+    from shopvisma.sandbox.seed.orders import make_refund
+
+    world.visma.quirks.update(INVOICE_READINGS[reading])
+    text = world.config.read_text(encoding="utf-8").replace('workflow = "invoice-draft"', 'workflow = "invoice"')
+    world.set_config(text + PAYMENTS)
+    orders = paid(4, seed=49)
+    for o in orders:
+        world.shop.add_order(o)
+    half = (_total(orders[2]) / 2).quantize(Decimal("0.01"))
+    gateways: list[list[dict[str, Any]]] = [
+        [{"gateway": "shopify_payments"}],
+        [{"gateway": "paypal"}],
+        [
+            {"gateway": "shopify_payments", "amount": str(half)},
+            {"gateway": "gift_card", "amount": str(_total(orders[2]) - half)},
+        ],
+        [{"gateway": "manual"}],
+    ]
+    for o, txns in zip(orders, gateways, strict=True):
+        world.shop.set_transactions(o["id"], txns)
+    code, doc = world.sync_json()
+    assert code == 0, [o for o in doc["orders"] if o["status"] != "created"]
+    stored = world.shop.orders[orders[0]["id"]]
+    world.shop.add_refund(orders[0]["id"], make_refund(stored, {stored["lineItems"][0]["id"]: 1}))
+    code, doc = world.sync_json()
+    assert code == 0, doc["orders"]
+    visma = world.visma
+    assert not visma.drafts
+    assert len(visma.invoices) == len(orders) + 1
+    assert sum(1 for i in visma.invoices.values() if i["IsCreditInvoice"]) == 1
+    unpaid = {i["YourReference"]: str(_remaining(i)) for i in visma.invoices.values() if _remaining(i) != 0}
+    assert not unpaid, unpaid
+    assert len(visma.payments) == 6  # 1 + 1 + 2 + 1, and the refund's 1
+    # The reading was served: the credit's payment has its sign, the answers their status.
+    credit = next(i for i in visma.invoices.values() if i["IsCreditInvoice"])
+    (back,) = [p for p in visma.payments if p["InvoiceId"] == credit["Id"]]
+    assert (Decimal(str(back["PaymentAmount"])) > 0) == ("credit-payment-positive" in visma.quirks)
+    assert not any(p.get("BankFeeAmount") for p in visma.payments)  # so bank-fee-not-settling cannot bite
+    statuses = {
+        action: {s for m, p, s in visma.requests if m == "POST" and p.endswith(action) and 200 <= s < 300}
+        for action in ("/convert", "/payments")
+    }
+    for action, quirk in (("/convert", "convert-200"), ("/payments", "payment-200")):
+        assert statuses[action] == ({200} if {quirk, "create-200"} & visma.quirks else {201}), statuses
+    writes = visma.writes()
+    code, doc = world.sync_json()
+    assert code == 0 and doc["requests"]["visma_writes"] == 0, doc
+    (world.state_dir / "checkpoint.json").unlink()
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    assert doc["requests"]["visma_writes"] == 0 and visma.writes() == writes
+    assert len(visma.payments) == 6 and len(visma.invoices) == len(orders) + 1
 
 
 @pytest.mark.parametrize("reading", ["default", "includes-vat-spec-2026", "all"])

@@ -422,7 +422,7 @@ def test_default_grants_carry_every_scope_the_product_needs(sandbox: VismaSandbo
         timeout=5,
         data={"grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()},
     )
-    assert r.json()["scope"] == DEFAULT_SCOPE == "ea:api offline_access ea:sales ea:accounting"
+    assert r.json()["scope"] == DEFAULT_SCOPE == "ea:api offline_access ea:sales ea:accounting ea:purchase_readonly"
     product = "ea:api offline_access ea:sales ea:accounting_readonly"  # shopvisma.visma.auth.SCOPES
     assert grant(sandbox, product).json()["scope"] == product
     s = bearer(sandbox, product)
@@ -472,7 +472,7 @@ def test_no_sales_scope(api: Api, sandbox: VismaSandbox) -> None:
         timeout=5,
         data={"grant_type": "refresh_token", "refresh_token": sandbox.issue_refresh_token()},
     ).json()
-    assert fresh["scope"] == "ea:api offline_access ea:accounting"
+    assert fresh["scope"] == "ea:api offline_access ea:accounting ea:purchase_readonly"
     assert grant(sandbox, "ea:api ea:sales_readonly").json()["scope"] == "ea:api"
     sandbox.quirks.discard("no-sales-scope")
     assert api.get("/customers").status_code == 200

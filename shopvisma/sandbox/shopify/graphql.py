@@ -116,8 +116,13 @@ def resolve_orders(root: Any, info: Any, **args: Any) -> dict[str, Any]:
     now = (info.context or {}).get("now") or datetime.now(timezone.utc)
     match = compile_query(args.get("query"), now)
     sort = _SORT_KEYS.get(str(args.get("sortKey") or "PROCESSED_AT"), _SORT_KEYS["ID"])
-    chosen = [o for o in root.orders.values() if match(o)]
-    keyed = sorted((([sort(o), int(o.get("legacyResourceId") or 0)], o) for o in chosen), key=lambda pair: pair[0])
+    # What the search index holds (it may lag the live order: ShopifySandbox.search_view),
+    # matched and sorted on; the live order is what is served, as on Shopify.
+    view = root.search_view(now) if hasattr(root, "search_view") else [(o, o) for o in root.orders.values()]
+    chosen = [(seen, o) for seen, o in view if match(seen)]
+    keyed = sorted(
+        (([sort(seen), int(o.get("legacyResourceId") or 0)], o) for seen, o in chosen), key=lambda pair: pair[0]
+    )
     if args.get("reverse"):
         keyed.reverse()
     return paginate(

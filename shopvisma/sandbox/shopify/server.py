@@ -146,8 +146,15 @@ class ShopifySandbox:
         bulk_seconds: float = 0.0,
         scopes: Iterable[str] = DEFAULT_SCOPES,
         client_scopes: Iterable[str] = CLIENT_SCOPES,
+        search_lag_seconds: float = 0.0,
+        latency_seconds: float = 0.0,
     ) -> None:
-        """scopes: what the static `access_token` may do (default: read and write orders);
+        """latency_seconds: added to every request before it is answered (a network round
+        trip; `latency` can be changed while running). search_lag_seconds: every order's update is visible to `orders(query:)` searches
+        this long after its `updatedAt` (on `clock`); until then a search matches and sorts
+        the version it saw before (a new order: not at all), as Shopify's search index lags
+        writes. make_late() does it for one order's latest update.
+        scopes: what the static `access_token` may do (default: read and write orders);
         client_scopes: what a client-credentials token gets (default read-only, as the grant
         has always reported). add_access_token() makes more static tokens, e.g. without
         write_orders to see the ACCESS_DENIED answer."""
@@ -166,6 +173,10 @@ class ShopifySandbox:
         self.api_version = api_version
         self.clock = clock
         self.orders: dict[str, dict] = {}
+        self.search_lag_seconds = float(search_lag_seconds)
+        self.latency = float(latency_seconds)  # seconds added to every request (outside the lock)
+        self._late: dict[str, tuple[str, float]] = {}  # gid -> (updatedAt of the late version, seconds)
+        self._indexed: dict[str, dict] = {}  # gid -> the version searches still see (shallow copy)
         self.requests: list[dict] = []
         self.token_requests: list[dict] = []
         self.client_tokens: dict[str, float] = {}  # token -> expiry on self.clock
@@ -215,12 +226,53 @@ class ShopifySandbox:
     def add_order(self, order: dict) -> dict:
         stored = normalize_order(order)
         with self.lock:
+            if stored["id"] in self.orders:
+                self._remember_indexed(self.orders[stored["id"]])
             self.orders[stored["id"]] = stored
         return stored
+
+    # ----------------------------------------------------------------- search-index lag
+    def make_late(self, ref: str, seconds: float) -> dict:
+        """The order's latest update (by GID or name, e.g. "#1001") becomes visible to searches
+        only `seconds` after its `updatedAt`: until then they see the version before it (an
+        order created by that update: none). A later update ends it (the global lag applies)."""
+        with self.lock:
+            order = self.orders.get(ref) or next(o for o in self.orders.values() if o.get("name") == ref)
+            self._late[order["id"]] = (str(order.get("updatedAt") or ""), float(seconds))
+            return order
+
+    def _visible_at(self, order: dict) -> float:
+        updated = to_instant(order.get("updatedAt"))
+        if updated is None:
+            return 0.0
+        late = self._late.get(order["id"])
+        lag = late[1] if late is not None and late[0] == order.get("updatedAt") else self.search_lag_seconds
+        return updated.timestamp() + lag
+
+    def _remember_indexed(self, order: dict) -> None:
+        """Before a write: the version a lagging search keeps seeing until the new one shows
+        (the version it saw: this one if it is visible by now, else the one remembered)."""
+        if self._visible_at(order) <= self.clock():
+            self._indexed[order["id"]] = dict(order)  # writes replace top-level values
+
+    def search_view(self, now: datetime) -> list[tuple[dict, dict]]:
+        """(what a search matches and sorts on, the live order served) for `orders(query:)`."""
+        with self.lock:
+            if not self.search_lag_seconds and not self._late:
+                return [(o, o) for o in self.orders.values()]
+            t = now.timestamp()
+            out: list[tuple[dict, dict]] = []
+            for gid, order in self.orders.items():
+                if self._visible_at(order) <= t:
+                    out.append((order, order))
+                elif gid in self._indexed:
+                    out.append((self._indexed[gid], order))
+            return out
 
     def update_order(self, gid: str, **changes: Any) -> dict:
         with self.lock:
             order = self.orders[gid]
+            self._remember_indexed(order)
             order.update(copy.deepcopy(changes))
             if "transactions" in changes or "refunds" in changes:
                 link(order)
@@ -247,6 +299,8 @@ class ShopifySandbox:
         """
         with self.lock:
             order = self.orders[gid]
+            if touch:
+                self._remember_indexed(order)
             done = []
             for txn in transactions:
                 self._txn_seq += 1
@@ -273,6 +327,7 @@ class ShopifySandbox:
         """
         with self.lock:
             order = self.orders[gid]
+            self._remember_indexed(order)
             refund = copy.deepcopy(refund)
             self._refund_seq += 1
             refund.setdefault("id", f"gid://shopify/Refund/{900000 + self._refund_seq}")
@@ -502,6 +557,8 @@ def _make_handler(sandbox: ShopifySandbox) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(length) if length else b""
 
         def do_GET(self) -> None:  # noqa: N802
+            if sandbox.latency:
+                time.sleep(sandbox.latency)
             path = urllib.parse.urlsplit(self.path).path
             if path.startswith(BULK_RESULT_PATH):  # a bulk result: signed storage URL on Shopify, so no token
                 serve_result(sandbox, self, path)
@@ -509,6 +566,8 @@ def _make_handler(sandbox: ShopifySandbox) -> type[BaseHTTPRequestHandler]:
             self._send(404, {"errors": "Not Found"})
 
         def do_POST(self) -> None:  # noqa: N802
+            if sandbox.latency:
+                time.sleep(sandbox.latency)
             path = urllib.parse.urlsplit(self.path).path
             raw = self._body()
             if path == "/admin/oauth/access_token":

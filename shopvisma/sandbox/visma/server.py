@@ -11,9 +11,10 @@ product's suite can run under each (docs/sandbox.md, "Readings").
 
 Fault hooks for the reliability suite (tests/faults/test_faults.py): `on_commit` runs after a
 write is saved and before its answer is sent (a test SIGKILLs the client there), a
-"hang" fault holds a request until `release()`, `latency` slows every API call (long
-passes outlive short access tokens), and `issued_secrets()` lists every token and code
-handed out so a test can grep the client's output for them.
+"hang" fault holds a request until `release()`, `latency` slows every request (long
+passes outlive short access tokens; bench/ adds a network's round trip), and
+`issued_secrets()` lists every token and code handed out so a test can grep the client's
+output for them.
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ class VismaSandbox:
         company_currency: str = "SEK",
         clock: Callable[[], float] = time.time,
         quirks: Iterable[str] = (),
+        latency_seconds: float = 0.0,
     ) -> None:
+        """latency_seconds: added to every request (API, identity, 429 answers) before it is
+        handled, as a network round trip would; `latency` can be changed while running."""
         self.client_id, self.client_secret = client_id, client_secret
         self.access_token_ttl = access_token_ttl
         self.rate_limit_per_minute = rate_limit_per_minute
@@ -117,7 +121,8 @@ class VismaSandbox:
         self.on_commit: Callable[[str, str, Json], None] | None = None
         # (method, endpoint, body) of the last accepted writes, for the contract test
         self.accepted: deque[tuple[str, str, Json]] = deque(maxlen=5000)
-        self.latency = 0.0  # seconds added to every /v2 request
+        self.latency = float(latency_seconds)  # seconds added to every request (outside the lock)
+        self._inflight = 0  # requests being handled (writes() waits for them)
         self.hanging = threading.Event()  # set once a request is held by a "hang" fault
         self._release = threading.Event()
         self._issued: list[str] = []  # every access/refresh token and authorization code handed out
@@ -189,6 +194,12 @@ class VismaSandbox:
 
     # ------------------------------------------------------------------ test controls
     def writes(self) -> int:
+        """Accepted /v2 writes. Waits (up to 2 s) for requests still being handled: a client
+        SIGKILLed from `on_commit` dies before its request is logged, and a test reading this
+        the moment it died would miss that write."""
+        deadline = time.monotonic() + 2.0
+        while self._inflight and time.monotonic() < deadline:
+            time.sleep(0.005)
         with self._lock:
             return sum(
                 1
@@ -242,6 +253,17 @@ class VismaSandbox:
 
     # ------------------------------------------------------------------ dispatch
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> _Answer:
+        with self._lock:
+            self._inflight += 1
+        try:
+            return self._handle(method, target, headers, raw)
+        finally:
+            with self._lock:
+                self._inflight -= 1
+
+    def _handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> _Answer:
+        if self.latency:
+            time.sleep(self.latency)
         parts = urlsplit(target)
         path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         if path.startswith("/identity/"):
@@ -287,8 +309,6 @@ class VismaSandbox:
         wait = self._limiter.wait(endpoint, self.rate_limit_per_minute) if self.rate_limit_per_minute else None
         if wait is not None:
             return self._quota(wait)
-        if self.latency:
-            time.sleep(self.latency)
         fault = self._take_fault(method, path, after_commit=False)
         if fault is not None and fault.kind == "hang":
             self.hanging.set()

@@ -390,4 +390,3 @@ def test_payments_and_payouts_tables(tmp_path: Path, monkeypatch: pytest.MonkeyP
 )
 def test_payment_tables_name_the_key(tmp_path: Path, text: str, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert key in error(tmp_path, MINIMAL + text).keys  # type: ignore[attr-defined]
-
