@@ -183,3 +183,56 @@ def test_reconcile_reports_an_unpaid_invoice_against_shopifys_payments(world) ->
     problems = {f["order"]: f["problem"] for f in report["findings"]}
     assert problems == {orders[2]["name"]: "unpaid"}, report
     assert report["matched"] == 2
+
+
+def test_a_mixed_corpus_ends_booked_and_paid_exactly_once(world) -> None:
+    """The issue's corpus: several gateways, split and partial payments, gift cards, foreign
+    currency, refunds; every order one booked invoice, no draft, paid = Shopify's payments."""
+    from shopvisma.sandbox.seed.orders import generate_orders, make_refund
+
+    world.write_config()
+    text = world.config.read_text().replace('workflow = "invoice-draft"', 'workflow = "invoice"')
+    text = text.replace(
+        'financial_status = ["paid", "partially_refunded"]',
+        'financial_status = ["paid", "partially_paid", "partially_refunded"]',
+    )
+    world.set_config(text + ACCOUNTS)
+    chosen = [
+        o
+        for o in generate_orders(300, seed=28, partially_paid=0.5)
+        if o["displayFinancialStatus"] in ("PAID", "PARTIALLY_PAID") and not o.get("cancelledAt") and not o.get("test")
+    ]
+    special = [o for o in chosen if o["displayFinancialStatus"] != "PAID" or o["presentmentCurrencyCode"] != "SEK"]
+    corpus = [o for o in chosen if o not in special][:20] + special
+    for o in corpus:
+        world.shop.add_order(o)
+    gateways = {t["gateway"] for o in corpus for t in o.get("transactions", [])}
+    assert {"shopify_payments", "gift_card"} <= gateways and len(gateways) >= 3, gateways
+    assert any(o["presentmentCurrencyCode"] != o["currencyCode"] for o in corpus)
+    assert any(o["displayFinancialStatus"] == "PARTIALLY_PAID" for o in corpus)
+    code, doc = world.sync_json()
+    assert code == 0, [o for o in doc["orders"] if o.get("payment_pending") or o["status"] == "failed"]
+    for o in corpus[:6]:  # refunds of paid orders, after the transfer
+        stored = world.shop.orders[o["id"]]
+        if stored["displayFinancialStatus"] == "PAID":
+            world.shop.add_refund(o["id"], make_refund(stored, {stored["lineItems"][0]["id"]: 1}))
+    code, doc = world.sync_json()
+    assert code == 0, [o for o in doc["orders"] if o.get("payment_pending") or o["status"] == "failed"]
+    assert not world.visma.drafts
+    by_ref: dict[str, list[dict]] = {}
+    for inv in world.visma.invoices.values():
+        by_ref.setdefault(inv["YourReference"], []).append(inv)
+    assert all(len(v) == 1 for v in by_ref.values())
+    missing = [(o["name"], o["displayFinancialStatus"], o["createdAt"]) for o in corpus if o["name"] not in by_ref]
+    assert not missing, (missing, doc["counts"])
+    for o in corpus:
+        stored = world.shop.orders[o["id"]]
+        (inv,) = by_ref[o["name"]]
+        paid_amount = Decimal(str(inv["TotalAmountInvoiceCurrency"])) - _remaining(inv)
+        assert paid_amount == _successful(stored), o["name"]
+    payments = len(world.visma.payments)
+    assert world.sync_json()[1]["requests"]["visma_writes"] == 0
+    (world.state_dir / "checkpoint.json").unlink()
+    code, doc = world.sync_json()
+    assert code == 0 and doc["requests"]["visma_writes"] == 0, doc
+    assert len(world.visma.payments) == payments
