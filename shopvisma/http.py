@@ -25,8 +25,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timezone
 from decimal import Decimal
@@ -167,7 +169,8 @@ class WaitBudget:
         self.spent += seconds
         self.waits.append(seconds)
         log.info("%s: waiting %.1f s", what, seconds)
-        self.sleep(seconds)
+        with TURNS.waiting():
+            self.sleep(seconds)
 
 
 def is_loopback(host: str) -> bool:
@@ -212,3 +215,42 @@ def encode_json(body: Any, *, indent: int | None = None) -> bytes:
     for marker, literal in literals.items():
         text = text.replace(marker, literal)
     return text.encode("utf-8")
+
+
+class Turns:
+    """Orders of one chunk run on a few threads, but only one of them runs Python at a time:
+    a worker holds its turn while it plans, decides and writes state, and gives it up only
+    around blocking I/O (a request, a pacing wait). So the pass keeps the reasoning of
+    single-threaded code (no lock around the checkpoint, the caches or the counters) and
+    overlaps only the round trips, as an async client would, without a second HTTP stack.
+    Outside a worker (the main thread, concurrency 1) `waiting()` is a no-op."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        self._lock.acquire()
+        self._local.held = True
+        try:
+            yield
+        finally:
+            self._local.held = False
+            self._lock.release()
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        if not getattr(self._local, "held", False):
+            yield
+            return
+        self._local.held = False
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+            self._local.held = True
+
+
+TURNS = Turns()  # one per process: every client's blocking call gives the turn away

@@ -125,6 +125,9 @@ class NotifySettings:
     healthcheck_url: str = ""
 
 
+MAX_CONCURRENCY = 16  # beyond this Visma's per-endpoint limit, not the round trips, sets the pace
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     overlap_minutes: int = 10  # re-read window when the checkpoint has no searched_at (older build)
@@ -133,6 +136,7 @@ class SyncSettings:
     visma_requests_per_minute: int = 590  # the client paces itself under Visma's 600/min per endpoint
     bulk_first_import: bool = True  # no bookmark yet: read the backlog with one bulk operation (bulk.py)
     log_level: Literal["info", "debug"] = "info"  # shopvisma.log; "debug" (or -v) adds a line per request
+    concurrency: int = 4  # orders of one chunk in flight at once (engine/sync_pass.py); 1 = one at a time
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "visma_requests_per_minute": int,
         "bulk_first_import": bool,
         "log_level": Literal["info", "debug"],
+        "concurrency": int,
     },
     "payments": {"accounts": dict[str, str]},
     "payouts": {"bank_account": str, "clearing_account": str, "fees_account": str},
@@ -349,6 +354,12 @@ def _build(t: dict[str, dict[str, Any]], path: Path, present: frozenset[str] = f
             raise Problem(f"sync.{name}", "must not be negative")
     if sync.visma_requests_per_minute < 1:
         raise Problem("sync.visma_requests_per_minute", "must be at least 1")
+    if not 1 <= sync.concurrency <= MAX_CONCURRENCY:
+        raise Problem(
+            "sync.concurrency",
+            f"must be from 1 to {MAX_CONCURRENCY}",
+            "4 is the default; 1 sends one request at a time",
+        )
     return Settings(
         path=path,
         shopify=shopify,

@@ -11,7 +11,9 @@ last one made.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +126,7 @@ class VismaRecords:
     refused_filters: set[tuple[str, str]] = field(default_factory=set, init=False)  # learned this pass
     learned: bool = field(default=False, init=False)
     _looked_up: set[tuple[str, str]] = field(default_factory=set)
+    _create_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
     _unfilterable: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -286,7 +289,28 @@ class VismaRecords:
 
     # ------------------------------------------------------------------ creates
 
+    @contextmanager
+    def _creating(self, key: tuple[str, str]) -> Iterator[None]:
+        """One create per natural key at a time: with orders in flight side by side
+        (`[sync] concurrency`), two orders of one new customer or one new SKU must not both
+        create it. The second waits (giving its turn away) and then finds the first one's."""
+        lock = self._create_locks.setdefault(key, threading.Lock())
+        if not lock.acquire(blocking=False):
+            from shopvisma.http import TURNS
+
+            with TURNS.waiting():
+                lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
     def create_article(self, spec: ArticleSpec) -> dict[str, Any]:
+        with self._creating(("article", spec.number.lower())):
+            found = self.articles.get(spec.number.lower())
+            return found if found is not None else self._create_article(spec)
+
+    def _create_article(self, spec: ArticleSpec) -> dict[str, Any]:
         from shopvisma.visma.errors import AmbiguousWriteError, VismaError
 
         try:
@@ -308,6 +332,12 @@ class VismaRecords:
         return art
 
     def create_customer(self, email: str, body: dict[str, Any]) -> dict[str, Any]:
+        currency = str(body.get("CurrencyCode", ""))
+        with self._creating(("customer", f"{email}\n{currency}")):
+            found = self.choose_customer(email, currency) if currency else None
+            return found if found is not None else self._create_customer(email, body)
+
+    def _create_customer(self, email: str, body: dict[str, Any]) -> dict[str, Any]:
         from shopvisma.visma.errors import AmbiguousWriteError
 
         try:

@@ -198,26 +198,30 @@ def _handle_chunk(
         view.lookup_documents(refund_refs, CREDIT_KINDS)
     todo = [o for o in orders if o.name in unsure and order_reference(o) not in view.documents]
     failed: set[str] = set()
-    for order in orders:
-        doc = view.documents.get(order_reference(order))
-        if doc is not None and order.name in unsure:
-            # Found by its reference but never seen settled here: exact before it counts as done.
-            outcome = capture_order_errors(
-                order.name, order, partial(verify_existing, order, doc, settings, checkpoint, view, dry_run=dry_run)
-            )
-            if outcome.status == "failed":
-                failed.add(order.name)
-            elif not dry_run:
-                outcome.document_id, outcome.kind = (
-                    outcome.document_id or doc.get("Id", ""),
-                    outcome.kind or doc["_kind"],
-                )
-                mark_done(checkpoint, order, outcome)
-                if settings.visma.workflow == "order":
-                    from shopvisma.engine.orders import remember
+    concurrency = settings.sync.concurrency
 
-                    remember(checkpoint.recent[order.name], order, settings, outcome, doc)
-            _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
+    def check_found(order: Order) -> None:
+        doc = view.documents[order_reference(order)]
+        # Found by its reference but never seen settled here: exact before it counts as done.
+        outcome = capture_order_errors(
+            order.name, order, partial(verify_existing, order, doc, settings, checkpoint, view, dry_run=dry_run)
+        )
+        if outcome.status == "failed":
+            failed.add(order.name)
+        elif not dry_run:
+            outcome.document_id, outcome.kind = (
+                outcome.document_id or doc.get("Id", ""),
+                outcome.kind or doc["_kind"],
+            )
+            mark_done(checkpoint, order, outcome)
+            if settings.visma.workflow == "order":
+                from shopvisma.engine.orders import remember
+
+                remember(checkpoint.recent[order.name], order, settings, outcome, doc)
+        _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
+
+    found = [o for o in orders if order_reference(o) in view.documents and o.name in unsure]
+    run_each(found, check_found, concurrency)
     if todo or refund_refs:
         company = view.load_company()
         needing = todo + [o for o in orders if refunds[o.name]]
@@ -229,16 +233,17 @@ def _handle_chunk(
             except OrderError:
                 pass  # reported with its reason when the order itself is planned
         view.lookup_articles(numbers)
-    for order in orders:
-        if order.name in failed:
-            continue  # no credit against a document that is not right yet
-        if order in todo:
+    to_transfer = {o.name for o in todo}
+
+    def transfer_one(order: Order) -> None:
+        """One order's own steps, in order: its document, then its refunds' credits."""
+        if order.name in to_transfer:
             outcome = capture_order_errors(
                 order.name, order, partial(transfer, order, settings, services, checkpoint, view, dry_run=dry_run)
             )
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
             if outcome.status == "failed":
-                continue  # no credit for an order that is not in Visma yet
+                return  # no credit for an order that is not in Visma yet
         credited = True
         for index, refund in refunds[order.name]:
             ref = refund_reference(order, index)
@@ -250,6 +255,9 @@ def _handle_chunk(
             _settle(outcome, order, checkpoint, services, result, dry_run=dry_run)
         if credited and not dry_run and order.name in checkpoint.recent:
             checkpoint.recent[order.name]["refunded"] = str(order.total_refunded)
+
+    # No credit against a document that is not right yet (failed above).
+    run_each([o for o in orders if o.name not in failed], transfer_one, concurrency)
     view.forget_chunk()
     if settings.shopify.write_back and not dry_run:  # never blocks the transfer: errors are queued
         from shopvisma.engine.writeback import write_back_chunk
@@ -257,6 +265,40 @@ def _handle_chunk(
         write_back_chunk(orders, settings, services, checkpoint, result)
     if not dry_run:
         services.save_checkpoint(checkpoint)
+
+
+def run_each(items: list[Order], work: Callable[[Order], None], concurrency: int) -> None:
+    """`work` for every order: one at a time, or `concurrency` orders in flight side by side
+    (threads over the one pooled session; http.TURNS lets one run Python at a time, so they
+    overlap only their round trips). Each order's own steps stay in order; the first
+    pass-level error (auth, Visma unavailable) stops the orders not started yet and is raised."""
+    if concurrency <= 1 or len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shopvisma.http import TURNS
+
+    stop = threading.Event()
+
+    def job(item: Order) -> None:
+        with TURNS.turn():
+            if stop.is_set():
+                return
+            try:
+                work(item)
+            except BaseException:
+                stop.set()
+                raise
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items)), thread_name_prefix="order") as pool:
+        futures = [pool.submit(job, item) for item in items]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
 
 
 def _payments_due(order: Order, done: dict[str, Any], settings: Settings) -> bool:

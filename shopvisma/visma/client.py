@@ -19,7 +19,16 @@ import requests
 
 from shopvisma import redact
 from shopvisma.errors import AuthError, UnavailableError
-from shopvisma.http import WaitBudget, check_session, describe, encode_json, make_session, not_sent, retry_after_seconds
+from shopvisma.http import (
+    TURNS,
+    WaitBudget,
+    check_session,
+    describe,
+    encode_json,
+    make_session,
+    not_sent,
+    retry_after_seconds,
+)
 from shopvisma.visma.auth import post_token, token_error, token_json, token_section
 from shopvisma.visma.errors import (
     LOGIN_HINT,
@@ -165,7 +174,8 @@ class VismaClient:
         if len(window) >= self.rate_limit:
             wait = window[0] + 60.0 - now + 0.05
             self.paced_seconds += wait
-            self._sleep(wait)
+            with TURNS.waiting():  # another order may use another endpoint meanwhile
+                self._sleep(wait)
             now = self.clock()
             while window and window[0] <= now - 60.0:
                 window.popleft()
@@ -179,24 +189,25 @@ class VismaClient:
         refreshed = False
         payload = None if body is None else encode_json(body)
         for _ in range(50):
+            self._pace(endpoint)  # may give the turn away: take the token after it
             token = self.access_token()
-            self._pace(endpoint)
             self.requests[(method, endpoint)] += 1
             if write:
                 self.write_count += 1
             try:
-                resp = self.session.request(
-                    method,
-                    self._url(path),
-                    params=params,
-                    data=payload,
-                    timeout=self.timeout,
-                    headers={
-                        "Authorization": f"Bearer {token}",
-                        "Accept": "application/json",
-                        **({"Content-Type": "application/json"} if payload is not None else {}),
-                    },
-                )
+                with TURNS.waiting():  # the round trip: other orders run their steps meanwhile
+                    resp = self.session.request(
+                        method,
+                        self._url(path),
+                        params=params,
+                        data=payload,
+                        timeout=self.timeout,
+                        headers={
+                            "Authorization": f"Bearer {token}",
+                            "Accept": "application/json",
+                            **({"Content-Type": "application/json"} if payload is not None else {}),
+                        },
+                    )
             except requests.RequestException as exc:
                 what = f"Visma {method} /{endpoint} {describe(exc)}"
                 if write and not not_sent(exc):
@@ -210,7 +221,9 @@ class VismaClient:
                 continue
             if (status == 401 or code == 4005) and not refreshed:
                 refreshed = True
-                self.access_token(force=True)
+                # Another order in flight may have renewed the token already: one rotation, not two.
+                if self.access_token() == token:
+                    self.access_token(force=True)
                 continue
             if status >= 500 or status == 408:
                 what = f"Visma {method} /{endpoint} answered HTTP {status}"

@@ -123,6 +123,7 @@ class VismaSandbox:
         self.accepted: deque[tuple[str, str, Json]] = deque(maxlen=5000)
         self.latency = float(latency_seconds)  # seconds added to every request (outside the lock)
         self._inflight = 0  # requests being handled (writes() waits for them)
+        self.max_inflight = 0  # the most handled at once: shows a client's [sync] concurrency
         self.hanging = threading.Event()  # set once a request is held by a "hang" fault
         self._release = threading.Event()
         self._issued: list[str] = []  # every access/refresh token and authorization code handed out
@@ -255,6 +256,7 @@ class VismaSandbox:
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> _Answer:
         with self._lock:
             self._inflight += 1
+            self.max_inflight = max(self.max_inflight, self._inflight)
         try:
             return self._handle(method, target, headers, raw)
         finally:
