@@ -150,7 +150,8 @@ class ShopifySandbox:
         latency_seconds: float = 0.0,
     ) -> None:
         """latency_seconds: added to every request before it is answered (a network round
-        trip; `latency` can be changed while running). search_lag_seconds: every order's update is visible to `orders(query:)` searches
+        trip; `latency` can be changed while running).
+        search_lag_seconds: every order's update is visible to `orders(query:)` searches
         this long after its `updatedAt` (on `clock`); until then a search matches and sorts
         the version it saw before (a new order: not at all), as Shopify's search index lags
         writes. make_late() does it for one order's latest update.
