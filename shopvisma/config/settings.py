@@ -136,7 +136,7 @@ class SyncSettings:
     visma_requests_per_minute: int = 590  # the client paces itself under Visma's 600/min per endpoint
     bulk_first_import: bool = True  # no bookmark yet: read the backlog with one bulk operation (bulk.py)
     log_level: Literal["info", "debug"] = "info"  # shopvisma.log; "debug" (or -v) adds a line per request
-    concurrency: int = 4  # orders of one chunk in flight at once (engine/sync_pass.py); 1 = one at a time
+    concurrency: int = 8  # orders of one chunk in flight at once (engine/sync_pass.py); 1 = one at a time
 
 
 @dataclass(frozen=True)
@@ -358,7 +358,7 @@ def _build(t: dict[str, dict[str, Any]], path: Path, present: frozenset[str] = f
         raise Problem(
             "sync.concurrency",
             f"must be from 1 to {MAX_CONCURRENCY}",
-            "4 is the default; 1 sends one request at a time",
+            "8 is the default; 1 sends one request at a time",
         )
     return Settings(
         path=path,

@@ -392,7 +392,7 @@ def test_sigkill_at_random_moments(rig: Rig) -> None:
     """N runs, each killed after a random delay; then one clean run must converge."""
     rng = random.Random(int(os.environ.get("FAULT_SEED", "5")))
     names = rig.add_orders(paid(40, seed=7))
-    rig.visma.latency = 0.02  # ~3 s passes, so random kills land all over them
+    rig.visma.latency = 0.08  # ~3 s passes with 8 orders in flight, so random kills land all over them
     rig.shop.restore_rate = 10_000.0  # else later runs spend the window waiting for Shopify's bucket
     kills, finished, progress = 0, 0, []
     for _ in range(10):
@@ -516,7 +516,7 @@ def test_short_access_tokens_and_rotation_over_many_passes(tmp_path: Path) -> No
         stored = rig.run("login", "shopify", "--token", rig.shop.access_token, env=env)
         assert stored.code == 0, stored.stderr
         names = rig.add_orders(paid(10, seed=11))
-        rig.visma.latency = 0.12  # the first pass outlives its 2-second access token
+        rig.visma.latency = 0.3  # the first pass (8 orders in flight) outlives its 2-second access token
         first = rig.sync(env=env)
         assert first.code == 0, first.stderr
         assert first.seconds > 2.5, f"pass took only {first.seconds:.1f} s"
