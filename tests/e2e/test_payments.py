@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
+import pytest
+
 from support.sandboxes import paid
 
 ACCOUNTS = '\n[payments]\naccounts = { shopify_payments = "1580", paypal = "1940", "*" = "1930" }\n'
@@ -236,3 +238,32 @@ def test_a_mixed_corpus_ends_booked_and_paid_exactly_once(world) -> None:
     code, doc = world.sync_json()
     assert code == 0 and doc["requests"]["visma_writes"] == 0, doc
     assert len(world.visma.payments) == payments
+
+
+@pytest.mark.parametrize("kind", ["timeout-after-commit", "500-after-commit", "500"])
+def test_a_payment_whose_answer_is_lost_is_never_registered_twice(world, kind: str) -> None:
+    """The payment is saved but its answer lost (or refused): the invoice is read again and the
+    plan starts from what it says is unpaid, in the same pass or the next."""
+    _paid_world(world)
+    order = paid(1, seed=29)[0]
+    world.shop.add_order(order)
+    total = Decimal(order["totalPriceSet"]["presentmentMoney"]["amount"])
+    half = (total / 2).quantize(Decimal("0.01"))
+    world.shop.set_transactions(
+        order["id"],
+        [{"gateway": "shopify_payments", "amount": str(half)}, {"gateway": "gift_card", "amount": str(total - half)}],
+    )
+
+    def lose_the_first_payment(method: str, path: str, body: dict) -> None:
+        if method == "POST" and path.endswith("/convert") and body.get("Id"):
+            world.visma.inject_fault("POST", f"/v2/customerinvoices/{body['Id']}/payments", kind, times=1)
+
+    world.visma.on_commit = lose_the_first_payment
+    code, doc = world.sync_json()
+    world.visma.on_commit = None
+    code, doc = world.sync_json()
+    assert code == 0, doc
+    (inv,) = world.visma.invoices.values()
+    assert _remaining(inv) == 0
+    assert len(world.visma.payments) == 2
+    assert world.sync_json()[1]["requests"]["visma_writes"] == 0
