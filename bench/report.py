@@ -438,8 +438,8 @@ def targets(rows: dict[str, Row], idle: Idle | None, per_order_cost: float | Non
             waited = sum(r.waits.values())
             serial = r.cpu_s + r.sandbox_cpu_s
             out.append(
-                f"Cause: requests are strictly sequential (one thread, one round trip at a time), so CPU "
-                f"on either side adds to the wall time: the sync process used {r.cpu_s:.0f} s and the "
+                f"Cause: only one order's Python runs at a time (http.TURNS; the round trips overlap), so "
+                f"CPU on either side adds to the wall time: the sync process used {r.cpu_s:.0f} s and the "
                 f"in-process sandboxes {r.sandbox_cpu_s:.0f} s ({serial:.0f} s together against a "
                 f"{r.floor_s:.0f} s floor); logged waits {waited:.0f} s. "
                 + (

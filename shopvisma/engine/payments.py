@@ -42,11 +42,12 @@ def payments_due(order: Order, done: dict[str, Any], settings: Settings) -> bool
 
 def bank_accounts(view: VismaRecords) -> list[dict[str, Any]]:
     """GET /v2/bankaccounts, once per pass (it needs ea:purchase_readonly: `login visma` asks for it)."""
-    if view.bank_accounts is None:
-        view.bank_accounts = [
-            {k: a.get(k) for k in ("Id", "Name", "LedgerAccountNumber", "IsActive", "CurrencyCode")}
-            for a in view.client.iter_list("bankaccounts")
-        ]
+    with view.creating(("bankaccounts", "")):  # orders in flight side by side read them once
+        if view.bank_accounts is None:
+            view.bank_accounts = [
+                {k: a.get(k) for k in ("Id", "Name", "LedgerAccountNumber", "IsActive", "CurrencyCode")}
+                for a in view.client.iter_list("bankaccounts")
+            ]
     return view.bank_accounts
 
 

@@ -290,7 +290,7 @@ class VismaRecords:
     # ------------------------------------------------------------------ creates
 
     @contextmanager
-    def _creating(self, key: tuple[str, str]) -> Iterator[None]:
+    def creating(self, key: tuple[str, str]) -> Iterator[None]:
         """One create per natural key at a time: with orders in flight side by side
         (`[sync] concurrency`), two orders of one new customer or one new SKU must not both
         create it. The second waits (giving its turn away) and then finds the first one's."""
@@ -306,7 +306,7 @@ class VismaRecords:
             lock.release()
 
     def create_article(self, spec: ArticleSpec) -> dict[str, Any]:
-        with self._creating(("article", spec.number.lower())):
+        with self.creating(("article", spec.number.lower())):
             found = self.articles.get(spec.number.lower())
             return found if found is not None else self._create_article(spec)
 
@@ -333,7 +333,7 @@ class VismaRecords:
 
     def create_customer(self, email: str, body: dict[str, Any]) -> dict[str, Any]:
         currency = str(body.get("CurrencyCode", ""))
-        with self._creating(("customer", f"{email}\n{currency}")):
+        with self.creating(("customer", f"{email}\n{currency}")):
             found = self.choose_customer(email, currency) if currency else None
             return found if found is not None else self._create_customer(email, body)
 

@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,6 +95,7 @@ class VismaClient:
         self.paced_seconds = 0.0
         self._sleep = sleep
         self._sent: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._in_flight: collections.Counter[str] = collections.Counter()  # sent, no answer yet
         self.write_count = 0
         self.token_requests = 0
         self._token: dict[str, Any] | None = None
@@ -168,18 +170,28 @@ class VismaClient:
         a backlog then runs at the limit with no refused request (and no wasted round trip).
         These waits are the rate itself, not trouble, so they do not use the wait budget."""
         window = self._sent[endpoint]
-        now = self.clock()
-        while window and window[0] <= now - 60.0:
-            window.popleft()
-        if len(window) >= self.rate_limit:
-            wait = window[0] + 60.0 - now + 0.05
-            self.paced_seconds += wait
-            with TURNS.waiting():  # another order may use another endpoint meanwhile
-                self._sleep(wait)
+        while True:
             now = self.clock()
             while window and window[0] <= now - 60.0:
                 window.popleft()
-        window.append(now)
+            # With orders in flight side by side a request is counted from the moment it is sent
+            # until 60 s after its answer: Visma counts it when it arrives, somewhere in between,
+            # and a busy network or server can bunch arrivals up.
+            if len(window) + self._in_flight[endpoint] < self.rate_limit:
+                break
+            wait = window[0] + 60.0 - now + 0.05 if window else 0.05
+            self.paced_seconds += wait
+            with TURNS.waiting():  # another order may use another endpoint meanwhile
+                self._sleep(wait)
+        self._in_flight[endpoint] += 1
+
+    @contextmanager
+    def _counted(self, endpoint: str) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            self._in_flight[endpoint] -= 1
+            self._sent[endpoint].append(self.clock())
 
     def _send(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> requests.Response:
         """One logical call: waits out 429s, refreshes once on 401, maps errors; the
@@ -195,7 +207,7 @@ class VismaClient:
             if write:
                 self.write_count += 1
             try:
-                with TURNS.waiting():  # the round trip: other orders run their steps meanwhile
+                with self._counted(endpoint), TURNS.waiting():  # the round trip: other orders run meanwhile
                     resp = self.session.request(
                         method,
                         self._url(path),
