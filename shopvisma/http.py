@@ -157,15 +157,36 @@ class WaitBudget:
     sleep: Callable[[float], None] = time.sleep
     spent: float = 0.0
     waits: list[float] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic  # wait_until's clock (the client's, so a fake one in tests)
+    _charged_until: float = float("-inf")
 
-    def wait(self, seconds: float, what: str) -> None:
-        seconds = max(0.0, float(seconds))
+    def wait_until(self, end: float, what: str) -> None:
+        """Wait until `end` on `clock`. With orders in flight side by side several may be told
+        to wait at once: the time is charged once, not once per order (only the part of the
+        wait no earlier one covers), and a wait another order already sat out is no wait."""
+        now = self.clock()
+        seconds = max(0.0, end - now)
+        charge = max(0.0, end - max(now, self._charged_until))
+        self._check(charge, what)
+        self.spent += charge
+        self._charged_until = max(self._charged_until, end)
+        if seconds > 0:
+            self.waits.append(seconds)
+            log.info("%s: waiting %.1f s", what, seconds)
+            with TURNS.waiting():
+                self.sleep(seconds)
+
+    def _check(self, seconds: float, what: str) -> None:
         if self.spent + seconds > self.max_wait:
             raise UnavailableError(
                 f"{what}: still refused after waiting {self.spent:.0f} s in this run "
                 f"(next wait {seconds:.0f} s would exceed the {self.max_wait:.0f} s cap)",
                 hint="the next scheduled run continues where this one stopped",
             )
+
+    def wait(self, seconds: float, what: str) -> None:
+        seconds = max(0.0, float(seconds))
+        self._check(seconds, what)
         self.spent += seconds
         self.waits.append(seconds)
         log.info("%s: waiting %.1f s", what, seconds)

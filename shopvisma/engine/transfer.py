@@ -468,7 +468,10 @@ class _Fixer:
                     self.name,
                     "including" if includes else "excluding",
                 )
-                plan = self.plan(bool(includes))
+                try:
+                    plan = self.plan(bool(includes))
+                except OrderError as exc:  # not plannable in Visma's price mode: never left behind
+                    self._remove(doc, exc.reason)
                 doc = self.put(doc, plan)
         off = self._offset(doc, plan)
         if off and abs(off) <= self.settings.mapping.rounding_tolerance:

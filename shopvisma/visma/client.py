@@ -86,7 +86,7 @@ class VismaClient:
         self.tokens = tokens
         self.session = check_session(session or make_session(post_is_read_for=[self.identity_url]))
         self.timeout = timeout
-        self.budget = WaitBudget(max_wait, sleep)
+        self.budget = WaitBudget(max_wait, sleep, clock=clock)
         self.clock = clock
         self.jitter = jitter
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -220,6 +220,7 @@ class VismaClient:
                             **({"Content-Type": "application/json"} if payload is not None else {}),
                         },
                     )
+                    received = self.clock()  # when Visma answered, not when this order got its turn back
             except requests.RequestException as exc:
                 what = f"Visma {method} /{endpoint} {describe(exc)}"
                 if write and not not_sent(exc):
@@ -229,7 +230,7 @@ class VismaClient:
             log.debug("Visma %s /%s -> %s", method, endpoint, status)
             code = read_envelope(resp).code if 400 <= status < 500 and status != 429 else None
             if status == 429 or code == 4010:
-                self.budget.wait(self._rate_limit_wait(resp), f"Visma rate limit on /{endpoint}")
+                self.budget.wait_until(received + self._rate_limit_wait(resp), f"Visma rate limit on /{endpoint}")
                 continue
             if (status == 401 or code == 4005) and not refreshed:
                 refreshed = True
