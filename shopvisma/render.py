@@ -32,12 +32,56 @@ def pass_sink(console: Console, *, dry: bool = False) -> Sink:
         return JsonSpool()
     if console.quiet:
         return lambda outcome: None
+    if console.progress:
+        return ProgressSink(console, dry=dry)
     return lambda outcome: print_outcome(console, outcome, dry=dry)
+
+
+class ProgressSink:
+    """On a terminal: each order's line as it settles, printed above one live rich line (orders
+    settled, time elapsed) that disappears when the pass ends. Never in cron mail or --json:
+    Console.progress is false unless stderr is a terminal. rich loads only here."""
+
+    def __init__(self, console: Console, *, dry: bool) -> None:
+        from rich.console import Console as RichConsole
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._console, self._dry = console, dry
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.completed} order(s) settled"),
+            TimeElapsedColumn(),
+            console=RichConsole(file=console.stderr, highlight=False),
+            transient=True,
+        )
+        self._task = self._progress.add_task("pass", total=None)
+        self._live = False
+
+    def __call__(self, outcome: OrderOutcome) -> None:
+        import dataclasses
+        import io
+
+        if not self._live:
+            self._progress.start()
+            self._live = True
+        buffer = io.StringIO()
+        print_outcome(dataclasses.replace(self._console, stderr=buffer), outcome, dry=self._dry)
+        text = buffer.getvalue().rstrip("\n")
+        if text:
+            self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self._progress.advance(self._task)
+
+    def close(self) -> None:
+        if self._live:
+            self._progress.stop()
+            self._live = False
 
 
 def show_pass(console: Console, result: PassResult, sink: Sink | None = None) -> None:
     """The end of `sync`/`dry-run`/`replay`: the JSON document, the summary, or under -q
     one line only when something failed. Without a sink the outcomes were kept: print them."""
+    if isinstance(sink, ProgressSink):
+        sink.close()  # the live line goes before the summary is printed
     if console.json:
         if isinstance(sink, JsonSpool):
             sink.write_document(result, console.stdout)

@@ -76,18 +76,22 @@ def run(settings: Settings, console: Console, *, dry_run: bool, limit: int | Non
     """`sync` / `dry-run`. Only a real pass pings the monitor, and it pings whatever the
     outcome (a bug included) so that silence means the job stopped running."""
     sink = render.pass_sink(console, dry=dry_run)
-    if dry_run:
-        result = run_sync(settings, dry_run=True, limit=limit, sink=sink)
-    else:
-        try:
-            result = run_sync(settings, dry_run=False, limit=limit, sink=sink)
-        except ShopvismaError as exc:
-            _ping(settings, console, int(exc.exit_code), exc.message)
-            raise
-        except Exception as exc:
-            _ping(settings, console, int(ExitCode.SOFTWARE), f"internal error ({type(exc).__name__})")
-            raise
-        _ping(settings, console, int(result.exit_code), render.pass_summary(result))
+    try:
+        if dry_run:
+            result = run_sync(settings, dry_run=True, limit=limit, sink=sink)
+        else:
+            try:
+                result = run_sync(settings, dry_run=False, limit=limit, sink=sink)
+            except ShopvismaError as exc:
+                _ping(settings, console, int(exc.exit_code), exc.message)
+                raise
+            except Exception as exc:
+                _ping(settings, console, int(ExitCode.SOFTWARE), f"internal error ({type(exc).__name__})")
+                raise
+            _ping(settings, console, int(result.exit_code), render.pass_summary(result))
+    finally:
+        if isinstance(sink, render.ProgressSink):
+            sink.close()  # an error message must not land inside a live progress line
     render.show_pass(console, result, sink)
     return int(result.exit_code)
 
