@@ -98,11 +98,12 @@ def _remaining(inv: dict) -> Decimal:
     return Decimal(str(inv["RemainingAmountInvoiceCurrency"]))
 
 
-def test_a_refund_becomes_a_booked_credit_with_the_paid_back_amount_registered(world) -> None:
+def _paid_then_refunded(world, *, seed: int) -> dict:
+    """One order paid in full through Shopify Payments, synced, then refunded one item and synced."""
     from shopvisma.sandbox.seed.orders import make_refund
 
     _paid_world(world)
-    order = paid(1, seed=24)[0]
+    order = paid(1, seed=seed)[0]
     world.shop.add_order(order)
     world.shop.set_transactions(order["id"], [{"gateway": "shopify_payments"}])
     assert world.sync_json()[0] == 0
@@ -110,6 +111,11 @@ def test_a_refund_becomes_a_booked_credit_with_the_paid_back_amount_registered(w
     world.shop.add_refund(order["id"], make_refund(stored, {stored["lineItems"][0]["id"]: 1}))
     code, doc = world.sync_json()
     assert code == 0, doc
+    return order
+
+
+def test_a_refund_becomes_a_booked_credit_with_the_paid_back_amount_registered(world) -> None:
+    order = _paid_then_refunded(world, seed=24)
     assert not world.visma.drafts
     credits = [i for i in world.visma.invoices.values() if i["YourReference"] == f"{order['name']} refund 1"]
     assert len(credits) == 1 and credits[0]["IsCreditInvoice"] is True
@@ -151,18 +157,8 @@ def test_a_second_payment_captured_later_is_registered_on_the_next_pass(world) -
 
 
 def test_credit_payments_positive_reading_is_followed(world) -> None:
-    from shopvisma.sandbox.seed.orders import make_refund
-
     world.visma.quirks.add("credit-payment-positive")
-    _paid_world(world)
-    order = paid(1, seed=26)[0]
-    world.shop.add_order(order)
-    world.shop.set_transactions(order["id"], [{"gateway": "shopify_payments"}])
-    assert world.sync_json()[0] == 0
-    stored = world.shop.orders[order["id"]]
-    world.shop.add_refund(order["id"], make_refund(stored, {stored["lineItems"][0]["id"]: 1}))
-    code, doc = world.sync_json()
-    assert code == 0, doc
+    _paid_then_refunded(world, seed=26)
     credit = next(i for i in world.visma.invoices.values() if i["IsCreditInvoice"])
     assert _remaining(credit) == 0
     assert world.sync_json()[1]["requests"]["visma_writes"] == 0
